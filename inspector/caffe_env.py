@@ -1,0 +1,189 @@
+"""Where Caffe is: pycaffe, the Caffe source tree, and the compiler flags to parse it.
+
+This is the one module that knows how to find Caffe. Everything else asks it.
+
+- pycaffe: whatever `import caffe` gives in this Python. `locate_pycaffe()` finds it without
+  importing it (importlib.util.find_spec), so static commands stay static; `import_pycaffe()`
+  imports it for the commands whose job is to run a net.
+- The source tree (include/caffe/..., src/caffe/..., python/caffe/_caffe.cpp): in order, an
+  explicit --caffe-root, $CAFFE_ROOT, the tree pycaffe was imported from, then the trees that
+  scripts/install-caffe provisioned under the cache ($INSPECTOR_CACHE, ~/.cache/inspector).
+- Include flags: Caffe's own include/ and build/include (the generated caffe.pb.h), Python's
+  and numpy's headers, and the system compiler's search list, which the PyPI libclang wheel
+  lacks (it ships no stddef.h or C++ standard library).
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import InputError, MissingDependency
+
+INSTALL_COMMAND = "make setup"
+
+
+def cache_root() -> Path:
+    """The folder holding provisioned Caffe builds and inspector's caches."""
+    return Path(os.environ.get("INSPECTOR_CACHE") or Path.home() / ".cache" / "inspector")
+
+
+def provisioned_roots() -> list[Path]:
+    """Caffe source trees built by scripts/install-caffe, newest first, this Python's first."""
+    root = cache_root()
+    if not root.is_dir():
+        return []
+    pyver = "py%d.%d" % sys.version_info[:2]
+    built = [p.parent for p in root.glob("caffe-*/.built")]
+    built.sort(key=lambda p: (p.name.endswith(pyver), p.stat().st_mtime), reverse=True)
+    return [p / "src" for p in built if (p / "src").is_dir()]
+
+
+def is_caffe_root(path: Path) -> bool:
+    return (path / "include" / "caffe" / "layer.hpp").is_file()
+
+
+@dataclass(frozen=True)
+class PycaffeLocation:
+    """Where `import caffe` would load from, found without importing it."""
+
+    package_dir: Path | None  # .../python/caffe, or None when not importable
+
+    @property
+    def found(self) -> bool:
+        return self.package_dir is not None
+
+    @property
+    def source_root(self) -> Path | None:
+        """The Caffe tree around pycaffe (python/caffe -> the root), when it is a source tree."""
+        if self.package_dir is None:
+            return None
+        root = self.package_dir.parent.parent
+        return root if is_caffe_root(root) else None
+
+
+def locate_pycaffe() -> PycaffeLocation:
+    try:
+        spec = importlib.util.find_spec("caffe")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is None or not spec.submodule_search_locations:
+        return PycaffeLocation(None)
+    return PycaffeLocation(Path(list(spec.submodule_search_locations)[0]).resolve())
+
+
+def find_caffe_root(explicit: str | os.PathLike | None = None) -> Path:
+    """The Caffe source tree to read, or an InputError/MissingDependency that says how to give one."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not is_caffe_root(path):
+            raise InputError(
+                f"{path} is not a Caffe source tree (no include/caffe/layer.hpp there).",
+                "Pass the folder that holds Caffe's include/ and src/ with --caffe-root.",
+            )
+        return path.resolve()
+    candidates = []
+    if os.environ.get("CAFFE_ROOT"):
+        env_root = Path(os.environ["CAFFE_ROOT"]).expanduser()
+        if not is_caffe_root(env_root):
+            raise InputError(
+                f"CAFFE_ROOT={env_root} is not a Caffe source tree (no include/caffe/layer.hpp there).",
+                "Point CAFFE_ROOT at the folder that holds Caffe's include/ and src/, or unset it.",
+            )
+        return env_root.resolve()
+    pycaffe_root = locate_pycaffe().source_root
+    if pycaffe_root is not None:
+        candidates.append(pycaffe_root)
+    candidates.extend(provisioned_roots())
+    for path in candidates:
+        if is_caffe_root(path):
+            return path.resolve()
+    raise MissingDependency(
+        "Caffe's source tree was not found (looked at --caffe-root, $CAFFE_ROOT, the tree pycaffe "
+        f"comes from, and {cache_root()}).",
+        f"Run `{INSTALL_COMMAND}` to build Caffe there, or pass --caffe-root DIR / set CAFFE_ROOT.",
+    )
+
+
+def python_layer_header(root: Path) -> Path | None:
+    """python_layer.hpp: include/caffe/layers/ in current Caffe, include/caffe/ in older trees."""
+    for rel in ("include/caffe/layers/python_layer.hpp", "include/caffe/python_layer.hpp"):
+        if (root / rel).is_file():
+            return root / rel
+    return None
+
+
+def import_pycaffe():
+    """Import pycaffe for a command that runs a net; a clear error when it cannot be."""
+    try:
+        import caffe  # noqa: PLC0415 - imported only by the commands that run nets
+    except ImportError as exc:
+        raise MissingDependency(
+            f"pycaffe cannot be imported in {sys.executable}: {exc}.",
+            f"Run `{INSTALL_COMMAND}` (builds Caffe with the Python layer), or add your Caffe's "
+            "python/ folder to PYTHONPATH.",
+        ) from exc
+    return caffe
+
+
+def has_python_layer(caffe_module) -> bool:
+    """Whether this Caffe was built WITH_PYTHON_LAYER; without it nets fail with 'Unknown layer type: Python'."""
+    return "Python" in caffe_module.layer_type_list()
+
+
+def require_python_layer(caffe_module) -> None:
+    if not has_python_layer(caffe_module):
+        raise MissingDependency(
+            "This Caffe was built without the Python layer (Unknown layer type: Python).",
+            f"Rebuild with WITH_PYTHON_LAYER=1 (cmake -DBUILD_python_layer=ON), or run `{INSTALL_COMMAND}`.",
+        )
+
+
+@functools.lru_cache(maxsize=None)
+def system_include_dirs(compiler: str = "c++") -> tuple[str, ...]:
+    """The system C++ compiler's #include <...> search list (libclang's wheel ships none of it)."""
+    try:
+        proc = subprocess.run(
+            [compiler, "-E", "-x", "c++", "-", "-v"],
+            input="", capture_output=True, text=True, timeout=30,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ()
+    dirs, inside = [], False
+    for line in proc.stderr.splitlines():
+        if line.startswith("#include <...> search starts here"):
+            inside = True
+        elif line.startswith("End of search list"):
+            break
+        elif inside:
+            dirs.append(re.sub(r"\s+\(framework directory\)$", "", line.strip()))
+    return tuple(dirs)
+
+
+def python_include_dirs() -> list[str]:
+    dirs = [sysconfig.get_paths()["include"]]
+    try:
+        import numpy  # noqa: PLC0415
+
+        dirs.append(numpy.get_include())
+    except ImportError:
+        pass
+    return dirs
+
+
+def caffe_compile_flags(root: Path | None) -> list[str]:
+    """Flags to parse Caffe's headers as the CPU-only build compiles them."""
+    flags = ["-x", "c++", "-std=c++11", "-DCPU_ONLY", "-DWITH_PYTHON_LAYER"]
+    if root is not None:
+        for rel in ("include", "build/include", "build/src", ".build_release/src", "src"):
+            if (root / rel).is_dir():
+                flags.append(f"-I{root / rel}")
+    flags += [f"-I{d}" for d in python_include_dirs()]
+    flags += [f"-isystem{d}" for d in system_include_dirs()]
+    return flags

@@ -1,0 +1,61 @@
+"""Views of result objects: text (rich), markdown and JSON.
+
+Result objects hold facts and know how to turn themselves into plain data (`to_dict()`), a rich
+renderable (`__rich_console__`) and, where a document makes sense, markdown (`to_markdown()`).
+The JSON view is `to_dict()` serialized, so text and JSON never disagree.
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+FORMATS = ("text", "json", "markdown")
+
+
+def to_plain(value: Any) -> Any:
+    """Dataclasses, paths, enums, tuples and numpy scalars -> JSON-ready values."""
+    if hasattr(value, "to_dict") and not isinstance(value, type):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_plain(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return [to_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, Enum):
+        return value.value
+    if hasattr(value, "item") and callable(value.item):  # numpy scalar
+        return value.item()
+    return value
+
+
+def to_json(result: Any, indent: int | None = 2) -> str:
+    return json.dumps(to_plain(result), indent=indent, allow_nan=True)
+
+
+def stdout_console() -> Console:
+    return Console(highlight=False, soft_wrap=False)
+
+
+def stderr_console() -> Console:
+    return Console(stderr=True, highlight=False)
+
+
+def emit(result: Any, fmt: str, console: Console | None = None) -> None:
+    """Print a result object in the chosen format on stdout."""
+    if fmt == "json":
+        sys.stdout.write(to_json(result) + "\n")
+    elif fmt == "markdown":
+        if not hasattr(result, "to_markdown"):
+            raise ValueError(f"{type(result).__name__} has no markdown view")
+        sys.stdout.write(result.to_markdown().rstrip() + "\n")
+    else:
+        (console or stdout_console()).print(result)
