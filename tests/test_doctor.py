@@ -1,0 +1,81 @@
+"""inspector doctor: passes on the provisioned machine, fails with the right remedy when a part is missing."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_cli
+
+
+def test_doctor_passes_with_the_provisioned_caffe():
+    result = run_cli("doctor")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "All checks passed" in result.stdout
+    assert "python_layer.hpp" in result.stdout
+
+
+def test_doctor_json_names_every_check_with_what_it_found():
+    result = run_cli("doctor", "--format", "json")
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    names = [c["name"] for c in report["checks"]]
+    assert names == ["pycaffe importable", "Python layer compiled in", "Caffe source tree",
+                     "libclang", "Graphviz dot"]
+    by_name = {c["name"]: c for c in report["checks"]}
+    assert by_name["Caffe source tree"]["found"].endswith("include/caffe/layers/python_layer.hpp")
+    assert "/caffe" in by_name["pycaffe importable"]["found"]
+
+
+@pytest.fixture(scope="module")
+def python_without_pycaffe(tmp_path_factory) -> Path:
+    """A Python with inspector and its dependencies but no pycaffe: a venv that sees the project's
+    site-packages as a plain path, so the .pth that links pycaffe there is not processed."""
+    venv = tmp_path_factory.mktemp("nocaffe") / "venv"
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = Path(subprocess.check_output(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        text=True).strip())
+    site.joinpath("project.pth").write_text(f"{REPO}\n{sysconfig.get_paths()['purelib']}\n")
+    return venv / "bin" / "python"
+
+
+def test_doctor_fails_with_setup_remedy_when_pycaffe_is_hidden(python_without_pycaffe, tmp_path):
+    result = run_cli("doctor", "--format", "json", python=str(python_without_pycaffe),
+                     env={"PYTHONPATH": "", "CAFFE_ROOT": "", "INSPECTOR_CACHE": str(tmp_path)})
+    assert result.returncode == 1
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["pycaffe importable"]["ok"] is False
+    assert "No module named 'caffe'" in checks["pycaffe importable"]["found"]
+    assert checks["pycaffe importable"]["fix"].startswith("make setup")
+    assert checks["Caffe source tree"]["ok"] is False
+    assert "make setup" in checks["Caffe source tree"]["fix"]
+    assert checks["libclang"]["ok"] is True
+
+
+def test_doctor_explains_unknown_layer_type_python_for_a_caffe_without_the_python_layer(tmp_path):
+    # A stand-in package exposing only what doctor reads, shadowing the real pycaffe on PYTHONPATH:
+    # a Caffe built without WITH_PYTHON_LAYER lists every layer type but "Python".
+    real = json.loads(run_cli("doctor", "--format", "json").stdout)
+    assert real["checks"][1]["ok"] is True
+    fake = tmp_path / "caffe"
+    fake.mkdir()
+    fake.joinpath("__init__.py").write_text(
+        "__version__ = '1.0.0'\n"
+        "def layer_type_list():\n    return ['Convolution', 'InnerProduct', 'ReLU']\n")
+    result = run_cli("doctor", "--format", "json", env={"PYTHONPATH": str(tmp_path)})
+    assert result.returncode == 1
+    check = json.loads(result.stdout)["checks"][1]
+    assert check["name"] == "Python layer compiled in" and check["ok"] is False
+    assert "Unknown layer type: Python" in check["found"]
+    assert "WITH_PYTHON_LAYER" in check["fix"]
+
+
+def test_doctor_fails_on_a_caffe_root_that_is_not_a_caffe_tree(tmp_path):
+    result = run_cli("doctor", "--caffe-root", str(tmp_path))
+    assert result.returncode == 1
+    assert "not a Caffe source tree" in result.stdout
