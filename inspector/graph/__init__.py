@@ -1,0 +1,54 @@
+"""inspector graph: draw and lint a prototxt statically (no Caffe, nothing imported or run).
+
+    report = graph_net("train.prototxt", phase="TRAIN", output="net.svg")
+
+build.py makes the networkx graph from a NetSpec, lint.py finds problems, export.py writes
+DOT/SVG/PNG/PDF/GraphML/JSON/Mermaid, report.py is the result object. shapes.py reads the blob
+shapes a trace recorded (./.inspector/last-trace.json, or a trace report given with --shapes).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..prototxt import read_net
+from ..errors import InputError
+from .build import NetGraph, build_graph, normalize_phase
+from .export import EXPORT_SUFFIXES, export, to_dot, to_mermaid
+from .findings import Finding
+from .lint import run_lints
+from .report import GraphReport, make_report
+from .shapes import TraceShapes, last_trace_path, load_last_trace, load_shapes
+
+__all__ = ["EXPORT_SUFFIXES", "Finding", "GraphReport", "NetGraph", "TraceShapes", "build_graph", "export",
+           "graph_net", "last_trace_path", "load_last_trace", "load_shapes", "run_lints", "to_dot", "to_mermaid"]
+
+
+def graph_net(net_path: str | Path | None = None, *, phase: str | None = None, stages=(), level: int = 0,
+              shapes: str | Path | None = None, output: str | Path | None = None, rankdir: str = "LR",
+              cwd: str | Path | None = None) -> GraphReport:
+    """Read, graph, lint and (with output) export a net; without net_path, the last trace's net and shapes."""
+    trace = None
+    if net_path is None:
+        trace = load_last_trace(cwd)
+        net_path = trace.net
+        if net_path is None:
+            raise InputError(f"{trace.source} names no net.", "Give the prototxt: inspector graph NET.prototxt")
+    if shapes is not None:
+        trace = load_shapes(shapes)
+    if output is not None and Path(output).suffix.lower() not in EXPORT_SUFFIXES:
+        raise InputError(f"unknown output format '{Path(output).suffix or Path(output).name}'.",
+                         "Use one of: " + ", ".join(EXPORT_SUFFIXES) + ".")
+    net = read_net(net_path)
+    if net.is_solver:
+        named = net.message.get("net") or net.message.get("train_net")
+        raise InputError(f"{net_path} is a solver, not a net" + (f" (its net is {named})." if named else "."),
+                         "Give the net prototxt the solver names.")
+    if phase is None:
+        phase = (trace.phase if trace and trace.phase else None) or net.state_phase or "TRAIN"
+    netgraph = build_graph(net, phase, list(stages) or net.state_stages, level or net.state_level,
+                           trace.blob_shapes if trace else None)
+    lints = run_lints(netgraph)
+    written = export(netgraph, output, rankdir) if output is not None else None
+    return make_report(netgraph, lints, trace.param_shapes if trace else None,
+                       shapes_from=str(trace.source) if trace else None,
+                       output=str(written) if written else None)

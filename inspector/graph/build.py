@@ -1,0 +1,202 @@
+"""NetSpec (+ blob shapes) -> a networkx DiGraph of layer nodes and blob nodes.
+
+One pass over the layers in prototxt order, as Caffe's Net::Init wires them:
+- each bottom connects from the blob version current at that point; each top makes a blob
+  node. A top that is also a bottom (in place, e.g. ReLU) makes a new version of the blob
+  (conv1, conv1@1, conv1@2 ...), so in-place chains read as a line, not as cycles;
+- versions are counted per phase, so with phase ALL the TRAIN and TEST data layers that both
+  write `data` share one `data` node, and a layer of one phase never reads a blob of the other;
+  with ALL, a layer kept only under some stage is wired in the phases its rules name, and
+  layers that no written-for net state keeps together (one data layer per stage) are
+  alternative sources of one blob, not a top produced twice;
+- a bottom that no earlier layer produced is linked to a later producer if one exists (that is
+  how a real cycle shows) or to a placeholder blob marked undefined; the problems met while
+  wiring are kept as findings for lint.py.
+
+Node ids: "layer:NAME" (a duplicate name gets "#2", "#3"), "blob:NAME" and "blob:NAME@K".
+"""
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+from ..errors import InputError
+from ..prototxt import PHASES, LayerSpec, NetSpec
+from .findings import Finding
+
+PHASE_CHOICES = ("TRAIN", "TEST", "ALL")
+
+
+@dataclass
+class NetGraph:
+    """A net's graph and the facts gathered while building it."""
+
+    net: NetSpec
+    phase: str
+    stages: list[str]
+    level: int
+    graph: nx.DiGraph
+    layer_nodes: list[str]  # in prototxt order
+    layers: list[LayerSpec]  # the layers in the graph, in prototxt order
+    dropped: dict[str, list[str]]  # phase -> layer names FilterNet drops there
+    findings: list[Finding] = field(default_factory=list)
+    blob_shapes: dict[str, list[int]] = field(default_factory=dict)
+
+    @property
+    def wiring_phases(self) -> tuple[str, ...]:
+        return PHASES if self.phase == "ALL" else (self.phase,)
+
+    def topological_layer_nodes(self) -> list[str]:
+        """Layer nodes in an order where each comes after the producers of its bottoms (prototxt order on ties)."""
+        graph = self.graph
+        if not nx.is_directed_acyclic_graph(graph):
+            return list(self.layer_nodes)
+        order = nx.get_node_attributes(graph, "order")
+        ordered = nx.lexicographical_topological_sort(graph, key=order.__getitem__)
+        return [n for n in ordered if graph.nodes[n]["kind"] == "layer"]
+
+
+def normalize_phase(phase: str | None) -> str:
+    value = (phase or "TRAIN").upper()
+    if value not in PHASE_CHOICES:
+        raise InputError(f"unknown phase '{phase}'.", "Use --phase train, test or all.")
+    return value
+
+
+def _candidate_states(*layers: LayerSpec):
+    """The net states these layers were written for: no stage, or the stages one include rule asks for."""
+    rules = [r for layer in layers for r in layer.include + layer.exclude]
+    levels = {0} | {v for r in rules for v in (r.min_level, r.max_level) if v is not None}
+    stage_sets = [[]] + [r.stage for layer in layers for r in layer.include if r.stage]
+    return [(p, lvl, stage_set) for p in PHASES for lvl in sorted(levels) for stage_set in stage_sets]
+
+
+def possible_phases(layer: LayerSpec) -> tuple[str, ...]:
+    """The phases some net state (stages, level) includes this layer in."""
+    states = _candidate_states(layer)
+    return tuple(p for p in PHASES if any(layer.included_in(p, lvl, st) for q, lvl, st in states if q == p))
+
+
+def can_coexist(a: LayerSpec, b: LayerSpec) -> bool:
+    """Whether one net state includes both layers (else they are alternatives, e.g. per-stage data layers)."""
+    return any(a.included_in(p, lvl, st) and b.included_in(p, lvl, st) for p, lvl, st in _candidate_states(a, b))
+
+
+def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int = 0,
+                blob_shapes: dict[str, list[int]] | None = None) -> NetGraph:
+    """The graph of the layers Caffe keeps for this phase (or all layers, with their phases, for ALL)."""
+    phase = normalize_phase(phase)
+    stages = list(stages)
+    blob_shapes = dict(blob_shapes or {})
+    graph = nx.DiGraph(name=net.name, phase=phase)
+    nodes = graph.nodes
+    findings: list[Finding] = []
+    dropped = {p: [l.name for l in net.layers if not l.included_in(p, level, stages)] for p in PHASES}
+
+    layers: list[tuple[LayerSpec, tuple[str, ...], tuple[str, ...]]] = []
+    for layer in net.layers:
+        in_phases = tuple(p for p in PHASES if layer.included_in(p, level, stages))
+        if phase == "ALL":  # wired in every phase some stage or level could put it in
+            layers.append((layer, in_phases, possible_phases(layer) or PHASES))
+        elif phase in in_phases:
+            layers.append((layer, (phase,), (phase,)))
+    wiring_phases = PHASES if phase == "ALL" else (phase,)
+
+    productions: dict[tuple[str, str], int] = {}  # (blob, phase) -> times produced so far
+    current: dict[tuple[str, str], str] = {}  # (blob, phase) -> node id of its current version
+    producer_of: dict[str, str] = {}  # blob node -> layer name
+    producers: dict[str, list[LayerSpec]] = {}  # blob node -> every layer writing it
+    first_node_of: dict[str, str] = {}  # blob name -> its first node (for bottoms produced later)
+
+    def blob_node(name: str, version: int, order: int) -> str:
+        node = f"blob:{name}" if version == 0 else f"blob:{name}@{version}"
+        if node not in nodes:
+            graph.add_node(node, kind="blob", name=name, version=version, label=name if version == 0 else f"{name}@{version}",
+                           shape=blob_shapes.get(name), input=False, undefined=False, order=order)
+            first_node_of.setdefault(name, node)
+        return node
+
+    for spec in net.inputs:
+        if spec.layer is None:
+            node = blob_node(spec.name, 0, -1)
+            nodes[node]["input"] = True
+            if nodes[node]["shape"] is None and spec.shape:
+                nodes[node]["shape"] = list(spec.shape)
+            for p in wiring_phases:
+                productions[(spec.name, p)] = 1
+                current[(spec.name, p)] = node
+
+    name_counts: Counter = Counter()
+    layer_nodes: list[str] = []
+    pending: list[tuple[str, LayerSpec, int, str, tuple[str, ...]]] = []
+    for position, (layer, in_phases, wire) in enumerate(layers):
+        name_counts[layer.name] += 1
+        node = f"layer:{layer.name}" if name_counts[layer.name] == 1 else f"layer:{layer.name}#{name_counts[layer.name]}"
+        order = 2 * position + 1
+        graph.add_node(node, kind="layer", name=layer.name, type=layer.type, order=order, index=layer.index,
+                       line=layer.line, phases=list(in_phases),
+                       python=layer.python.label if layer.python else None,
+                       param_str=layer.python.param_str if layer.python else None,
+                       loss_weights=layer.effective_loss_weights if layer.is_loss else [],
+                       loss=layer.is_loss, frozen=layer.frozen, shared_params=layer.shared_param_names,
+                       lr_mults=[p.lr_mult for p in layer.params])
+        layer_nodes.append(node)
+        for i, bottom in enumerate(layer.bottoms):
+            sources = {current[(bottom, p)] for p in wire if (bottom, p) in current}
+            missing = tuple(p for p in wire if (bottom, p) not in current)
+            for source in sorted(sources):
+                graph.add_edge(source, node, role="bottom", index=i, blob=bottom, shape=blob_shapes.get(bottom))
+            if missing:
+                pending.append((node, layer, i, bottom, missing))
+        for i, top in enumerate(layer.tops):
+            in_place = top in layer.bottoms
+            version = max(productions.get((top, p), 0) for p in wire)
+            rivals = [producers[current[(top, p)]] for p in wire if (top, p) in current]
+            if version > 0 and not in_place and phase == "ALL" and not any(
+                    can_coexist(layer, other) for group in rivals for other in group):
+                version -= 1  # the earlier producers run in other stages only: same blob, another source
+            elif version > 0 and not in_place:
+                previous = producer_of.get(current.get((top, next(p for p in wire if (top, p) in current)), ""), "?")
+                findings.append(Finding(
+                    "top-produced-twice", "error", layer.name,
+                    f"top '{top}' is already produced by layer '{previous}' and this layer does not "
+                    "read it (not in place); Caffe stops with 'Top blob produced by multiple sources'",
+                    layer.line))
+            target = blob_node(top, version, order + 1)
+            producer_of.setdefault(target, layer.name)
+            producers.setdefault(target, []).append(layer)
+            graph.add_edge(node, target, role="top", index=i, blob=top, shape=blob_shapes.get(top))
+            for p in wire:
+                productions[(top, p)] = version + 1
+                current[(top, p)] = target
+
+    for node, layer, index, bottom, missing in pending:
+        where = "" if set(missing) == set(wiring_phases) else f" in {'/'.join(missing)}"
+        later = first_node_of.get(bottom)
+        if later is not None and nodes[later]["undefined"]:
+            later = None  # a placeholder made for an earlier undefined bottom of the same name
+        if later is not None and not graph.has_edge(later, node):
+            graph.add_edge(later, node, role="bottom", index=index, blob=bottom, shape=blob_shapes.get(bottom))
+            findings.append(Finding(
+                "bottom-produced-later", "error", layer.name,
+                f"bottom '{bottom}'{where} is produced only later, by layer '{producer_of.get(later, '?')}'; "
+                "Caffe reads layers in order and stops with 'Unknown bottom blob'", layer.line))
+        elif later is None:
+            placeholder = blob_node(bottom, 0, graph.nodes[node]["order"] - 1)
+            nodes[placeholder]["undefined"] = True
+            graph.add_edge(placeholder, node, role="bottom", index=index, blob=bottom, shape=blob_shapes.get(bottom))
+            findings.append(Finding(
+                "undefined-bottom", "error", layer.name,
+                f"bottom '{bottom}'{where} is produced by no layer and is not a net input", layer.line))
+        else:
+            findings.append(Finding(
+                "undefined-bottom", "error", layer.name,
+                f"bottom '{bottom}'{where} is produced by no layer of that phase before this one", layer.line))
+
+    for blob, layer_name in producer_of.items():
+        nodes[blob]["producer"] = layer_name
+    return NetGraph(net=net, phase=phase, stages=stages, level=level, graph=graph, layer_nodes=layer_nodes,
+                    layers=[entry[0] for entry in layers], dropped=dropped, findings=findings,
+                    blob_shapes=blob_shapes)

@@ -1,0 +1,213 @@
+"""Writers for a NetGraph: DOT (written here), SVG/PNG/PDF (Graphviz's dot), GraphML, node-link JSON, Mermaid.
+
+The graph core knows nothing of files; this module only reads node and edge attributes.
+Styling: Python layers amber with module.Class and param_str, loss layers red with their loss
+weight, frozen layers (all lr_mult 0) grey and dashed, layers that share a param name boxed
+together in a dashed cluster; blob nodes show the blob's shape when it is known.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import networkx as nx
+
+from ..errors import InputError, MissingDependency
+from .build import NetGraph
+
+EXPORT_SUFFIXES = (".dot", ".gv", ".svg", ".png", ".pdf", ".graphml", ".json", ".mmd")
+GRAPHVIZ_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
+
+COLOURS = {"python": "#ffd54f", "loss": "#ef9a9a", "frozen": "#cfd8dc", "layer": "#bbdefb", "data": "#c8e6c9"}
+PARAM_STR_SHOWN = 60
+
+
+def layer_style(attrs: dict) -> str:
+    """What a layer is, for colouring: python, loss, frozen, data or plain layer."""
+    if attrs.get("python"):
+        return "python"
+    if attrs.get("loss"):
+        return "loss"
+    if attrs.get("frozen"):
+        return "frozen"
+    if attrs.get("type", "").endswith("Data") or attrs.get("type") == "Input":
+        return "data"
+    return "layer"
+
+
+def _shape_text(shape) -> str:
+    return "x".join(str(d) for d in shape) if shape else ""
+
+
+def layer_label_lines(attrs: dict, phase_mode: str) -> list[str]:
+    lines = [attrs["name"], attrs["python"] if attrs.get("python") else attrs["type"]]
+    if attrs.get("param_str"):
+        text = attrs["param_str"]
+        lines.append(text if len(text) <= PARAM_STR_SHOWN else text[: PARAM_STR_SHOWN - 3] + "...")
+    if attrs.get("loss"):
+        lines.append("loss_weight " + ", ".join(f"{w:g}" for w in attrs["loss_weights"] if w))
+    if attrs.get("frozen"):
+        lines.append("frozen (lr_mult 0)")
+    if phase_mode == "ALL" and len(attrs["phases"]) != 2:
+        lines.append("[" + ("/".join(attrs["phases"]) or "no phase") + " only]")
+    return lines
+
+
+def blob_label_lines(attrs: dict) -> list[str]:
+    shape = _shape_text(attrs.get("shape"))
+    return [attrs["label"]] + ([shape] if shape else [])
+
+
+def shared_param_groups(netgraph: NetGraph) -> list[tuple[list[str], list[str]]]:
+    """Layers connected by shared param names: [(param names, layer nodes)], each a union of sharing."""
+    graph = netgraph.graph
+    by_param: dict[str, list[str]] = {}
+    for node in netgraph.layer_nodes:
+        for name in graph.nodes[node]["shared_params"]:
+            by_param.setdefault(name, []).append(node)
+    sharing = nx.Graph()
+    for name, nodes in by_param.items():
+        if len(nodes) > 1:
+            for node in nodes:
+                sharing.add_edge(("param", name), node)
+    groups = []
+    for component in nx.connected_components(sharing):
+        params = sorted(n[1] for n in component if isinstance(n, tuple))
+        layers = [n for n in netgraph.layer_nodes if n in component]
+        groups.append((params, layers))
+    return sorted(groups, key=lambda g: netgraph.layer_nodes.index(g[1][0]))
+
+
+def _dot_quote(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+
+
+def to_dot(netgraph: NetGraph, rankdir: str = "LR") -> str:
+    """The graph as Graphviz DOT text."""
+    graph = netgraph.graph
+    q = _dot_quote
+    out = [f"digraph {q(netgraph.net.name or 'net')} {{",
+           f"  graph [rankdir={rankdir}, fontname=Helvetica, label={q(_title(netgraph))}, labelloc=t];",
+           '  node [fontname=Helvetica, fontsize=10];',
+           '  edge [fontname=Helvetica, fontsize=8];']
+    for node, attrs in graph.nodes(data=True):
+        if attrs["kind"] == "layer":
+            style = layer_style(attrs)
+            extra = ', style="filled,dashed"' if style == "frozen" else ', style=filled'
+            if style == "python":
+                extra += ", penwidth=2, color=\"#e65100\""
+            out.append(f"  {q(node)} [shape=box{extra}, fillcolor={q(COLOURS[style])}, "
+                       f"label={q(chr(10).join(layer_label_lines(attrs, netgraph.phase)))}];")
+        else:
+            colour = "#d32f2f" if attrs["undefined"] else "#616161"
+            out.append(f"  {q(node)} [shape=ellipse, color={q(colour)}, "
+                       f"label={q(chr(10).join(blob_label_lines(attrs)))}];")
+    for index, (params, layers) in enumerate(shared_param_groups(netgraph)):
+        out.append(f"  subgraph cluster_shared_{index} {{")
+        out.append(f"    label={q('shared params: ' + ', '.join(params))}; style=dashed; color=\"#7b1fa2\";")
+        out.extend(f"    {q(node)};" for node in layers)
+        out.append("  }")
+    for source, target, attrs in graph.edges(data=True):
+        shape = _shape_text(attrs.get("shape"))
+        out.append(f"  {q(source)} -> {q(target)}" + (f" [label={q(shape)}];" if shape else ";"))
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+def _title(netgraph: NetGraph) -> str:
+    phase = "all phases" if netgraph.phase == "ALL" else netgraph.phase
+    stages = f", stages {', '.join(netgraph.stages)}" if netgraph.stages else ""
+    return f"{netgraph.net.name or 'net'} ({phase}{stages})"
+
+
+def run_dot(dot_text: str, fmt: str, output: Path) -> None:
+    """Render DOT through Graphviz's dot into output."""
+    dot = shutil.which("dot")
+    if dot is None:
+        raise MissingDependency(f"Graphviz's dot is needed to write {output.suffix} files and is not on PATH.",
+                                "apt-get install graphviz (or write .dot and render it elsewhere)")
+    proc = subprocess.run([dot, f"-T{fmt}", "-o", str(output)], input=dot_text.encode(), capture_output=True)
+    if proc.returncode != 0:
+        message = proc.stderr.decode(errors="replace").strip().splitlines()
+        raise MissingDependency(f"dot failed to write {output}: {message[-1] if message else 'no message'}",
+                                "Check the Graphviz install with `dot -V`, or write .dot instead.")
+
+
+def _plain_attrs(attrs: dict) -> dict:
+    """GraphML holds only scalars: lists and dicts become JSON text, None an empty string."""
+    out = {}
+    for key, value in attrs.items():
+        if value is None:
+            out[key] = ""
+        elif isinstance(value, (list, tuple, dict)):
+            out[key] = json.dumps(value)
+        else:
+            out[key] = value
+    return out
+
+
+def to_graphml_graph(netgraph: NetGraph) -> nx.DiGraph:
+    plain = nx.DiGraph()
+    plain.graph.update(_plain_attrs(netgraph.graph.graph))
+    for node, attrs in netgraph.graph.nodes(data=True):
+        plain.add_node(node, **_plain_attrs(attrs))
+    for source, target, attrs in netgraph.graph.edges(data=True):
+        plain.add_edge(source, target, **_plain_attrs(attrs))
+    return plain
+
+
+def to_node_link(netgraph: NetGraph) -> dict:
+    return nx.node_link_data(netgraph.graph, edges="edges")
+
+
+def _mermaid_text(lines: list[str]) -> str:
+    return "<br/>".join(line.replace('"', "#quot;") for line in lines)
+
+
+def to_mermaid(netgraph: NetGraph, rankdir: str = "LR") -> str:
+    graph = netgraph.graph
+    ids = {node: f"n{i}" for i, node in enumerate(graph.nodes)}
+    out = [f"flowchart {rankdir}"]
+    styled: dict[str, list[str]] = {}
+    for node, attrs in graph.nodes(data=True):
+        if attrs["kind"] == "layer":
+            out.append(f'  {ids[node]}["{_mermaid_text(layer_label_lines(attrs, netgraph.phase))}"]')
+            styled.setdefault(layer_style(attrs), []).append(ids[node])
+        else:
+            out.append(f'  {ids[node]}(["{_mermaid_text(blob_label_lines(attrs))}"])')
+    for index, (params, layers) in enumerate(shared_param_groups(netgraph)):
+        out.append(f'  subgraph shared_{index}["shared params: {", ".join(params)}"]')
+        out.extend(f"    {ids[n]}" for n in layers)
+        out.append("  end")
+    for source, target, attrs in graph.edges(data=True):
+        shape = _shape_text(attrs.get("shape"))
+        out.append(f"  {ids[source]} -->|{shape}| {ids[target]}" if shape else f"  {ids[source]} --> {ids[target]}")
+    for style, colour in COLOURS.items():
+        out.append(f"  classDef {style} fill:{colour},stroke:#555")
+    for style, members in styled.items():
+        out.append(f"  class {','.join(members)} {style}")
+    return "\n".join(out) + "\n"
+
+
+def export(netgraph: NetGraph, output: str | Path, rankdir: str = "LR") -> Path:
+    """Write the graph to output, the format chosen by its suffix."""
+    output = Path(output)
+    suffix = output.suffix.lower()
+    if suffix not in EXPORT_SUFFIXES:
+        raise InputError(f"unknown output format '{output.suffix or output.name}'.",
+                         "Use one of: " + ", ".join(EXPORT_SUFFIXES) + ".")
+    if output.parent and not output.parent.exists():
+        raise InputError(f"folder {output.parent} does not exist.", "Create it, or write the file elsewhere.")
+    if suffix in (".dot", ".gv"):
+        output.write_text(to_dot(netgraph, rankdir))
+    elif suffix in GRAPHVIZ_FORMATS:
+        run_dot(to_dot(netgraph, rankdir), GRAPHVIZ_FORMATS[suffix], output)
+    elif suffix == ".graphml":
+        nx.write_graphml(to_graphml_graph(netgraph), output)
+    elif suffix == ".json":
+        output.write_text(json.dumps(to_node_link(netgraph), indent=1))
+    else:
+        output.write_text(to_mermaid(netgraph, rankdir))
+    return output

@@ -1,0 +1,19 @@
+"""Finding: one problem (or fact) the graph lints report, with the layer and line it concerns."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+SEVERITIES = ("error", "warning", "info")
+
+
+@dataclass
+class Finding:
+    code: str  # stable identifier, e.g. "undefined-bottom"
+    severity: str  # error | warning | info
+    layer: str | None
+    message: str
+    line: int | None = None
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "severity": self.severity, "layer": self.layer,
+                "message": self.message, "line": self.line}

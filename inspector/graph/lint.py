@@ -1,0 +1,149 @@
+"""Lints over a NetGraph: what would stop Caffe, or surprise the person training the net.
+
+Each lint returns Findings (layer, message, severity):
+- wiring problems found while building (undefined bottoms, bottoms produced only later,
+  a top produced twice without being in place): errors;
+- duplicate layer names within one phase (two Data layers called `mnist`, one per phase, are
+  fine): warning, since Caffe builds the net and only name-keyed things (weights, net.params) suffer;
+- cycles in the graph: error;
+- Python layers whose module cannot be found, or whose module file defines no such class:
+  warning. Static only: importlib.machinery.PathFinder locates each module part by part
+  without importing any parent package, and the class is looked up with ast in the file's text;
+  the prototxt's folder is searched first, as Caffe users run from it;
+- blobs nobody consumes after their last version: the net's outputs, info.
+"""
+from __future__ import annotations
+
+import ast
+import itertools
+import os
+import sys
+from collections import defaultdict
+from importlib.machinery import PathFinder
+from pathlib import Path
+
+import networkx as nx
+
+from .build import NetGraph
+from .findings import Finding
+
+MAX_CYCLES_REPORTED = 5
+
+
+def python_search_path(net_dir: Path | None) -> list[str]:
+    """Where `import MODULE` would look when Caffe runs from the prototxt's folder."""
+    first = [str(net_dir)] if net_dir else []
+    return first + [os.getcwd()] + [p for p in sys.path if p]
+
+
+def find_module_file(module: str, search_path: list[str]):
+    """The ModuleSpec of a dotted module, found part by part without importing anything."""
+    spec, path = None, search_path
+    for depth, part in enumerate(module.split(".")):
+        name = ".".join(module.split(".")[: depth + 1])
+        if depth == 0 and part in sys.builtin_module_names:
+            return None if "." in module else "builtin"
+        spec = PathFinder.find_spec(name, path)
+        if spec is None:
+            return None
+        path = list(spec.submodule_search_locations or [])
+    return spec
+
+
+def defines_class(source_file: str, class_name: str) -> bool | None:
+    """Whether a module's text defines (or binds) the name at top level; None when unreadable."""
+    try:
+        tree = ast.parse(Path(source_file).read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return None
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and node.name == class_name:
+            return True
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Name) and t.id == class_name for t in targets):
+                return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            if any((alias.asname or alias.name) == class_name or alias.name == "*" for alias in node.names):
+                return True
+    return False
+
+
+def lint_python_modules(netgraph: NetGraph) -> list[Finding]:
+    findings = []
+    net_dir = netgraph.net.path.parent if netgraph.net.path else None
+    search_path = python_search_path(net_dir)
+    for layer in netgraph.layers:
+        if layer.python is None:
+            continue
+        module, cls = layer.python.module, layer.python.layer
+        if not module or not cls:
+            findings.append(Finding("python-param-incomplete", "error", layer.name,
+                                    "Python layer without python_param { module layer }", layer.line))
+            continue
+        spec = find_module_file(module, search_path)
+        if spec is None:
+            where = f"{net_dir}, the current folder or sys.path" if net_dir else "the current folder or sys.path"
+            findings.append(Finding("python-module-not-found", "warning", layer.name,
+                                    f"module '{module}' is not found in {where}; add its folder to PYTHONPATH",
+                                    layer.line))
+            continue
+        origin = getattr(spec, "origin", None)
+        if origin and origin.endswith(".py") and defines_class(origin, cls) is False:
+            findings.append(Finding("python-class-not-found", "warning", layer.name,
+                                    f"{origin} defines no top-level name '{cls}'", layer.line))
+    return findings
+
+
+def lint_duplicate_names(netgraph: NetGraph) -> list[Finding]:
+    findings, seen = [], set()
+    for phase in netgraph.wiring_phases:
+        by_name = defaultdict(list)
+        for node in netgraph.layer_nodes:
+            attrs = netgraph.graph.nodes[node]
+            if netgraph.phase != "ALL" or phase in attrs["phases"]:
+                by_name[attrs["name"]].append(attrs)
+        for name, entries in by_name.items():
+            if len(entries) > 1 and name not in seen:
+                seen.add(name)
+                lines = ", ".join(str(e["line"]) for e in entries)
+                # Caffe builds such a net, so a warning: the harm comes later, where names are keys.
+                findings.append(Finding("duplicate-layer-name", "warning", name,
+                                        f"{len(entries)} layers named '{name}' in {phase}, on lines {lines}; Caffe builds "
+                                        "it, but copies weights and indexes net.params by layer name, so they get mixed up",
+                                        entries[1]["line"]))
+    return findings
+
+
+def lint_cycles(netgraph: NetGraph) -> list[Finding]:
+    graph = netgraph.graph
+    if nx.is_directed_acyclic_graph(graph):
+        return []
+    findings = []
+    for cycle in itertools.islice(nx.simple_cycles(graph), MAX_CYCLES_REPORTED):
+        start = min(range(len(cycle)), key=lambda i: graph.nodes[cycle[i]]["order"])
+        cycle = cycle[start:] + cycle[:start]  # read from the earliest layer in the prototxt
+        path = " -> ".join(graph.nodes[n]["label"] if graph.nodes[n]["kind"] == "blob" else graph.nodes[n]["name"]
+                           for n in cycle + cycle[:1])
+        first_layer = next(graph.nodes[n] for n in cycle if graph.nodes[n]["kind"] == "layer")
+        findings.append(Finding("cycle", "error", first_layer["name"], f"cycle: {path}", first_layer["line"]))
+    return findings
+
+
+def lint_outputs(netgraph: NetGraph) -> list[Finding]:
+    graph = netgraph.graph
+    findings = []
+    for node, attrs in graph.nodes(data=True):
+        if attrs["kind"] == "blob" and graph.out_degree(node) == 0 and not attrs["undefined"]:
+            producer = attrs.get("producer")
+            findings.append(Finding("net-output", "info", producer,
+                                    f"'{attrs['name']}' is consumed by no layer: a net output", None))
+    return findings
+
+
+def run_lints(netgraph: NetGraph) -> list[Finding]:
+    """All lints, errors first, each group in prototxt order."""
+    findings = (list(netgraph.findings) + lint_duplicate_names(netgraph) + lint_cycles(netgraph)
+                + lint_python_modules(netgraph) + lint_outputs(netgraph))
+    rank = {"error": 0, "warning": 1, "info": 2}
+    return sorted(findings, key=lambda f: rank[f.severity])

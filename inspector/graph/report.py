@@ -1,0 +1,239 @@
+"""GraphReport: what `inspector graph` found, as data (to_dict) and as text (rich).
+
+The report holds the layers in topological order, the blobs and edges with their shapes, the
+lint findings and a summary (layers by type, Python layers, parameter count when shapes allow,
+what each phase drops). Parameter counts come from the trace's param shapes when it has them,
+else from blob shapes and the layer's *_param for the layer types whose learnable blobs Caffe
+sizes from them (Convolution, Deconvolution, InnerProduct, BatchNorm, Scale, Bias, PReLU).
+"""
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+
+from rich.table import Table
+from rich.text import Text
+
+from ..prototxt import LayerSpec, Message
+from .build import NetGraph
+from .findings import Finding
+
+ROW_STYLES = {"python": "bold yellow", "loss": "red", "frozen": "dim", "data": "green", "layer": ""}
+SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+
+
+def _shape_text(shape) -> str:
+    return "x".join(str(d) for d in shape) if shape else ""
+
+
+def _ints(message: Message, name: str) -> list[int]:
+    return [int(v) for v in message.get_all(name)]
+
+
+def layer_param_count(layer: LayerSpec, bottom_shapes: list[list[int] | None]) -> int | None:
+    """Learnable values of a layer, from its bottom shapes and *_param; None when it cannot be known."""
+    first = bottom_shapes[0] if bottom_shapes else None
+    kind = layer.type
+    if kind in ("Convolution", "Deconvolution"):
+        param = layer.message.get("convolution_param") or Message()
+        if first is None or not param.has("num_output"):
+            return None
+        spatial = len(first) - 2
+        kernel = _ints(param, "kernel_size") or [int(param.get("kernel_h", 1)), int(param.get("kernel_w", 1))]
+        kernel = kernel * spatial if len(kernel) == 1 else kernel
+        group, out = int(param.get("group", 1)), int(param.get("num_output"))
+        bias = str(param.get("bias_term", "true")).lower() != "false"
+        return out * (first[1] // group) * math.prod(kernel) + (out if bias else 0)
+    if kind == "InnerProduct":
+        param = layer.message.get("inner_product_param") or Message()
+        if first is None or not param.has("num_output"):
+            return None
+        axis = int(param.get("axis", 1))
+        out = int(param.get("num_output"))
+        bias = str(param.get("bias_term", "true")).lower() != "false"
+        return out * math.prod(first[axis:]) + (out if bias else 0)
+    if kind == "BatchNorm":
+        return None if first is None else 2 * first[1] + 1  # mean, variance, scale factor
+    if kind in ("Scale", "Bias"):
+        if len(layer.bottoms) > 1:
+            return 0  # the scale/bias comes from the second bottom
+        param = layer.message.get(f"{kind.lower()}_param") or Message()
+        if first is None:
+            return None
+        axis = int(param.get("axis", 1))
+        num_axes = int(param.get("num_axes", 1))
+        count = math.prod(first[axis:] if num_axes == -1 else first[axis: axis + num_axes])
+        has_bias = kind == "Scale" and str(param.get("bias_term", "false")).lower() == "true"
+        return count * (2 if has_bias else 1)
+    if kind == "PReLU":
+        param = layer.message.get("prelu_param") or Message()
+        if str(param.get("channel_shared", "false")).lower() == "true":
+            return 1
+        return None if first is None else first[1]
+    if layer.params or layer.is_python:
+        return None  # a learnable layer whose blob sizes only running Caffe knows
+    return 0
+
+
+@dataclass
+class GraphSummary:
+    layers: int
+    blobs: int
+    layers_by_type: dict[str, int]
+    python_layers: list[str]  # "name (module.Class)"
+    loss_layers: list[str]
+    frozen_layers: list[str]
+    shared_params: dict[str, list[str]]  # param name -> layers sharing it
+    outputs: list[str]
+    dropped: dict[str, list[str]]
+    params: int | None  # learnable values, None when no shapes are known
+    params_uncounted: list[str]  # layers whose params could not be counted
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class GraphReport:
+    net: str  # the prototxt path, or <text>
+    name: str
+    phase: str
+    stages: list[str]
+    layers: list[dict]
+    blobs: list[dict]
+    edges: list[dict]
+    lints: list[Finding]
+    summary: GraphSummary
+    shapes_from: str | None = None
+    output: str | None = None
+    netgraph: NetGraph | None = field(default=None, repr=False)
+
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.lints if f.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+    def to_dict(self) -> dict:
+        return {
+            "net": self.net, "name": self.name, "phase": self.phase, "stages": self.stages,
+            "shapes_from": self.shapes_from, "output": self.output, "ok": self.ok,
+            "layers": self.layers, "blobs": self.blobs, "edges": self.edges,
+            "lints": [f.to_dict() for f in self.lints], "summary": self.summary.to_dict(),
+        }
+
+    def summary_line(self) -> str:
+        s = self.summary
+        by_type = ", ".join(f"{n} {t}" for t, n in sorted(s.layers_by_type.items(), key=lambda kv: (-kv[1], kv[0])))
+        parts = [f"{s.layers} layers ({by_type})", f"{s.blobs} blobs", f"{len(s.python_layers)} Python"]
+        if s.params is not None:
+            parts.append(f"{s.params:,} params" + (f" (+ {len(s.params_uncounted)} layers uncounted)"
+                                                     if s.params_uncounted else ""))
+        return "; ".join(parts)
+
+    def __rich_console__(self, console, options):
+        phase = "all phases" if self.phase == "ALL" else self.phase
+        stages = f", stages {', '.join(self.stages)}" if self.stages else ""
+        yield Text(f"{self.name or 'net'}  {self.net}  ({phase}{stages})", style="bold")
+        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+        for column in ("#", "layer", "type", "bottoms -> tops", "notes"):
+            table.add_column(column, overflow="fold")
+        for i, layer in enumerate(self.layers, 1):
+            bottoms = ", ".join(_edge_text(e) for e in layer["bottom_edges"])
+            tops = ", ".join(_edge_text(e) for e in layer["top_edges"])
+            table.add_row(str(i), layer["name"], layer["python"] or layer["type"], f"{bottoms} -> {tops}",
+                          _notes(layer, self.phase), style=ROW_STYLES[layer["style"]])
+        yield table
+        for finding in self.lints:
+            where = f"{finding.layer}: " if finding.layer else ""
+            line = f" (line {finding.line})" if finding.line else ""
+            yield Text.assemble((f"{finding.severity}", SEVERITY_STYLES[finding.severity]),
+                                f" [{finding.code}] {where}{finding.message}{line}")
+        for phase_name, names in self.summary.dropped.items():
+            if names and self.phase in ("ALL", phase_name):
+                yield Text(f"{phase_name} drops {len(names)} layer(s): {', '.join(names)}", style="dim")
+        if self.output:
+            yield Text(f"wrote {self.output}")
+        yield Text(self.summary_line(), style="bold")
+
+
+def _edge_text(edge: dict) -> str:
+    shape = _shape_text(edge.get("shape"))
+    return f"{edge['blob']} ({shape})" if shape else edge["blob"]
+
+
+def _notes(layer: dict, phase: str) -> str:
+    notes = []
+    if layer["param_str"]:
+        notes.append(f"param_str {layer['param_str']}")
+    if layer["loss_weights"]:
+        notes.append("loss_weight " + ", ".join(f"{w:g}" for w in layer["loss_weights"] if w))
+    if layer["frozen"]:
+        notes.append("frozen")
+    if layer["shared_params"]:
+        notes.append("shares " + ", ".join(layer["shared_params"]))
+    if phase == "ALL" and len(layer["phases"]) != 2:
+        notes.append("/".join(layer["phases"]) + " only" if layer["phases"] else "in no phase")
+    if layer["in_place"]:
+        notes.append("in place")
+    return "; ".join(notes)
+
+
+def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | None = None,
+                shapes_from: str | None = None, output: str | None = None) -> GraphReport:
+    from .export import layer_style, shared_param_groups  # noqa: PLC0415 - styling lives with the exporters
+
+    graph = netgraph.graph
+    groups = shared_param_groups(netgraph)
+    shared_names = {name for params, _ in groups for name in params}
+    specs = {node: layer for node, layer in zip(netgraph.layer_nodes, netgraph.layers)}
+    layers, params_total, uncounted = [], 0, []
+    for node in netgraph.topological_layer_nodes():
+        attrs, spec = graph.nodes[node], specs[node]
+        bottom_edges = sorted(({"blob": graph.nodes[s]["label"], "node": s, "index": e["index"], "shape": e["shape"]}
+                               for s, _, e in graph.in_edges(node, data=True)), key=lambda e: e["index"])
+        top_edges = sorted(({"blob": graph.nodes[t]["label"], "node": t, "index": e["index"], "shape": e["shape"]}
+                            for _, t, e in graph.out_edges(node, data=True)), key=lambda e: e["index"])
+        if param_shapes and attrs["name"] in param_shapes:
+            count = sum(math.prod(shape) for shape in param_shapes[attrs["name"]])
+        else:
+            count = layer_param_count(spec, [netgraph.blob_shapes.get(b) for b in spec.bottoms])
+        if count is None:
+            uncounted.append(attrs["name"])
+        else:
+            params_total += count
+        layers.append({
+            "node": node, "name": attrs["name"], "type": attrs["type"], "line": attrs["line"],
+            "bottoms": spec.bottoms, "tops": spec.tops, "bottom_edges": bottom_edges, "top_edges": top_edges,
+            "phases": attrs["phases"], "python": attrs["python"], "param_str": attrs["param_str"],
+            "loss_weights": attrs["loss_weights"], "frozen": attrs["frozen"], "lr_mults": attrs["lr_mults"],
+            "shared_params": [n for n in attrs["shared_params"] if n in shared_names], "in_place": bool(spec.in_place_tops),
+            "style": layer_style(attrs), "params": count,
+        })
+    blobs = [{"node": n, "name": a["name"], "version": a["version"], "label": a["label"], "shape": a["shape"],
+              "producer": a.get("producer"), "input": a["input"], "undefined": a["undefined"],
+              "consumers": [graph.nodes[c]["name"] for c in graph.successors(n)]}
+             for n, a in graph.nodes(data=True) if a["kind"] == "blob"]
+    edges = [{"source": s, "target": t, "blob": e["blob"], "role": e["role"], "shape": e["shape"]}
+             for s, t, e in graph.edges(data=True)]
+    known_shapes = bool(netgraph.blob_shapes) or bool(param_shapes)
+    summary = GraphSummary(
+        layers=len(layers), blobs=len(blobs),
+        layers_by_type=dict(Counter(l["type"] for l in layers)),
+        python_layers=[f"{l['name']} ({l['python']})" for l in layers if l["python"]],
+        loss_layers=[l["name"] for l in layers if l["loss_weights"]],
+        frozen_layers=[l["name"] for l in layers if l["frozen"]],
+        shared_params={", ".join(params): [graph.nodes[n]["name"] for n in nodes]
+                       for params, nodes in groups},
+        outputs=[b["label"] for b in blobs if not b["consumers"] and not b["undefined"]],
+        dropped={p: names for p, names in netgraph.dropped.items() if netgraph.phase in ("ALL", p)},
+        params=params_total if known_shapes else None,
+        params_uncounted=uncounted if known_shapes else [],
+    )
+    net = netgraph.net
+    return GraphReport(net=str(net.path) if net.path else net.source, name=net.name, phase=netgraph.phase,
+                       stages=netgraph.stages, layers=layers, blobs=blobs, edges=edges, lints=lints,
+                       summary=summary, shapes_from=shapes_from, output=output, netgraph=netgraph)

@@ -1,0 +1,281 @@
+"""A tolerant reader of protobuf text format that needs no schema (no Caffe, no caffe_pb2).
+
+Two passes:
+1. tokenize: one compiled regular expression walks the text and yields (kind, text, offset)
+   tokens: strings in either quote kind, numbers, identifiers (enums, true/false, field names),
+   punctuation; `#` comments and whitespace are skipped.
+2. parse: a recursive descent over the tokens builds generic `Message`s, ordered lists of
+   (field, value) pairs. Nested blocks may be written `name { ... }`, `name: { ... }` or with
+   angle brackets; `field: [a, b]` lists are expanded into repeated fields; adjacent strings
+   are concatenated; `;` and `,` between fields are accepted.
+
+Without the schema a field's kind comes from its spelling: quoted text is a `str`, a bare word
+is an `Ident` (an enum value such as CONVOLUTION or TRAIN), digits are int or float. Positions
+are kept (the line of each message and field), so errors read FILE:LINE:COL.
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+from typing import Iterator, Union
+
+from ..errors import InputError
+
+SYNTAX_REMEDY = ("Fix the prototxt at that position: fields are written `name: value` or "
+                 "`name { ... }`, strings are quoted, blocks are closed with `}`.")
+
+
+class Ident(str):
+    """A bare word in a value position: an enum value (CONVOLUTION, TRAIN) or true/false."""
+
+
+Value = Union[str, Ident, int, float, "Message"]
+
+
+@dataclass
+class Message:
+    """A generic text-format message: its fields in file order, repeated names allowed."""
+
+    fields: list[tuple[str, Value]] = field(default_factory=list)
+    line: int = 0
+
+    def get(self, name: str, default=None):
+        """The last value of a field (protobuf text format keeps the last of a singular field)."""
+        for key, value in reversed(self.fields):
+            if key == name:
+                return value
+        return default
+
+    def get_all(self, name: str) -> list:
+        return [value for key, value in self.fields if key == name]
+
+    def has(self, name: str) -> bool:
+        return any(key == name for key, _ in self.fields)
+
+    def names(self) -> list[str]:
+        """The distinct field names, in order of first appearance."""
+        return list(dict.fromkeys(key for key, _ in self.fields))
+
+    def to_dict(self) -> dict:
+        """Plain data: a field seen once is a value, a repeated one a list; messages nest."""
+        out: dict = {}
+        for key, value in self.fields:
+            plain = value.to_dict() if isinstance(value, Message) else value
+            if key in out:
+                if not isinstance(out[key], list) or key not in self._repeated_keys():
+                    out[key] = [out[key]]
+                out[key].append(plain)
+            else:
+                out[key] = plain
+        return out
+
+    def _repeated_keys(self) -> set[str]:
+        seen, repeated = set(), set()
+        for key, _ in self.fields:
+            (repeated if key in seen else seen).add(key)
+        return repeated
+
+
+_TOKEN = re.compile(r"""
+    (?P<ws>[ \t\r\f\v]+|\n)
+  | (?P<comment>\#[^\n]*)
+  | (?P<string>"(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')
+  | (?P<number>[-+]?(?:0[xX][0-9a-fA-F]+|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?[fF]?)(?![A-Za-z_0-9]))
+  | (?P<ident>-?[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*)
+  | (?P<punct>[{}:;,<>\[\]])
+  | (?P<unclosed>["'][^\n]*)
+""", re.VERBOSE)
+
+_ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
+            "\\": "\\", "'": "'", '"': '"', "?": "?"}
+_ESCAPE_RE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)", re.DOTALL)
+
+
+def _unescape(body: str) -> str:
+    if "\\" not in body:
+        return body
+
+    def one(match: re.Match) -> str:
+        code = match.group(1)
+        if code[0] == "x":
+            return chr(int(code[1:], 16))
+        if code[0] in "01234567":
+            return chr(int(code, 8))
+        return _ESCAPES.get(code, "\\" + code)
+
+    text = _ESCAPE_RE.sub(one, body)
+    try:  # octal/hex escapes spell UTF-8 bytes, as protobuf writes non-ASCII text
+        return text.encode("latin-1").decode("utf-8")
+    except (UnicodeEncodeError, UnicodeDecodeError):
+        return text
+
+
+class TextFormatError(InputError):
+    """A syntax error, with the position it was found at."""
+
+    def __init__(self, source: str, line: int, col: int, expected: str, near: str):
+        where = f"{source}:{line}:{col}"
+        near_text = "end of file" if near == "" else f"'{near}'"
+        super().__init__(f"{where}: expected {expected} near {near_text}", SYNTAX_REMEDY)
+        self.source, self.line, self.col, self.near = source, line, col, near
+
+
+class _Parser:
+    def __init__(self, text: str, source: str):
+        self.text = text
+        self.source = source
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.tokens = list(self._tokenize())
+        self.pos = 0
+
+    def _tokenize(self) -> Iterator[tuple[str, str, int]]:
+        text, end, offset = self.text, len(self.text), 0
+        match = _TOKEN.match
+        while offset < end:
+            m = match(text, offset)
+            if m is None:
+                self._fail_at(offset, "a field, value or punctuation", text[offset])
+            kind = m.lastgroup
+            if kind == "unclosed":
+                self._fail_at(offset, "a closing quote on the same line", m.group()[:20])
+            if kind != "ws" and kind != "comment":
+                yield kind, m.group(), offset
+            offset = m.end()
+
+    def position(self, offset: int) -> tuple[int, int]:
+        index = bisect.bisect_right(self.line_starts, offset) - 1
+        return index + 1, offset - self.line_starts[index] + 1
+
+    def _fail_at(self, offset: int, expected: str, near: str):
+        line, col = self.position(offset)
+        raise TextFormatError(self.source, line, col, expected, near)
+
+    def fail(self, expected: str):
+        if self.pos < len(self.tokens):
+            _, text, offset = self.tokens[self.pos]
+            self._fail_at(offset, expected, text)
+        self._fail_at(len(self.text), expected, "")
+
+    def peek(self) -> tuple[str, str, int] | None:
+        return self.tokens[self.pos] if self.pos < len(self.tokens) else None
+
+    def parse(self) -> Message:
+        message = self.message(closer=None, line=1)
+        return message
+
+    def message(self, closer: str | None, line: int) -> Message:
+        message = Message(line=line)
+        tokens, fields = self.tokens, message.fields
+        while True:
+            if self.pos >= len(tokens):
+                if closer is not None:
+                    self.fail(f"'{closer}' to close the block opened on line {line}")
+                return message
+            kind, text, offset = tokens[self.pos]
+            if kind == "punct":
+                if text == closer:
+                    self.pos += 1
+                    return message
+                if text in ";,":
+                    self.pos += 1
+                    continue
+                if text == "[":  # extension or Any field name: [pkg.ext] { ... }
+                    name = self.bracketed_name()
+                else:
+                    self.fail("a field name" if closer is None else f"a field name or '{closer}'")
+            elif kind == "ident" and not text.startswith("-"):
+                self.pos += 1
+                name = text
+            else:
+                self.fail("a field name")
+            self.field_value(name, fields)
+
+    def bracketed_name(self) -> str:
+        start = self.pos
+        self.pos += 1
+        parts = []
+        while self.pos < len(self.tokens) and self.tokens[self.pos][1] != "]":
+            parts.append(self.tokens[self.pos][1])
+            self.pos += 1
+        if self.pos >= len(self.tokens):
+            self.pos = start
+            self.fail("']' to close the extension name")
+        self.pos += 1
+        return "[" + "".join(parts) + "]"
+
+    def field_value(self, name: str, fields: list) -> None:
+        token = self.peek()
+        if token is None:
+            self.fail(f"':' or '{{' after field '{name}'")
+        kind, text, offset = token
+        has_colon = text == ":" and kind == "punct"
+        if has_colon:
+            self.pos += 1
+            token = self.peek()
+            if token is None:
+                self.fail(f"a value for field '{name}'")
+            kind, text, offset = token
+        if kind == "punct" and text in "{<":
+            self.pos += 1
+            fields.append((name, self.message("}" if text == "{" else ">", self.position(offset)[0])))
+            return
+        if not has_colon:
+            self.fail(f"':' or '{{' after field '{name}'")
+        if kind == "punct" and text == "[":
+            self.pos += 1
+            self.value_list(name, fields)
+            return
+        fields.append((name, self.scalar()))
+
+    def value_list(self, name: str, fields: list) -> None:
+        while True:
+            token = self.peek()
+            if token is None:
+                self.fail("']' to close the list")
+            kind, text, offset = token
+            if kind == "punct" and text == "]":
+                self.pos += 1
+                return
+            if kind == "punct" and text == ",":
+                self.pos += 1
+                continue
+            if kind == "punct" and text in "{<":
+                self.pos += 1
+                fields.append((name, self.message("}" if text == "{" else ">", self.position(offset)[0])))
+            else:
+                fields.append((name, self.scalar()))
+
+    def scalar(self) -> Value:
+        kind, text, offset = self.tokens[self.pos]
+        if kind == "string":
+            parts = []
+            while self.pos < len(self.tokens) and self.tokens[self.pos][0] == "string":
+                parts.append(_unescape(self.tokens[self.pos][1][1:-1]))
+                self.pos += 1
+            return "".join(parts)
+        if kind == "number":
+            self.pos += 1
+            return _number(text)
+        if kind == "ident":
+            self.pos += 1
+            lowered = text.lower().lstrip("-")
+            if lowered in ("inf", "infinity", "nan"):
+                return float(text.lower().replace("infinity", "inf"))
+            return Ident(text)
+        self.fail("a value (a number, a quoted string or an enum name)")
+
+
+def _number(text: str) -> int | float:
+    if re.fullmatch(r"[-+]?0[xX][0-9a-fA-F]+", text):
+        return int(text, 16)
+    if re.fullmatch(r"[-+]?0[0-7]+", text):  # a leading zero means octal, as protobuf reads it
+        return int(text, 8)
+    if re.fullmatch(r"[-+]?\d+", text):
+        return int(text)
+    return float(text.rstrip("fF"))
+
+
+def parse_text(text: str, source: str = "<text>") -> Message:
+    """Parse protobuf text format into a generic Message; TextFormatError (an InputError) on bad syntax."""
+    return _Parser(text, source).parse()

@@ -1,0 +1,242 @@
+"""inspector graph as a library: the graph, lints, shapes and every export format."""
+from __future__ import annotations
+
+import json
+import shutil
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import networkx as nx
+import pytest
+
+from inspector.errors import InputError
+from inspector.graph import build_graph, graph_net, to_dot
+from inspector.prototxt import read_net
+
+NETS = Path(__file__).parent / "nets_static"
+TRIPLET = Path(__file__).parent.parent / "sample_nets" / "triplet" / "train.prototxt"
+
+
+def lint_codes(report) -> dict[str, list[str]]:
+    codes: dict[str, list[str]] = {}
+    for finding in report.lints:
+        codes.setdefault(finding.code, []).append(finding.layer)
+    return codes
+
+
+def test_in_place_layers_make_blob_versions_not_cycles():
+    netgraph = build_graph(read_net(NETS / "v1_lenet.prototxt"), "TRAIN")
+    graph = netgraph.graph
+    assert nx.is_directed_acyclic_graph(graph)
+    assert list(graph.predecessors("layer:relu1")) == ["blob:ip1"]
+    assert list(graph.successors("layer:relu1")) == ["blob:ip1@1"]
+    assert graph.has_edge("blob:ip1@1", "layer:prob")
+
+
+def test_phase_all_shares_blobs_written_by_each_phases_data_layer(caffe_root):
+    report = graph_net(caffe_root / "examples" / "mnist" / "lenet_train_test.prototxt", phase="all")
+    graph = report.netgraph.graph
+    assert set(graph.predecessors("blob:data")) == {"layer:mnist", "layer:mnist#2"}
+    assert {l["name"]: l["phases"] for l in report.layers}["accuracy"] == ["TEST"]
+    assert report.summary.dropped == {"TRAIN": ["mnist", "accuracy"], "TEST": ["mnist"]}
+    assert "duplicate-layer-name" not in lint_codes(report)
+
+
+def test_phase_train_drops_test_only_layers(caffe_root):
+    report = graph_net(caffe_root / "examples" / "mnist" / "lenet_train_test.prototxt", phase="train")
+    assert "accuracy" not in [l["name"] for l in report.layers]
+    assert report.summary.dropped == {"TRAIN": ["mnist", "accuracy"]}
+    assert report.ok
+
+
+def test_layers_are_listed_in_topological_order(caffe_root):
+    report = graph_net(caffe_root / "models" / "bvlc_googlenet" / "deploy.prototxt")
+    position = {l["name"]: i for i, l in enumerate(report.layers)}
+    for layer in report.layers:
+        for edge in layer["bottom_edges"]:
+            producer = report.netgraph.graph.nodes[edge["node"]].get("producer")
+            if producer:
+                assert position[producer] < position[layer["name"]]
+
+
+def test_undefined_bottom_is_an_error():
+    report = graph_net(NETS / "lint_problems.prototxt")
+    assert lint_codes(report)["undefined-bottom"] == ["uses_ghost"]
+    assert report.netgraph.graph.nodes["blob:ghost"]["undefined"]
+    assert not report.ok
+
+
+def test_top_produced_twice_without_in_place_is_an_error():
+    assert lint_codes(graph_net(NETS / "lint_problems.prototxt"))["top-produced-twice"] == ["again"]
+
+
+def test_duplicate_layer_names_in_one_phase_are_a_warning():
+    report = graph_net(NETS / "lint_problems.prototxt")
+    assert lint_codes(report)["duplicate-layer-name"] == ["fc1"]
+    assert "layer:fc1#2" in report.netgraph.graph
+
+
+def test_cycle_is_reported_with_its_path():
+    report = graph_net(NETS / "lint_problems.prototxt")
+    cycles = [f for f in report.lints if f.code == "cycle"]
+    assert [f.message for f in cycles] == ["cycle: ahead -> loop -> makes_later -> later -> ahead"]
+    assert lint_codes(report)["bottom-produced-later"] == ["ahead"]
+
+
+def test_python_module_not_on_path_is_a_warning():
+    report = graph_net(NETS / "lint_problems.prototxt")
+    missing = [f for f in report.lints if f.code == "python-module-not-found"]
+    assert [(f.layer, f.severity) for f in missing] == [("missing_py", "warning")]
+
+
+def test_python_module_next_to_the_prototxt_is_found():
+    report = graph_net(NETS / "static_promise" / "net.prototxt")
+    assert "python-module-not-found" not in lint_codes(report)
+
+
+def test_unconsumed_tops_are_listed_as_net_outputs():
+    report = graph_net(NETS / "lint_problems.prototxt")
+    outputs = [f for f in report.lints if f.code == "net-output"]
+    assert {f.severity for f in outputs} == {"info"}
+    assert sorted(report.summary.outputs) == ["sum", "unused"]
+
+
+def test_graphing_never_imports_the_python_module(tmp_path):
+    folder = tmp_path / "net"
+    shutil.copytree(NETS / "static_promise", folder)
+    for fmt in ("svg", "dot", "json"):
+        report = graph_net(folder / "net.prototxt", output=tmp_path / f"out.{fmt}")
+        assert report.layers[1]["python"] == "leaves_mark.MarkLayer"
+    assert not (folder / "IMPORTED").exists()
+    assert "leaves_mark" not in __import__("sys").modules
+
+
+def test_fork_net_graphs_with_python_label_and_frozen_layer():
+    report = graph_net(NETS / "fork_roi.prototxt")
+    layers = {l["name"]: l for l in report.layers}
+    assert layers["rpn-data"]["python"] == "rpn.proposal_layer.ProposalLayer"
+    assert layers["rpn-data"]["param_str"] == "'feat_stride': 16"
+    assert layers["conv1"]["frozen"] and layers["roi_pool5"]["type"] == "ROIPooling"
+    assert report.ok
+
+
+def test_shared_params_are_grouped_in_a_dot_cluster():
+    report = graph_net(NETS / "shared_and_frozen.prototxt")
+    assert report.summary.shared_params == {"bias, w": ["fc_a", "fc_b"]}
+    dot = to_dot(report.netgraph)
+    cluster = dot.split("subgraph cluster_shared_0 {")[1].split("}")[0]
+    assert '"layer:fc_a"' in cluster and '"layer:fc_b"' in cluster and "shared params: bias, w" in cluster
+
+
+def test_dot_styles_python_loss_and_frozen_layers():
+    dot = to_dot(graph_net(NETS / "shared_and_frozen.prototxt").netgraph, rankdir="TB")
+    assert "rankdir=TB" in dot
+    assert '"layer:frozen_fc" [shape=box, style="filled,dashed", fillcolor="#cfd8dc"' in dot
+    assert 'loss_weight 0.5' in dot
+    python_dot = to_dot(graph_net(NETS / "static_promise" / "net.prototxt").netgraph)
+    assert 'fillcolor="#ffd54f", label="marker\\nleaves_mark.MarkLayer\\n{\'k\': 1}"' in python_dot
+
+
+def test_triplet_sample_net_is_drawn_with_its_python_layers(tmp_path):
+    report = graph_net(TRIPLET, output=tmp_path / "triplet.svg")
+    layers = {l["name"]: l for l in report.layers}
+    assert layers["triplet_select"]["python"] == "tripletselectlayer.TripletSelectLayer"
+    assert layers["triplet_select"]["tops"] == ["archor", "positive", "negative"]
+    assert layers["tripletloss"]["python"] == "tripletlosslayer.TripletLayer"
+    assert layers["tripletloss"]["param_str"] == "'margin': 0.2"
+    svg_text = " ".join(t.text or "" for t in ET.parse(tmp_path / "triplet.svg").iter())
+    assert "tripletlosslayer.TripletLayer" in svg_text and "tripletselectlayer.TripletSelectLayer" in svg_text
+    assert not [f for f in report.lints if f.code.startswith("python-")]
+
+
+def test_svg_export_is_xml_with_layer_names(caffe_root, tmp_path):
+    graph_net(caffe_root / "examples" / "mnist" / "lenet_train_test.prototxt", output=tmp_path / "net.svg")
+    root = ET.parse(tmp_path / "net.svg").getroot()
+    assert root.tag.endswith("svg")
+    assert "conv1" in {t.text for t in root.iter() if t.tag.endswith("text")}
+
+
+def test_png_and_pdf_exports_have_their_magic(tmp_path):
+    graph_net(NETS / "fork_roi.prototxt", output=tmp_path / "net.png")
+    graph_net(NETS / "fork_roi.prototxt", output=tmp_path / "net.pdf")
+    assert (tmp_path / "net.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (tmp_path / "net.pdf").read_bytes()[:4] == b"%PDF"
+
+
+def test_graphml_reads_back_with_the_same_nodes_and_edges(tmp_path):
+    report = graph_net(NETS / "fork_roi.prototxt", output=tmp_path / "net.graphml")
+    back = nx.read_graphml(tmp_path / "net.graphml")
+    assert set(back.nodes) == set(report.netgraph.graph.nodes)
+    assert set(back.edges) == set(report.netgraph.graph.edges)
+    assert back.nodes["layer:rpn-data"]["python"] == "rpn.proposal_layer.ProposalLayer"
+
+
+def test_node_link_json_export_rebuilds_the_graph(tmp_path):
+    report = graph_net(NETS / "fork_roi.prototxt", output=tmp_path / "net.json")
+    back = nx.node_link_graph(json.loads((tmp_path / "net.json").read_text()), edges="edges")
+    assert set(back.edges) == set(report.netgraph.graph.edges)
+
+
+def test_mermaid_export_has_nodes_edges_and_python_class(tmp_path):
+    report = graph_net(NETS / "fork_roi.prototxt", output=tmp_path / "net.mmd")
+    text = (tmp_path / "net.mmd").read_text()
+    assert text.startswith("flowchart LR")
+    assert text.count(" --> ") == report.netgraph.graph.number_of_edges()
+    assert "rpn.proposal_layer.ProposalLayer" in text and "class " in text
+
+
+def test_unknown_output_suffix_is_an_input_error(tmp_path):
+    with pytest.raises(InputError, match="unknown output format '.xyz'") as info:
+        graph_net(NETS / "fork_roi.prototxt", output=tmp_path / "net.xyz")
+    assert ".svg" in info.value.remedy
+
+
+def test_shapes_from_a_trace_label_edges_and_count_params(tmp_path):
+    shapes = {"data": [1, 3, 224, 224], "im_info": [1, 3], "conv1": [1, 16, 224, 224], "rois": [5, 5],
+              "pool5": [5, 16, 7, 7], "conv1_mbox_priorbox": [1, 2, 100]}
+    trace = tmp_path / "trace.json"
+    trace.write_text(json.dumps({"report": {"net": "x", "phase": "test", "blob_shapes": shapes}}))
+    report = graph_net(NETS / "fork_roi.prototxt", shapes=trace)
+    assert all(edge["shape"] == shapes[edge["blob"]] for edge in report.edges)
+    assert report.summary.params == 16 * 3 * 3 * 3 + 16  # conv1; the rest learn nothing
+    assert report.summary.params_uncounted == ["rpn-data"]
+
+
+def test_graph_without_net_uses_the_last_trace(tmp_path):
+    (tmp_path / ".inspector").mkdir()
+    (tmp_path / ".inspector" / "last-trace.json").write_text(json.dumps(
+        {"net": str(NETS / "v1_lenet.prototxt"), "phase": "test", "blob_shapes": {"data": [64, 1, 28, 28]}}))
+    report = graph_net(cwd=tmp_path)
+    assert report.phase == "TEST" and report.name == "LeNetV1"
+    assert report.netgraph.graph.nodes["blob:data"]["shape"] == [64, 1, 28, 28]
+
+
+def test_every_net_in_caffes_examples_and_models_graphs_without_errors(caffe_root):
+    nets = [p for folder in ("examples", "models") for p in (caffe_root / folder).glob("**/*.prototxt")
+            if "solver" not in p.name]
+    for path in nets:
+        for phase in ("train", "all"):
+            report = graph_net(path, phase=phase)
+            assert report.layers and not report.errors, (path, phase, report.errors)
+
+
+def test_caffes_autoencoder_needs_a_stage_in_test(caffe_root):
+    path = caffe_root / "examples" / "mnist" / "mnist_autoencoder.prototxt"
+    without_stage = graph_net(path, phase="test")
+    undefined = [f for f in without_stage.errors if f.code == "undefined-bottom"]
+    assert undefined and all("bottom 'data'" in f.message for f in undefined)
+    with_stage = graph_net(path, phase="test", stages=["test-on-test"])
+    assert not [f for f in with_stage.errors if f.code == "undefined-bottom"]
+
+
+def test_phase_all_draws_per_stage_data_layers_as_sources_of_one_blob(caffe_root):
+    report = graph_net(caffe_root / "examples" / "mnist" / "mnist_autoencoder.prototxt", phase="all")
+    assert set(report.netgraph.graph.predecessors("blob:data")) == {"layer:data", "layer:data#2", "layer:data#3"}
+    assert "top-produced-twice" not in lint_codes(report)
+
+
+def test_caffes_autoencoder_example_reuses_the_layer_name_loss(caffe_root):
+    report = graph_net(caffe_root / "examples" / "mnist" / "mnist_autoencoder.prototxt", phase="train")
+    assert report.errors == []
+    assert [(f.code, f.severity, f.layer) for f in report.lints if f.code == "duplicate-layer-name"] == [
+        ("duplicate-layer-name", "warning", "loss")]
