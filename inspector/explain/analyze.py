@@ -1,0 +1,403 @@
+"""Parse a layer header with libclang and gather the facts of its class into an ExplainReport.
+
+Passes:
+1. Parse the header as the Caffe build compiles it (caffe_env flags, the system compiler's
+   include list) with function bodies skipped: the declarations are all the AST is needed for,
+   and skipping bodies keeps the parse of boost/python.hpp under `g++ -fsyntax-only`'s time.
+   Unresolved includes and other errors become diagnostics; the parse goes on regardless.
+2. From the AST: the class (by name, or the file's main class), its template parameters, its
+   members with access and virtual-ness, and its base chain (each base's definition).
+3. From the tokens (see tokens.py): every body, in the header or, for methods the header only
+   declares, in the matching .cpp/.cu; facts.py reads each body.
+4. For a class that calls into Python: the member holding the Python object and the lifecycle
+   around it, read from layer.hpp, layer_factory.cpp and python/caffe/_caffe.cpp (lifecycle.py).
+"""
+from __future__ import annotations
+
+import bisect
+import re
+from pathlib import Path
+
+from .. import caffe_env
+from ..errors import InputError, MissingDependency
+from . import facts as body_facts
+from .locate import Target, lifecycle_sources, matching_sources
+from .report import (Attribute, BaseClass, Call, ClassInfo, Constraint, Diagnostic, ExplainReport,
+                     Guard, Handling, Holder, Method)
+from .tokens import SourceFile, function_at, function_bodies, lex_file, tokenize
+
+_BLOB_COUNT = re.compile(r"^(Exact|Min|Max)(Num)?(Bottom|Top)Blobs$|^EqualNumBottomTopBlobs$|^AutoTopBlobs$")
+_DEVICE_METHODS = ("Forward_cpu", "Forward_gpu", "Backward_cpu", "Backward_gpu")
+MAX_DIAGNOSTICS = 25
+
+
+def load_cindex():
+    try:
+        from clang import cindex  # noqa: PLC0415
+        cindex.Index.create()
+    except ImportError as exc:
+        raise MissingDependency(f"libclang's Python binding is not installed: {exc}.",
+                                "pip install libclang (the PyPI wheel ships libclang itself).") from exc
+    except Exception as exc:  # LibclangError when the shared library does not load
+        raise MissingDependency(f"libclang did not load: {exc}.",
+                                "pip install --force-reinstall libclang") from exc
+    return cindex
+
+
+def parse_flags(target: Target) -> list[str]:
+    return caffe_env.caffe_compile_flags(target.root)
+
+
+def analyze(target: Target, flags: list[str]) -> ExplainReport:
+    cindex = load_cindex()
+    index = cindex.Index.create()
+    flags = flags + [f"-D{macro}=" for macro in _export_macros(lex_file(index, target.header))]
+    try:
+        tu = index.parse(str(target.header), args=flags,
+                         options=cindex.TranslationUnit.PARSE_SKIP_FUNCTION_BODIES)
+    except cindex.TranslationUnitLoadError as exc:
+        raise InputError(f"libclang could not read {target.header}: {exc}.", "Check that the file is C++ source.") from exc
+    diagnostics = _diagnostics(tu, cindex)
+    src = tokenize(tu, target.header)
+    cursor = _find_class(tu, target, src, cindex)
+    if cursor is None:
+        wanted = target.class_name or "a class"
+        raise InputError(f"{target.header} defines no {wanted}.", "Give a header that defines a layer class, or its class name.")
+
+    files_read = {str(target.header)} | {str(Path(inc.include.name)) for inc in tu.get_includes()}
+    extra_sources: dict[Path, SourceFile] = {}
+
+    def source(path: Path) -> SourceFile:
+        if path not in extra_sources:
+            extra_sources[path] = lex_file(index, path)
+            files_read.add(str(path))
+        return extra_sources[path]
+
+    cls = _class_info(cursor, src, cindex)
+    report = ExplainReport(file=str(target.header), cls=cls, diagnostics=diagnostics)
+    report.cls.base_chain = _base_chain(cursor, cindex)
+
+    cpp_sources = matching_sources(target.header, target.root)
+    holders: dict[str, int] = {}
+    bodies: dict[str, tuple[SourceFile, object]] = {}
+    pure: set[str] = set()
+    for member in cursor.get_children():
+        kind = {cindex.CursorKind.CXX_METHOD: "method", cindex.CursorKind.CONSTRUCTOR: "constructor",
+                cindex.CursorKind.DESTRUCTOR: "destructor", cindex.CursorKind.FUNCTION_TEMPLATE: "method"}.get(member.kind)
+        if kind is None:
+            continue
+        if member.kind == cindex.CursorKind.CXX_METHOD and member.is_pure_virtual_method():
+            pure.add(member.spelling)
+        name = member.spelling if kind == "method" else member.spelling.split("<")[0]
+        name_index = _token_at(src, member.location.offset)
+        decl_words = {t.text for t in src.tokens[_token_at(src, member.extent.start.offset):_token_at(src, member.extent.end.offset) + 1]}
+        method = Method(cpp=name if kind == "method" else member.spelling, access=member.access_specifier.name.lower(),
+                        virtual=bool(member.kind == cindex.CursorKind.CXX_METHOD and member.is_virtual_method()) or "virtual" in decl_words,
+                        override="override" in decl_words or "final" in decl_words, line=member.location.line, kind=kind)
+        method.virtual = method.virtual or method.override  # override implies virtual, even with the base unresolved
+        body_src, body = src, (function_at(src, name_index) if name_index is not None else None)
+        if body is None and kind == "method":
+            for path in cpp_sources:
+                found = function_bodies(source(path), name, owner=cls.name)
+                if found:
+                    body_src, body = extra_sources[path], found[0]
+                    break
+        report.methods.append(method)
+        if body is None:
+            continue
+        method.defined_at = f"{body_src.path}:{body.line}"
+        bodies[method.cpp] = (body_src, body)
+        got = body_facts.read_body(body_src, body)
+        bfile = str(body_src.path)
+        for call in got.python_calls:
+            method.python_calls.append(Call(call.name, call.args, call.line, bfile, call.in_try))
+            holders[call.receiver] = holders.get(call.receiver, 0) + 1
+        for attr in got.attributes:
+            report.attributes.append(Attribute(attr.name, attr.value, attr.expression, attr.line, bfile, method.cpp))
+            holders[attr.receiver] = holders.get(attr.receiver, 0) + 1
+        report.guards += [Guard(g.condition, g.message, g.action, g.aborts, g.line, bfile, method.cpp) for g in got.guards]
+        report.error_handling += [Handling(h.kind, h.detail, h.line, bfile, method.cpp) for h in got.handling]
+
+    for method in report.methods:
+        if method.kind == "method" and method.defined_at is None and method.cpp not in pure:
+            report.diagnostics.append(Diagnostic(
+                "note", f"{cls.name}::{method.cpp} is only declared here and no body was found"
+                + (" in " + ", ".join(str(p) for p in cpp_sources) if cpp_sources else " (no matching .cpp in the tree)"),
+                str(target.header), method.line))
+
+    _raii_helpers(report, src)
+    report.type_string = _type_string(bodies)
+    report.device_methods = {name: (report.method(name).defined_at or f"{target.header}:{report.method(name).line} (declared)")
+                             if report.method(name) else None for name in _DEVICE_METHODS}
+    report.blob_constraints = _blob_constraints(report, bodies, cursor, cindex, tu)
+    if holders:
+        report.holder = _holder(cursor, src, cindex, max(holders, key=holders.get))
+        from .lifecycle import python_lifecycle  # noqa: PLC0415
+
+        sources = {key: source(path) for key, path in lifecycle_sources(target.root).items()}
+        if not sources:
+            report.diagnostics.append(Diagnostic(
+                "note", "no Caffe source tree around this header: the lifecycle is told from the header alone",
+                str(target.header)))
+        python_lifecycle(report, sources)
+    report.files_read = sorted(files_read)
+    if target.root is not None:
+        relative_paths(report, str(target.root))
+    return report
+
+
+def relative_paths(report: ExplainReport, root: str) -> None:
+    """Facts name files relative to the Caffe tree (include/caffe/layer.hpp:416), as users read them."""
+    prefix = root.rstrip("/") + "/"
+
+    def fix(value):
+        return value[len(prefix):] if isinstance(value, str) and value.startswith(prefix) else value
+
+    def visit(obj):
+        if isinstance(obj, list):
+            for item in obj:
+                visit(item)
+        elif hasattr(obj, "__dataclass_fields__"):
+            for name in obj.__dataclass_fields__:
+                value = getattr(obj, name)
+                if name in ("file", "defined_at"):
+                    setattr(obj, name, fix(value))
+                else:
+                    visit(value)
+        elif isinstance(obj, dict):
+            for key, value in obj.items():
+                obj[key] = fix(value)
+
+    for name in ("cls", "holder", "methods", "attributes", "guards", "error_handling", "lifecycle",
+                 "diagnostics", "blob_constraints", "pycaffe_layer", "device_methods"):
+        visit(getattr(report, name))
+    report.root = root
+
+
+def _export_macros(src: SourceFile) -> list[str]:
+    """Macros between `class` and a class name (CAFFE_EXPORT): defined empty so an unresolved
+    one does not hide the class from the parser (a #define in the includes still wins)."""
+    out = []
+    for i, tok in enumerate(src.tokens[:-2]):
+        nxt, name = src.tokens[i + 1], src.tokens[i + 2]
+        if (tok.text in ("class", "struct") and nxt.kind == "ident" and re.fullmatch(r"[A-Z][A-Z0-9_]+", nxt.text)
+                and name.kind == "ident" and nxt.text not in out):
+            out.append(nxt.text)
+    return out
+
+
+def _raii_helpers(report: ExplainReport, src: SourceFile) -> None:
+    """For `Helper guard;` entries, what the helper class (defined in the same header) calls."""
+    from .tokens import class_body  # noqa: PLC0415
+
+    for entry in report.error_handling:
+        words = entry.detail.split()
+        if entry.kind != "gil" or len(words) != 2 or not words[1].endswith(";"):
+            continue
+        scope = class_body(src, words[0])
+        if scope is None:
+            continue
+        py_calls = list(dict.fromkeys(
+            src.tokens[i].text for i in range(scope[1], scope[2])
+            if re.fullmatch(r"Py[A-Za-z]*_\w+", src.tokens[i].text) and src.at(i + 1, "(")))
+        if py_calls:
+            entry.detail += f" (RAII: {words[0]} calls {', '.join(py_calls)})"
+
+
+def _diagnostics(tu, cindex) -> list[Diagnostic]:
+    out = []
+    for diag in tu.diagnostics:
+        if diag.severity < cindex.Diagnostic.Error:
+            continue
+        loc = diag.location
+        message = diag.spelling
+        match = re.fullmatch(r"'(.+)' file not found", message)
+        if match:
+            message = f"unresolved include <{match.group(1)}>: facts from other files are missing, the class body is read anyway"
+        out.append(Diagnostic("warning" if match else "error", message, loc.file.name if loc.file else None, loc.line or None))
+    if len(out) > MAX_DIAGNOSTICS:
+        extra = len(out) - MAX_DIAGNOSTICS
+        out = out[:MAX_DIAGNOSTICS] + [Diagnostic("note", f"{extra} more parse errors not shown")]
+    return out
+
+
+def _token_at(src: SourceFile, offset: int) -> int | None:
+    starts = [t.start for t in src.tokens]
+    i = bisect.bisect_left(starts, offset)
+    if i < len(starts) and starts[i] == offset:
+        return i
+    return max(0, i - 1) if starts else None
+
+
+_CLASS_KINDS = ("CLASS_TEMPLATE", "CLASS_DECL", "STRUCT_DECL")
+
+
+def _find_class(tu, target: Target, src: SourceFile, cindex):
+    """The class asked for, else the class the file is named after, else its first derived class."""
+    header = str(target.header)
+    classes = []
+
+    def visit(cursor):
+        # Only the header's own declarations: walking all of boost's AST would cost seconds.
+        for child in cursor.get_children():
+            if not (child.location.file and child.location.file.name == header):
+                continue
+            if child.kind.name in _CLASS_KINDS and child.is_definition():
+                classes.append(child)
+            elif child.kind == cindex.CursorKind.NAMESPACE:
+                visit(child)
+
+    visit(tu.cursor)
+    if target.class_name:
+        return next((c for c in classes if c.spelling == target.class_name), None)
+    stem = target.header.stem.replace("_", "").lower()
+    for c in classes:
+        if c.spelling.lower() == stem:
+            return c
+    for c in classes:
+        if any(ch.kind == cindex.CursorKind.CXX_BASE_SPECIFIER for ch in c.get_children()) or _token_bases(src, c.spelling):
+            return c
+    return classes[0] if classes else None
+
+
+def _token_bases(src: SourceFile, name: str) -> list[str]:
+    """Base classes from the class head's tokens (works when the bases are unresolved)."""
+    from .tokens import class_body  # noqa: PLC0415
+
+    found = class_body(src, name)
+    if found is None:
+        return []
+    kw, brace, _ = found
+    colon = src.find(":", kw, brace)
+    if colon < 0:
+        return []
+    bases, start = [], colon + 1
+    depth = 0
+    for i in range(colon + 1, brace + 1):
+        text = src.tokens[i].text
+        depth += {"<": 1, ">": -1, ">>": -2}.get(text, 0)
+        if (text == "," and depth == 0) or i == brace:
+            words = [j for j in range(start, i) if src.tokens[j].text not in ("public", "protected", "private", "virtual")]
+            if words:
+                bases.append(src.text(words[0], words[-1] + 1))
+            start = i + 1
+    return bases
+
+
+def _class_info(cursor, src: SourceFile, cindex) -> ClassInfo:
+    from .tokens import class_body  # noqa: PLC0415
+
+    params = [c.spelling for c in cursor.get_children()
+              if c.kind in (cindex.CursorKind.TEMPLATE_TYPE_PARAMETER, cindex.CursorKind.TEMPLATE_NON_TYPE_PARAMETER,
+                            cindex.CursorKind.TEMPLATE_TEMPLATE_PARAMETER)]
+    export = None
+    found = class_body(src, cursor.spelling)
+    if found is not None:
+        kw = found[0]
+        words = [t.text for t in src.tokens[kw + 1:found[1]]]
+        name_at = words.index(cursor.spelling)
+        macros = [w for w in words[:name_at] if re.fullmatch(r"[A-Z_][A-Z0-9_]*", w)]
+        export = macros[0] if macros else None
+    return ClassInfo(cursor.spelling, params, _token_bases(src, cursor.spelling), export, cursor.location.line)
+
+
+def _base_chain(cursor, cindex) -> list[BaseClass]:
+    """The class's bases up to the root, each at its definition (first base at each level)."""
+    chain, seen = [], set()
+    current = cursor
+    while current is not None:
+        base = next((c for c in current.get_children() if c.kind == cindex.CursorKind.CXX_BASE_SPECIFIER), None)
+        if base is None:
+            break
+        ref = base.referenced
+        if ref is None or ref.spelling in seen:
+            chain.append(BaseClass(base.spelling))
+            break
+        definition = ref.get_definition() or ref
+        seen.add(ref.spelling)
+        loc = definition.location
+        chain.append(BaseClass(ref.spelling, loc.file.name if loc.file else None, loc.line or None))
+        current = definition if definition.is_definition() else None
+    return chain
+
+
+def _type_string(bodies) -> str | None:
+    if "type" not in bodies:
+        return None
+    body_src, body = bodies["type"]
+    ret = body_src.find("return", body.body_open, body.body_close)
+    if ret >= 0:
+        return body_src.string_value(ret + 1) if body_src.tokens[ret + 1].kind == "literal" else body_src.text(ret + 1, body.body_close - 1)
+    return None
+
+
+def _blob_constraints(report: ExplainReport, bodies, cursor, cindex, tu) -> list[Constraint]:
+    """Blob-count methods (ExactNumBottomBlobs, MinTopBlobs, ...) of the class and its bases, nearest first."""
+    out: dict[str, Constraint] = {}
+    for name, (body_src, body) in bodies.items():
+        if _BLOB_COUNT.match(name):
+            out[name] = _constraint(report.cls.name, name, body_src, body)
+    sources: dict[str, SourceFile] = {}
+    for base in report.cls.base_chain:
+        if not base.file:
+            continue
+        if base.file not in sources:
+            sources[base.file] = tokenize(tu, Path(base.file))
+        from .tokens import class_body  # noqa: PLC0415
+
+        bsrc = sources[base.file]
+        scope = class_body(bsrc, base.name)
+        if scope is None:
+            continue
+        for i in range(scope[1], scope[2]):
+            tok = bsrc.tokens[i]
+            if tok.kind == "ident" and _BLOB_COUNT.match(tok.text) and tok.text not in out:
+                body = function_at(bsrc, i, scope[2])
+                if body is not None:
+                    out[tok.text] = _constraint(base.name, tok.text, bsrc, body)
+    return sorted(out.values(), key=lambda c: c.name)
+
+
+def _constraint(owner: str, name: str, src: SourceFile, body) -> Constraint:
+    ret = src.find("return", body.body_open, body.body_close)
+    end = src.statement_end(ret + 1, body.body_close) if ret >= 0 else body.body_close
+    value = src.text(ret + 1, end) if ret >= 0 else "?"
+    return Constraint(name, value, owner, body.line, str(src.path))
+
+
+def _holder(cursor, src: SourceFile, cindex, member: str) -> Holder:
+    """How the Python object is held: the member's type and how the constructor fills it."""
+    member = member.replace("this->", "")
+    field_cursor = next((c for c in cursor.get_children()
+                         if c.kind == cindex.CursorKind.FIELD_DECL and c.spelling == member), None)
+    if field_cursor is None:
+        return Holder(member, "?", 0)
+    lo = _token_at(src, field_cursor.extent.start.offset)
+    name_at = _token_at(src, field_cursor.location.offset)
+    holder = Holder(member, src.text(lo, name_at), field_cursor.location.line)
+    for ctor in cursor.get_children():
+        if ctor.kind != cindex.CursorKind.CONSTRUCTOR:
+            continue
+        name_index = _token_at(src, ctor.location.offset)
+        body = function_at(src, name_index)
+        params = src.split_args(name_index + 1)
+        holder.constructor = f"{src.tokens[name_index].text}({', '.join(src.text(a, b) for a, b in params)})"
+        holder.init_line = ctor.location.line
+        if body is None:
+            continue
+        for i in range(params and params[-1][1] or name_index, body.body_open):
+            if src.tokens[i].text == member and src.at(i + 1, "("):
+                close = src.match(i + 1)
+                holder.init = src.text(i + 2, close)
+                words = {t.text for t in src.tokens[i + 2:close]}
+                pyobj = [src.text(a, b) for a, b in params if "PyObject" in src.text(a, b)]
+                holder.constructor_param = pyobj[0] if pyobj else None
+                if "borrowed" in words:
+                    holder.reference = "borrowed"
+                elif "handle" in words:
+                    holder.reference = "stolen"
+                elif "*" in holder.type:
+                    holder.reference = "raw pointer"
+                holder.init_line = src.tokens[i].line
+                break
+    return holder

@@ -1,0 +1,232 @@
+"""The life of a Python layer, told from the source tree around the header.
+
+Read from tokens of three more files of the same tree (each lexed on its own, in milliseconds):
+- src/caffe/layer_factory.cpp: the creator function whose body reads python_param: what it
+  imports, which attribute of the module it calls and with what, how it gets the C++ layer back.
+- include/caffe/layer.hpp: Layer::SetUp, Layer::Forward and Layer::Backward (what they call,
+  in order: Reshape before Forward_cpu, the device switch, the loss from top data and loss
+  weights) and the default Forward_gpu/Backward_gpu, which fall back to the CPU ones.
+- python/caffe/_caffe.cpp: the boost.python class_ registered as "Layer": its held type (how a
+  Python subclass gets a PythonLayer underneath), its constructor and what it exposes.
+Each step pairs the C++ side with the Python side the header's facts give, with file:line.
+"""
+from __future__ import annotations
+
+from .report import ExplainReport, LifecycleStep, Reference
+from .tokens import SourceFile, calls_in, function_at, function_bodies
+
+
+def _ref(src: SourceFile, text: str, line: int) -> Reference:
+    return Reference(text, str(src.path), line)
+
+
+def _python_refs(report: ExplainReport, method_name: str) -> list[Reference]:
+    method = report.method(method_name)
+    if method is None:
+        return [Reference(f"{report.cls.name} does not define {method_name}")]
+    if not method.python_calls:
+        return [Reference(f"{report.cls.name}::{method_name} calls no Python method")]
+    return [Reference(f"{c.name}({', '.join(c.args)})", c.file, c.line) for c in method.python_calls]
+
+
+def _cpp_ref(report: ExplainReport, method_name: str) -> Reference:
+    method = report.method(method_name)
+    if method is None:
+        return Reference(f"{report.cls.name}::{method_name} (not overridden)")
+    loc = method.defined_at.rsplit(":", 1) if method.defined_at else (report.file, method.line)
+    return Reference(f"{report.cls.name}::{method_name}", loc[0], int(loc[1]))
+
+
+def _layer_function(src: SourceFile | None, name: str):
+    if src is None:
+        return None
+    found = function_bodies(src, name, owner="Layer")
+    # The definition with a body that calls something (not a forward declaration).
+    return found[-1] if found else None
+
+
+def _body_calls(src: SourceFile, body) -> list[tuple[str, int]]:
+    return [(name, src.tokens[i].line) for name, i, _ in calls_in(src, body.body_open, body.body_close)]
+
+
+def python_lifecycle(report: ExplainReport, sources: dict[str, SourceFile]) -> None:
+    layer, factory, pycaffe = sources.get("layer"), sources.get("factory"), sources.get("pycaffe")
+    steps = report.lifecycle
+    steps.append(_construction(report, factory, pycaffe))
+    steps += _setup(report, layer)
+    steps += _iteration(report, layer)
+
+
+def _construction(report: ExplainReport, factory: SourceFile | None, pycaffe: SourceFile | None) -> LifecycleStep:
+    step = LifecycleStep("construction", "create the layer", [], [])
+    if factory is not None:
+        creator = _creator(factory)
+        if creator is None:
+            step.notes.append(Reference(f"no function reading python_param found in {factory.path}"))
+        else:
+            body = creator
+            step.cpp.append(_ref(factory, f"{factory.tokens[body.name_index].text}(const LayerParameter& param)", body.line))
+            for name, i, paren in calls_in(factory, body.body_open, body.body_close):
+                args = [factory.text(a, b) for a, b in factory.split_args(paren)]
+                line = factory.tokens[i].line
+                if name in ("Py_Initialize", "PyEval_InitThreads"):
+                    step.cpp.append(_ref(factory, f"{name}()", line))
+                elif name == "import":
+                    step.python.append(_ref(factory, f"import the module named by {args[0] if args else '?'}", line))
+                elif name == "attr" and args and factory.at(factory.match(paren) + 1, "("):
+                    ctor_args = [factory.text(a, b) for a, b in factory.split_args(factory.match(paren) + 1)]
+                    step.python.append(_ref(factory, f"call module.<{args[0]}>({', '.join(ctor_args)}): "
+                                                     f"your class, constructed with the LayerParameter", line))
+                elif name == "extract" or (factory.tokens[i].text == "extract"):
+                    step.cpp.append(_ref(factory, factory.text(i, factory.statement_end(i, body.body_close)), line))
+            for j in range(body.body_open, body.body_close):
+                if factory.tokens[j].text == "catch":
+                    end = factory.match(factory.match(j + 1) + 1)
+                    step.notes.append(_ref(factory, "on a Python exception: " + factory.text(j, end + 1), factory.tokens[j].line))
+                    break
+            for j, tok in enumerate(factory.tokens):
+                if tok.text.startswith("REGISTER_LAYER_CREATOR") and factory.at(j + 1, "("):
+                    args = [factory.text(a, b) for a, b in factory.split_args(j + 1)]
+                    if len(args) == 2 and args[1] == factory.tokens[body.name_index].text:
+                        step.notes.append(_ref(factory, f'registered as layer type "{args[0]}"', tok.line))
+    if pycaffe is not None:
+        registration = _pycaffe_layer_class(pycaffe)
+        if registration is not None:
+            held, init, line, exposed = registration
+            step.notes.append(_ref(pycaffe, f"caffe.Layer is bp::class_<{held}> with constructor {init}: "
+                                            f"constructing your subclass builds the C++ {report.cls.name} around it", line))
+            report.pycaffe_layer = exposed
+    if report.holder is not None and report.holder.constructor:
+        h = report.holder
+        step.cpp.append(Reference(h.constructor, report.file, h.init_line))
+        step.notes.append(Reference(f"the Python object is held in {h.description}", report.file, h.line))
+    return step
+
+
+def _creator(factory: SourceFile):
+    """The function in layer_factory.cpp whose body reads python_param (GetPythonLayer)."""
+    toks = factory.tokens
+    for i, tok in enumerate(toks):
+        if tok.kind != "ident" or not factory.at(i + 1, "("):
+            continue
+        body = function_at(factory, i)
+        if body is None:
+            continue
+        words = {t.text for t in toks[body.body_open:body.body_close]}
+        if "python_param" in words:
+            return body
+    return None
+
+
+def _pycaffe_layer_class(src: SourceFile):
+    """(held types, constructor, line, exposed members) of `bp::class_<...>("Layer", ...)`."""
+    toks = src.tokens
+    for i, tok in enumerate(toks):
+        if tok.text != "class_" or not src.at(i + 1, "<"):
+            continue
+        after = src.skip_angle(i + 1)
+        if not src.at(after, "(") or src.string_value(after + 1) != "Layer":
+            continue
+        held = src.text(i + 2, after - 1)
+        args = src.split_args(after)
+        init = src.text(*args[1]) if len(args) > 1 else "(none)"
+        end = src.statement_end(after, len(toks))
+        exposed = []
+        for j in range(after, end):
+            if toks[j].text in ("def", "add_property") and src.at(j - 1, ".") and src.at(j + 1, "("):
+                name = src.string_value(j + 2)
+                if name is not None:
+                    what = "method" if toks[j].text == "def" else "property"
+                    member_args = src.split_args(j + 1)
+                    target = src.text(*member_args[1]) if len(member_args) > 1 else ""
+                    exposed.append(_ref(src, f"{name} ({what}: {target})", toks[j].line))
+        return held, init, tok.line, exposed
+    return None
+
+
+def _setup(report: ExplainReport, layer: SourceFile | None) -> list[LifecycleStep]:
+    setup = LifecycleStep("setup", "set up (once, when the net is built)", [], [])
+    reshape = None
+    body = _layer_function(layer, "SetUp")
+    if body is not None:
+        calls = _body_calls(layer, body)
+        setup.cpp.append(_ref(layer, "Layer::SetUp calls " + ", ".join(n for n, _ in calls), body.line))
+        names = [n for n, _ in calls]
+        if "Reshape" in names and "LayerSetUp" in names and names.index("Reshape") > names.index("LayerSetUp"):
+            reshape = LifecycleStep("setup", "reshape (right after setup)",
+                                    [_ref(layer, "Layer::SetUp -> Reshape", calls[names.index("Reshape")][1]),
+                                     _cpp_ref(report, "Reshape")], _python_refs(report, "Reshape"))
+    setup.cpp.append(_cpp_ref(report, "LayerSetUp"))
+    setup.python += [Reference(f"set {a.name} = {a.value}", a.file, a.line) for a in report.attributes if a.method == "LayerSetUp"]
+    setup.python += _python_refs(report, "LayerSetUp")
+    setup.notes += [Reference(f"{g.action} if {g.condition or 'always'}: {g.message}", g.file, g.line)
+                    for g in report.guards if g.method == "LayerSetUp"]
+    return [setup] + ([reshape] if reshape else [])
+
+
+def _device_fallback(layer: SourceFile | None, gpu: str, cpu: str) -> Reference | None:
+    body = _layer_function(layer, gpu)
+    if body is None:
+        return None
+    for name, line in _body_calls(layer, body):
+        if name == cpu:
+            return _ref(layer, f"Layer::{gpu} falls back to {cpu} when the layer does not override it", line)
+    return None
+
+
+def _iteration(report: ExplainReport, layer: SourceFile | None) -> list[LifecycleStep]:
+    steps = []
+    forward = _layer_function(layer, "Forward")
+    calls = _body_calls(layer, forward) if forward is not None else []
+    names = [n for n, _ in calls]
+    if forward is not None and "Reshape" in names:
+        line = calls[names.index("Reshape")][1]
+        note = "Reshape runs before every Forward" if "Forward_cpu" in names and names.index("Reshape") < names.index("Forward_cpu") else ""
+        steps.append(LifecycleStep("iteration", "reshape (every forward pass)",
+                                   [_ref(layer, "Layer::Forward -> Reshape", line), _cpp_ref(report, "Reshape")],
+                                   _python_refs(report, "Reshape"), [Reference(note)] if note else []))
+    fwd = LifecycleStep("iteration", "forward", [], _python_refs(report, "Forward_cpu"))
+    if forward is not None:
+        for name in ("Forward_cpu", "Forward_gpu"):
+            if name in names:
+                fwd.cpp.append(_ref(layer, f"Layer::Forward -> {name}", calls[names.index(name)][1]))
+        fwd.notes += _loss_notes(layer, forward)
+    fwd.cpp.append(_cpp_ref(report, "Forward_cpu"))
+    if report.method("Forward_gpu") is None:
+        fallback = _device_fallback(layer, "Forward_gpu", "Forward_cpu")
+        if fallback:
+            fwd.notes.append(fallback)
+    steps.append(fwd)
+
+    bwd = LifecycleStep("iteration", "backward", [], _python_refs(report, "Backward_cpu"))
+    backward = _layer_function(layer, "Backward")
+    if backward is not None:
+        bcalls = _body_calls(layer, backward)
+        bnames = [n for n, _ in bcalls]
+        for name in ("Backward_cpu", "Backward_gpu"):
+            if name in bnames:
+                bwd.cpp.append(_ref(layer, f"Layer::Backward -> {name}", bcalls[bnames.index(name)][1]))
+    bwd.cpp.append(_cpp_ref(report, "Backward_cpu"))
+    if report.method("Backward_gpu") is None:
+        fallback = _device_fallback(layer, "Backward_gpu", "Backward_cpu")
+        if fallback:
+            bwd.notes.append(fallback)
+    steps.append(bwd)
+    return steps
+
+
+def _loss_notes(layer: SourceFile, body) -> list[Reference]:
+    """`loss += ...` in Layer::Forward, with the definitions of the names it uses (first device only)."""
+    toks = layer.tokens
+    for i in range(body.body_open, body.body_close):
+        if toks[i].text == "loss" and layer.at(i + 1, "+="):
+            end = layer.statement_end(i, body.body_close)
+            notes = [_ref(layer, "loss " + layer.text(i, end).split("loss", 1)[1].strip()
+                          + ": the loss is computed from the top blobs' data and loss weights", toks[i].line)]
+            used = {t.text for t in toks[i + 2:end] if t.kind == "ident"}
+            for j in range(body.body_open, i):
+                if toks[j].kind == "ident" and toks[j].text in used and layer.at(j + 1, "="):
+                    stmt_end = layer.statement_end(j, i)
+                    notes.append(_ref(layer, layer.text(j, stmt_end), toks[j].line))
+            return notes
+    return []

@@ -1,0 +1,334 @@
+"""ExplainReport: what Caffe does with a layer class, as facts with file:line, and its three views.
+
+The report holds facts only (dataclasses); `to_dict()` is the JSON view with stable top-level keys
+(file, class, holder, methods, attributes, guards, error_handling, lifecycle, diagnostics, then
+type, blob_constraints, device_methods, pycaffe_layer), `to_markdown()` a document for a wiki,
+and `__rich_console__` the terminal view. All three are built from the same fields, so they
+cannot disagree. This module imports no libclang, so a cached report renders without it.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+def where(file: str | None, line: int | None) -> str:
+    if not file:
+        return ""
+    return f"{file}:{line}" if line else file
+
+
+@dataclass
+class BaseClass:
+    name: str
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class ClassInfo:
+    name: str
+    template_params: list[str]
+    bases: list[str]
+    export_macro: str | None
+    line: int
+    base_chain: list[BaseClass] = field(default_factory=list)
+
+
+@dataclass
+class Holder:
+    member: str
+    type: str
+    line: int
+    constructor: str | None = None  # the constructor's signature
+    constructor_param: str | None = None  # the parameter the Python object arrives in
+    init: str | None = None  # the member's initializer
+    reference: str | None = None  # "borrowed" | "stolen" | "raw pointer"
+    init_line: int | None = None
+
+    @property
+    def description(self) -> str:
+        if self.constructor_param is None:
+            return f"{self.type} {self.member}"
+        how = {"borrowed": f"made from a borrowed {self.constructor_param}",
+               "stolen": f"taking over (stealing) the reference of {self.constructor_param}",
+               "raw pointer": f"stored as the raw {self.constructor_param}, no reference taken"}.get(
+            self.reference or "", f"initialised as {self.member}({self.init})")
+        return f"{self.type} {self.member}, {how}"
+
+
+@dataclass
+class Call:
+    name: str
+    args: list[str]
+    line: int
+    file: str
+    in_try: bool = False
+
+
+@dataclass
+class Method:
+    cpp: str
+    access: str
+    virtual: bool
+    override: bool
+    line: int  # declaration line in the header
+    kind: str = "method"  # "method" | "constructor" | "destructor"
+    defined_at: str | None = None  # file:line of the body, None when no body was found
+    python_calls: list[Call] = field(default_factory=list)
+
+    @property
+    def python(self) -> str | None:
+        return self.python_calls[0].name if self.python_calls else None
+
+    @property
+    def args(self) -> list[str]:
+        return self.python_calls[0].args if self.python_calls else []
+
+    def to_dict(self) -> dict:
+        return {
+            "cpp": self.cpp, "python": self.python, "args": self.args, "virtual": self.virtual,
+            "line": self.line, "override": self.override, "access": self.access, "kind": self.kind,
+            "defined_at": self.defined_at,
+            "python_calls": [asdict(c) for c in self.python_calls],
+        }
+
+
+@dataclass
+class Attribute:
+    name: str
+    value: str
+    expression: str
+    line: int
+    file: str
+    method: str
+
+
+@dataclass
+class Guard:
+    condition: str
+    message: str
+    action: str
+    aborts: bool
+    line: int
+    file: str
+    method: str
+
+
+@dataclass
+class Handling:
+    kind: str
+    detail: str
+    line: int
+    file: str
+    method: str
+
+
+@dataclass
+class Constraint:
+    name: str
+    value: str
+    owner: str
+    line: int
+    file: str
+
+    @property
+    def active(self) -> bool:
+        # Layer's defaults (-1, false) mean "no constraint".
+        return self.value not in ("-1", "false")
+
+
+@dataclass
+class Reference:
+    """A piece of C++ on one side of a lifecycle step."""
+
+    text: str
+    file: str | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        loc = where(self.file, self.line)
+        return f"{self.text} ({loc})" if loc else self.text
+
+
+@dataclass
+class LifecycleStep:
+    stage: str  # "construction" | "setup" | "iteration"
+    name: str
+    cpp: list[Reference]
+    python: list[Reference]
+    notes: list[Reference] = field(default_factory=list)
+
+
+@dataclass
+class Diagnostic:
+    level: str  # "error" | "warning" | "note"
+    message: str
+    file: str | None = None
+    line: int | None = None
+
+
+@dataclass
+class ExplainReport:
+    file: str
+    cls: ClassInfo
+    holder: Holder | None = None
+    methods: list[Method] = field(default_factory=list)
+    attributes: list[Attribute] = field(default_factory=list)
+    guards: list[Guard] = field(default_factory=list)
+    error_handling: list[Handling] = field(default_factory=list)
+    lifecycle: list[LifecycleStep] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    type_string: str | None = None
+    blob_constraints: list[Constraint] = field(default_factory=list)
+    device_methods: dict[str, str | None] = field(default_factory=dict)  # Forward_cpu -> file:line or None
+    pycaffe_layer: list[Reference] = field(default_factory=list)  # what caffe.Layer exposes
+    files_read: list[str] = field(default_factory=list)
+    root: str | None = None  # the Caffe tree the facts' relative paths start from
+
+    @property
+    def is_python_layer(self) -> bool:
+        return any(m.python_calls for m in self.methods)
+
+    def method(self, name: str) -> Method | None:
+        return next((m for m in self.methods if m.cpp == name), None)
+
+    def attribute(self, name: str) -> Attribute | None:
+        return next((a for a in self.attributes if a.name == name), None)
+
+    # ---- views ----
+    def to_dict(self) -> dict:
+        cls = asdict(self.cls)
+        return {
+            "file": self.file,
+            "root": self.root,
+            "class": cls,
+            "holder": None if self.holder is None else {**asdict(self.holder), "description": self.holder.description},
+            "methods": [m.to_dict() for m in self.methods],
+            "attributes": [asdict(a) for a in self.attributes],
+            "guards": [asdict(g) for g in self.guards],
+            "error_handling": [asdict(h) for h in self.error_handling],
+            "lifecycle": [
+                {"step": n, "stage": s.stage, "name": s.name,
+                 "cpp": [asdict(r) for r in s.cpp], "python": [asdict(r) for r in s.python],
+                 "notes": [asdict(r) for r in s.notes]}
+                for n, s in enumerate(self.lifecycle, 1)
+            ],
+            "diagnostics": [asdict(d) for d in self.diagnostics],
+            "python_layer": self.is_python_layer,
+            "type": self.type_string,
+            "blob_constraints": [{**asdict(c), "active": c.active} for c in self.blob_constraints],
+            "device_methods": self.device_methods,
+            "pycaffe_layer": [asdict(r) for r in self.pycaffe_layer],
+        }
+
+    @property
+    def display_file(self) -> str:
+        prefix = (self.root or "").rstrip("/") + "/"
+        return self.file[len(prefix):] if self.root and self.file.startswith(prefix) else self.file
+
+    def _class_line(self) -> str:
+        c = self.cls
+        head = f"template <{', '.join(c.template_params)}> " if c.template_params else ""
+        export = f"{c.export_macro} " if c.export_macro else ""
+        bases = f" : {', '.join(c.bases)}" if c.bases else ""
+        return f"{head}class {export}{c.name}{bases}"
+
+    def _sections(self):
+        """(title, header row, rows) of each table, shared by the markdown and text views."""
+        f = self.display_file
+        methods = [
+            (m.cpp, ("virtual" + (", override" if m.override else "")) if m.virtual else ("override" if m.override else ""),
+             m.access, f"{m.python}({', '.join(m.args)})" if m.python else "", where(f, m.line),
+             ("inline" if m.defined_at == where(f, m.line) else m.defined_at) or ("no body found" if m.kind == "method" else ""))
+            for m in self.methods
+        ]
+        yield "Methods", ("C++ method", "virtual", "access", "calls Python", "declared", "body"), methods
+        if self.attributes:
+            yield ("Attributes set on the Python object", ("attribute", "value", "set in", "at"),
+                   [(a.name, a.value, a.method, where(a.file, a.line)) for a in self.attributes])
+        if self.guards:
+            yield ("Guards", ("condition", "action", "message", "in", "at"),
+                   [(g.condition or "(always)", g.action + ("" if g.aborts else " (does not abort)"), g.message,
+                     g.method, where(g.file, g.line)) for g in self.guards])
+        if self.error_handling:
+            yield ("Error and GIL handling", ("kind", "code", "in", "at"),
+                   [(h.kind, h.detail, h.method, where(h.file, h.line)) for h in self.error_handling])
+        active = [c for c in self.blob_constraints if c.active]
+        if active:
+            yield ("Blob-count constraints", ("constraint", "value", "from", "at"),
+                   [(c.name, c.value, c.owner, where(c.file, c.line)) for c in active])
+        if self.device_methods:
+            yield ("Device methods", ("method", "body"),
+                   [(name, loc or "not defined here (Layer's default)") for name, loc in self.device_methods.items()])
+
+    def _facts_lines(self) -> list[str]:
+        lines = [f"{self._class_line()}  ({where(self.display_file, self.cls.line)})"]
+        if len(self.cls.base_chain) > 1 or (self.cls.base_chain and self.cls.base_chain[0].file):
+            lines.append("base chain: " + " -> ".join(
+                f"{b.name} ({where(b.file, b.line)})" if b.file else b.name for b in self.cls.base_chain))
+        if self.type_string is not None:
+            lines.append(f'type(): "{self.type_string}"')
+        if self.holder is not None:
+            h = self.holder
+            lines.append(f"Python object held in: {h.description}  ({where(self.display_file, h.line)})")
+            if h.constructor:
+                lines.append(f"constructor: {h.constructor}  ({where(self.display_file, h.init_line)})")
+        return lines
+
+    def _lifecycle_lines(self) -> list[tuple[str, list[str]]]:
+        out = []
+        for n, s in enumerate(self.lifecycle, 1):
+            sub = [f"C++: {r}" for r in s.cpp] + [f"Python: {r}" for r in s.python] + [f"{r}" for r in s.notes]
+            out.append((f"{n}. [{s.stage}] {s.name}", sub))
+        return out
+
+    def to_markdown(self) -> str:
+        out = [f"# {self.cls.name}", "", f"Read from `{self.file}`" + (f"; paths below are relative to `{self.root}`." if self.root else "."), ""]
+        out += [f"- {line}" for line in self._facts_lines()]
+        for title, header, rows in self._sections():
+            out += ["", f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+        if self.pycaffe_layer:
+            out += ["", "## What caffe.Layer exposes (pycaffe)", ""]
+            out += [f"- {r}" for r in self.pycaffe_layer]
+        if self.lifecycle:
+            out += ["", "## Lifecycle", ""]
+            for title, sub in self._lifecycle_lines():
+                out.append(title.replace(". [", ". **[", 1).replace("] ", "]** ", 1))
+                out += [f"   - {s}" for s in sub]
+        if self.diagnostics:
+            out += ["", "## Diagnostics", ""]
+            out += [f"- {d.level}: {d.message}" + (f" ({where(d.file, d.line)})" if d.file else "") for d in self.diagnostics]
+        return "\n".join(out) + "\n"
+
+    def __rich_console__(self, console, options):
+        from rich.table import Table  # noqa: PLC0415
+        from rich.text import Text  # noqa: PLC0415
+
+        yield Text(f"{self.cls.name}  ({self.file})", style="bold")
+        for line in self._facts_lines():
+            yield Text("  " + line)
+        for title, header, rows in self._sections():
+            table = Table(title=title, title_justify="left", show_lines=False)
+            for col in header:
+                table.add_column(col, overflow="fold")
+            for row in rows:
+                table.add_row(*[Text(str(c)) for c in row])
+            yield table
+        if self.pycaffe_layer:
+            yield Text("What caffe.Layer exposes (pycaffe)", style="italic")
+            for r in self.pycaffe_layer:
+                yield Text(f"  {r}")
+        if self.lifecycle:
+            yield Text("Lifecycle", style="italic")
+            for title, sub in self._lifecycle_lines():
+                yield Text(title, style="bold")
+                for s in sub:
+                    yield Text(f"     {s}")
+        for d in self.diagnostics:
+            yield Text(f"{d.level}: {d.message}" + (f" ({where(d.file, d.line)})" if d.file else ""), style="dim")
+
+
+def _md_cell(value) -> str:
+    text = str(value).replace("|", "\\|").replace("\n", " ")
+    return f"`{text}`" if text and any(ch in text for ch in "()<>*_") else text
