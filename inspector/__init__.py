@@ -6,3 +6,12 @@ Library entry points (the same functions the command line calls) are imported la
 from __future__ import annotations
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # `inspector.trace` is a callable package (trace(net) starts a trace); imported on first use
+    if name == "trace":
+        import importlib  # noqa: PLC0415
+
+        return importlib.import_module(".trace", __name__)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

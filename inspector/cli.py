@@ -80,15 +80,116 @@ def doctor(caffe_root: str | None, fmt: str) -> None:
 
 
 # ---- explain ----
+@main.command()
+@click.argument("target")
+@click.option("--caffe-root", type=click.Path(file_okay=False), help="Caffe source tree (default: $CAFFE_ROOT, pycaffe's tree, the provisioned build).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
+@click.option("--no-cache", is_flag=True, help="Parse again even when nothing changed since the last run.")
+def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool) -> None:
+    """How Caffe drives a layer class, read from Caffe's C++ source with libclang.
+
+    TARGET: a header base name (python_layer, conv_layer), a header path, or a class name (PythonLayer).
+    """
+    from .explain import explain as explain_target
+
+    emit(explain_target(target, caffe_root, use_cache=not no_cache), fmt)
 
 
 # ---- trace ----
+@main.command()
+@click.argument("net", type=click.Path(dir_okay=False))
+@click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
+@click.option("--iterations", type=click.IntRange(min=1), default=2, show_default=True, help="Forward (+ backward) passes to run.")
+@click.option("--weights", type=click.Path(dir_okay=False), help="A .caffemodel to load (with the fine-tuning view).")
+@click.option("--input", "inputs", multiple=True, metavar="BLOB=FILE.npy", help="Data for an input blob (default: seeded random).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text", show_default=True)
+@click.option("--out", type=click.Path(dir_okay=False), help="Write the output here (jsonl: events as they happen).")
+@click.option("--pdb", "post_mortem", is_flag=True, help="Open a post-mortem debugger where a Python layer raises.")
+@click.option("--no-stats", is_flag=True, help="Record shapes and timings only (no data/diff statistics, no probes).")
+def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, no_stats) -> None:
+    """Run NET in real Caffe; record every Python layer call, time every layer, check the layer contract."""
+    from pathlib import Path
+
+    from .errors import InputError
+    from .trace.report import write_last_trace
+    from .trace.runner import TraceOptions, run_trace
+
+    parsed = {}
+    for item in inputs:
+        blob, sep, path = item.partition("=")
+        if not sep or not blob or not path:
+            raise InputError(f"--input {item!r} is not BLOB=FILE.npy.", "Write it as --input data=batch.npy.")
+        parsed[blob] = Path(path)
+    options = TraceOptions(Path(net), phase, iterations, Path(weights) if weights else None, parsed, seed,
+                           stats=not no_stats, pdb=post_mortem)
+    stream = open(out, "w") if out else None
+    try:
+        jsonl = (stream or sys.stdout) if fmt == "jsonl" else None
+        report = run_trace(options, jsonl=jsonl, progress=fmt != "jsonl" and sys.stderr.isatty())
+        write_last_trace(report)
+        if fmt == "json":
+            from .render import to_json
+
+            (stream or sys.stdout).write(to_json(report) + "\n")
+        elif fmt == "text":
+            from rich.console import Console
+
+            emit(report, fmt, Console(file=stream, width=200, highlight=False) if stream else None)
+    finally:
+        if stream:
+            stream.close()
+    sys.exit(0 if report.ok else EXIT_CHECK_FAILED)
 
 
 # ---- gradcheck ----
+@main.command()
+@click.argument("net", type=click.Path(dir_okay=False))
+@click.option("--layer", "layer_name", required=True, help="The layer to check (a Python layer; C++ layers work too).")
+@click.option("--step", type=float, default=1e-2, show_default=True, help="Finite-difference step.")
+@click.option("--threshold", type=float, default=1e-2, show_default=True,
+              help="Caffe's rule: |analytic - numeric| <= threshold * max(|analytic|, |numeric|, 1).")
+@click.option("--samples", type=int, default=64, show_default=True, help="Elements checked per blob (all of a smaller blob).")
+@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
+@click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True)
+def gradcheck(net: str, layer_name: str, step: float, threshold: float, samples: int, seed: int, phase: str,
+              fmt: str) -> None:
+    """Check a layer's backward against central differences, on the bottoms the net feeds it."""
+    import os
+
+    os.environ.setdefault("GLOG_minloglevel", "2")  # before pycaffe loads: Caffe's setup log is noise here
+    from pathlib import Path
+
+    from .trace.gradcheck import gradcheck as run_gradcheck
+
+    report = run_gradcheck(Path(net), layer_name, step=step, threshold=threshold, samples=samples, seed=seed,
+                           phase=phase)
+    emit(report, fmt)
+    sys.exit(0 if report.passed else EXIT_CHECK_FAILED)
+
 
 
 # ---- graph ----
+@main.command()
+@click.argument("net", required=False, type=click.Path(dir_okay=False))
+@click.option("-o", "--output", type=click.Path(dir_okay=False),
+              help="Write the graph: .svg .png .pdf (Graphviz), .dot, .graphml, .json (node-link), .mmd (Mermaid).")
+@click.option("--phase", type=click.Choice(["train", "test", "all"], case_sensitive=False),
+              help="Layers Caffe keeps in this phase, or all with their phases (default: the trace's, else train).")
+@click.option("--stage", "stages", multiple=True, help="A NetState stage (repeatable), for include/exclude rules.")
+@click.option("--shapes", type=click.Path(dir_okay=False), help="A trace JSON whose blob_shapes label the edges.")
+@click.option("--rankdir", type=click.Choice(["LR", "TB", "RL", "BT"], case_sensitive=False), default="LR",
+              show_default=True)
+@click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True)
+def graph(net: str | None, output: str | None, phase: str | None, stages: tuple[str, ...], shapes: str | None,
+          rankdir: str, fmt: str) -> None:
+    """Draw and lint a prototxt statically; without NET, the net of the last `inspector trace` here."""
+    from .graph import graph_net
+
+    report = graph_net(net, phase=phase, stages=stages, shapes=shapes, output=output, rankdir=rankdir.upper())
+    emit(report, fmt)
+    sys.exit(0 if report.ok else EXIT_CHECK_FAILED)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,34 @@
+"""inspector.trace: run a real caffe.Net and record what every Python layer was called with and did.
+
+- netload: build the net as the user would (layers' folder on sys.path, seeded, inputs filled).
+- netinfo: the net's parts (Caffe's phase filter, Python layers in build order, layer table,
+  shared parameters, inserted Splits, why a backward never runs).
+- instrument: the Tracer: wraps Python layer classes or instances, times every layer through the
+  net's callbacks, turns calls into events and runs the per-call contract checks.
+- checks: the probes after the passes (diffs accumulated with +=, a loss ignoring top[0].diff,
+  backward never called).
+- report: TraceReport, built from the event stream, with its text and JSON views.
+- runner / child: the command runs the net in a child process that streams events over a pipe,
+  so a Caffe abort loses nothing.
+- api: `from inspector import trace; with trace(net) as t: ...` around a built net or solver.
+- gradcheck, finetune: the gradient check and the fine-tuning view, built on netload.
+
+The package itself is callable (`trace(net)`), so `from inspector import trace` gives the
+debugging-session API whether or not the package was imported before.
+"""
+from __future__ import annotations
+
+import sys
+import types
+
+
+class _CallableModule(types.ModuleType):
+    """`from inspector import trace` gives this package; calling it starts a trace (see api.trace)."""
+
+    def __call__(self, target, **options):
+        from .api import trace as start_trace  # noqa: PLC0415
+
+        return start_trace(target, **options)
+
+
+sys.modules[__name__].__class__ = _CallableModule

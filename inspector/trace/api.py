@@ -1,0 +1,106 @@
+"""The debugging-session API: trace an existing caffe.Net or solver from a notebook or under pdb.
+
+    from inspector import trace
+    with trace(net) as t:          # or trace(solver): its training net
+        net.forward(); net.backward()      # or solver.step(n)
+    t.check()                      # optional: the probes (accumulated diffs, loss ignoring top diff)
+    t.report                       # the same TraceReport `inspector trace` prints
+
+The net is already built, so setup is past: the Python layer objects' own methods are wrapped
+(instance attributes, removed on exit) and every pass the net makes is recorded through its
+layer callbacks. The records and findings are those of the command.
+"""
+from __future__ import annotations
+
+from .checks import check_backward_calls, check_diff_accumulation, check_loss_uses_top_diff
+from .instrument import Tracer, class_source
+from .netinfo import blob_shapes, describe_layers
+from .report import ReportBuilder, TraceReport
+
+PHASE_NAMES = {0: "train", 1: "test"}
+
+
+def _net_of(target):
+    """The net to trace: the target itself, or a solver's training net."""
+    if hasattr(target, "step") and hasattr(target, "net"):
+        return target.net
+    if hasattr(target, "_layer_names") and hasattr(target, "layers"):
+        return target
+    raise TypeError(f"trace() takes a caffe.Net or a caffe solver, not {type(target).__name__}")
+
+
+class Trace:
+    """A tracing span over a built net; use as a context manager, then read .report."""
+
+    def __init__(self, target, *, stats: bool = True, seed: int = 0, post_mortem: bool = False, on_event=None):
+        self.net = _net_of(target)
+        self.seed = seed
+        self.on_event = on_event
+        self.events: list[dict] = []
+        python_objects = [layer for layer in self.net.layers if layer.type == "Python"]
+        phase = PHASE_NAMES.get(getattr(python_objects[0], "phase", None), "unknown") if python_objects else "unknown"
+        self._builder = ReportBuilder("<in-process net>", phase, 0, seed, stats)
+        self.tracer = Tracer(self._emit, stats=stats, post_mortem=post_mortem)
+        self._backward_passes = 0
+
+    def _emit(self, event: dict) -> None:
+        self.events.append(event)
+        self._builder.add(event)
+        if self.on_event is not None:
+            self.on_event(event)
+
+    def __enter__(self) -> "Trace":
+        net, tracer = self.net, self.tracer
+        tracer.adopt(net)
+        described = []
+        for name, layer in zip(net._layer_names, net.layers):
+            if layer.type == "Python":
+                cls = type(layer)
+                described.append({"name": name, "module": cls.__module__, "class": cls.__name__,
+                                  "source_file": class_source(cls), "param_str": layer.__dict__.get("param_str", "")})
+        self._emit({"event": "python_layers", "layers": described})
+        self._emit({"event": "net", "layers": [i.to_dict() for i in describe_layers(net)],
+                    "blob_shapes": blob_shapes(net)})
+        blobs = list(net._blobs)  # read once: pycaffe's blob_loss_weights rebuilds its dict on every access
+        self._loss_blobs = [(blobs[i], w) for i, w in enumerate(net._blob_loss_weights) if w]
+        tracer.wrap_instances(net)
+        tracer.attach_timers(net, on_pass_end=self._pass_ended, on_backward_end=self._backward_ended)
+        return self
+
+    def _pass_ended(self) -> None:
+        loss = float(sum(w * float(blob.data.sum()) for blob, w in self._loss_blobs))
+        self._emit({"event": "iteration", "iteration": self.tracer.iteration, "loss": loss})
+
+    def _backward_ended(self) -> None:
+        self._backward_passes += 1
+
+    def check(self) -> TraceReport:
+        """Run the probes that need extra passes: diffs accumulated with +=, a loss ignoring top[0].diff."""
+        check_diff_accumulation(self.net, self.tracer, self.seed)
+        check_loss_uses_top_diff(self.net, self.tracer)
+        return self.report
+
+    def __exit__(self, *exc_info) -> None:
+        tracer = self.tracer
+        passes = max(tracer.iteration, 1)
+        self._builder.report.iterations = tracer.iteration
+        self._emit({"event": "timings",
+                    "forward_ms": {str(i): t / passes for i, t in tracer.forward_ms.items()},
+                    "backward_ms": {str(i): t / passes for i, t in tracer.backward_ms.items()},
+                    "blob_shapes": blob_shapes(self.net)})
+        if self._backward_passes:
+            check_backward_calls(self.net, tracer, None, None)
+        tracer.param_str_findings(saw_setup=False)
+        tracer.restore()
+        tracer.active = False
+        if exc_info[0] is None:
+            self._emit({"event": "done"})
+
+    @property
+    def report(self) -> TraceReport:
+        return self._builder.report
+
+
+def trace(target, *, stats: bool = True, seed: int = 0, post_mortem: bool = False, on_event=None) -> Trace:
+    """Trace a caffe.Net or solver: `with trace(net) as t: net.forward(); net.backward()`, then `t.report`."""
+    return Trace(target, stats=stats, seed=seed, post_mortem=post_mortem, on_event=on_event)

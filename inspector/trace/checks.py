@@ -1,0 +1,113 @@
+"""Contract checks that need more than one recorded call: they probe the net after the traced passes.
+
+- diff_accumulates: the same batch is run twice through every layer that has bottoms (the data
+  layers keep their batch), with numpy and Caffe reseeded; a Python layer whose bottom diffs
+  grow between the two identical passes adds to bottom[i].diff (+=) instead of assigning it.
+- loss_ignores_top_diff: a Python layer whose top carries a loss weight is run backward alone
+  twice, the second time with its top diff doubled; unchanged bottom diffs mean it ignores
+  top[0].diff, so loss_weight has no effect.
+- backward_never_called: a Python layer with bottoms whose backward never ran in a training
+  pass, with the reason read from the net's wiring (no loss above it, propagate_down false,
+  force_backward missing).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .instrument import Tracer
+from .netinfo import backward_reason
+
+
+def _bottom_diffs(net, index: int) -> list[np.ndarray]:
+    names = list(net._blob_names)
+    return [net.blobs[names[i]].diff.copy() for i in net._bottom_ids(index)]
+
+
+def python_layer_indices(net) -> list[int]:
+    return [i for i, layer in enumerate(net.layers) if layer.type == "Python"]
+
+
+def check_diff_accumulation(net, tracer: Tracer, seed: int) -> None:
+    import caffe  # noqa: PLC0415 - the probe runs only where pycaffe is
+
+    count = len(net.layers)
+    computing = [i for i in range(count) if len(net._bottom_ids(i))]
+    python_layers = [i for i in python_layer_indices(net) if len(net._bottom_ids(i))]
+    if not python_layers:
+        return
+    passes = []
+    tracer.probing = True
+    try:
+        for _ in range(2):
+            tracer.iteration += 1
+            np.random.seed(seed)
+            caffe.set_random_seed(seed)
+            for i in computing:
+                net._forward(i, i)
+            net._backward(count - 1, 0)
+            passes.append({i: _bottom_diffs(net, i) for i in python_layers})
+    finally:
+        tracer.probing = False
+    names = list(net._layer_names)
+    for i in python_layers:
+        for j, (first, second) in enumerate(zip(passes[0][i], passes[1][i])):
+            if np.allclose(first, second, rtol=1e-5, atol=1e-8, equal_nan=True):
+                continue
+            before, after = float(np.linalg.norm(first)), float(np.linalg.norm(second))
+            if after > before * 1.01:
+                tracer.finding("diff_accumulates", "error", names[i], "backward",
+                               f"bottom[{j}].diff grew from norm {before:.4g} to {after:.4g} between two identical "
+                               "passes: backward adds to the diff instead of assigning it.",
+                               f"Assign the gradient (bottom[{j}].diff[...] = g), do not accumulate (+=); Caffe "
+                               "does not clear bottom diffs between iterations.", blob=f"bottom[{j}]")
+
+
+def check_loss_uses_top_diff(net, tracer: Tracer) -> None:
+    names = list(net._layer_names)
+    blob_names = list(net._blob_names)
+    weights = list(net._blob_loss_weights)
+    tracer.probing = True
+    try:
+        for i in python_layer_indices(net):
+            tops = list(net._top_ids(i))
+            if not any(weights[t] != 0 for t in tops) or not len(net._bottom_ids(i)):
+                continue
+            top_blobs = [net.blobs[blob_names[t]] for t in tops]
+            bottom_blobs = [net.blobs[blob_names[b]] for b in net._bottom_ids(i)]
+            saved = [blob.diff.copy() for blob in top_blobs]
+            results = []
+            for scale in (1.0, 2.0):
+                for blob, diff in zip(top_blobs, saved):
+                    blob.diff[...] = diff * scale
+                for blob in bottom_blobs:
+                    blob.diff[...] = 0
+                tracer.iteration += 1
+                net._backward(i, i)
+                results.append([blob.diff.copy() for blob in bottom_blobs])
+            for blob, diff in zip(top_blobs, saved):
+                blob.diff[...] = diff
+            single, doubled = results
+            if not any(np.any(d != 0) for d in single):
+                continue
+            if all(np.allclose(a, b, rtol=1e-5, atol=1e-12) for a, b in zip(single, doubled)):
+                tracer.finding("loss_ignores_top_diff", "error", names[i], "backward",
+                               "doubling top[0].diff left the bottom diffs unchanged: backward ignores "
+                               "top[0].diff, so loss_weight has no effect on this loss.",
+                               "Multiply the gradient by top[0].diff[0] (Caffe puts the loss_weight there).")
+    finally:
+        tracer.probing = False
+
+
+def check_backward_calls(net, tracer: Tracer, propagate_down: dict[str, list[bool]] | None,
+                         force_backward: bool | None) -> None:
+    names = list(net._layer_names)
+    calls = {state.name: state.backward_calls for state in tracer.states.values()}
+    for i in python_layer_indices(net):
+        if not len(net._bottom_ids(i)) or calls.get(names[i], 0):
+            continue
+        reason = backward_reason(net, names[i], propagate_down, force_backward)
+        fix = ("Add a loss above it (a layer with loss_weight) if it should learn." if reason.startswith("no loss")
+               else "Set propagate_down: true (or remove it) on the layer above." if reason.startswith("propagate_down")
+               else "Add `force_backward: true` to the net to run its backward anyway.")
+        tracer.finding("backward_never_called", "warning", names[i], "backward",
+                       f"Caffe never called backward: {reason}.", fix)

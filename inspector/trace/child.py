@@ -1,0 +1,123 @@
+"""The process that runs the traced net: `python -m inspector.trace.child --events-fd N --config JSON`.
+
+It builds the net with the real pycaffe, runs the passes and the contract checks, and writes
+every event as one JSON line to the pipe the parent gave it, as it happens. Caffe may abort
+this process (a failed CHECK); the parent keeps what arrived and reads the marker file for the
+layer and method that were running. stdout is the user's (their layers may print, --pdb needs it).
+"""
+from __future__ import annotations
+
+import argparse
+import faulthandler
+import importlib
+import json
+import os
+import sys
+from pathlib import Path
+
+from ..errors import InspectorError
+from .instrument import Marker, Tracer, class_source, format_traceback
+
+
+def loss_of(net) -> float:
+    weights = net.blob_loss_weights
+    return float(sum(w * float(net.blobs[name].data.sum()) for name, w in weights.items() if w))
+
+
+def run(config: dict, emit, marker: Marker) -> None:
+    from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
+    from . import checks  # noqa: PLC0415
+    from .netinfo import describe_layers, blob_shapes, python_layer_specs, read_net_parameter  # noqa: PLC0415
+    from .netload import build_net, fill_inputs, phase_constant, put_layers_on_path  # noqa: PLC0415
+
+    caffe = import_pycaffe()
+    require_python_layer(caffe)
+    prototxt = Path(config["net"])
+    phase = config["phase"]
+    put_layers_on_path(prototxt)
+    param = read_net_parameter(prototxt)
+    specs = python_layer_specs(param, phase_constant(caffe, phase))
+    classes, described = [], []
+    for spec in specs:
+        marker.mark(spec.name, "import", 0)
+        try:
+            cls = getattr(importlib.import_module(spec.module), spec.class_name)
+        except Exception as exc:
+            emit({"event": "exception", "layer": spec.name, "method": "import", "iteration": 0,
+                  **format_traceback(exc)})
+            raise
+        classes.append(cls)
+        described.append({"name": spec.name, "module": spec.module, "class": spec.class_name,
+                          "source_file": class_source(cls), "param_str": spec.param_str})
+    emit({"event": "python_layers", "layers": described})
+    if config.get("weights"):
+        from .finetune import finetune_view  # noqa: PLC0415
+
+        view = finetune_view(prototxt, Path(config["weights"]), phase)
+        emit({"event": "finetune", "view": view.to_dict()})
+        if not view.weights_loadable:
+            return  # Caffe would abort in CopyTrainedLayersFrom; the view names every mismatch
+
+    tracer = Tracer(emit, stats=config["stats"], post_mortem=config["pdb"], marker=marker,
+                    python_layer_names=[s.name for s in specs])
+    tracer.wrap_classes(classes)
+    try:
+        inputs = {k: Path(v) for k, v in config["inputs"].items()}
+        weights = Path(config["weights"]) if config.get("weights") else None
+        net = build_net(prototxt, phase, weights, inputs, config["seed"])
+        tracer.adopt(net)
+        tracer.attach_timers(net)
+        declared = {layer.name for layer in param.layer}
+        emit({"event": "net", "layers": [info.to_dict() for info in describe_layers(net, declared)],
+              "blob_shapes": blob_shapes(net), "inputs": fill_inputs(net, inputs, config["seed"])})
+        training = phase == "train"
+        iterations = config["iterations"]
+        for iteration in range(1, iterations + 1):
+            tracer.iteration = iteration
+            net.forward()
+            if training:
+                net.backward()
+            emit({"event": "iteration", "iteration": iteration, "loss": loss_of(net)})
+        emit({"event": "timings",
+              "forward_ms": {str(i): t / iterations for i, t in tracer.forward_ms.items()},
+              "backward_ms": {str(i): t / iterations for i, t in tracer.backward_ms.items()},
+              "blob_shapes": blob_shapes(net)})
+        if training:
+            if config["stats"]:
+                checks.check_diff_accumulation(net, tracer, config["seed"])
+                checks.check_loss_uses_top_diff(net, tracer)
+            propagate_down = {layer.name: list(layer.propagate_down) for layer in param.layer}
+            checks.check_backward_calls(net, tracer, propagate_down, bool(param.force_backward))
+        tracer.param_str_findings(saw_setup=True)
+    finally:
+        tracer.restore()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="inspector.trace.child")
+    parser.add_argument("--events-fd", type=int, required=True)
+    parser.add_argument("--marker")
+    parser.add_argument("--config", required=True)
+    args = parser.parse_args(argv)
+    events = os.fdopen(args.events_fd, "w", buffering=1)
+    faulthandler.enable(sys.stderr)  # a Caffe abort still prints the Python stack that led to it
+
+    def emit(event: dict) -> None:
+        events.write(json.dumps(event, allow_nan=True) + "\n")
+
+    try:
+        run(json.loads(args.config), emit, Marker(args.marker))
+    except InspectorError as exc:
+        emit({"event": "error", "kind": type(exc).__name__, "message": exc.message, "remedy": exc.remedy,
+              "exit_code": exc.exit_code})
+        return exc.exit_code
+    except BaseException as exc:  # the layer's own error: recorded by the tracer, or here if raised elsewhere
+        emit({"event": "exception", "layer": None, "method": None, "iteration": None, "outside_layer": True,
+              **format_traceback(exc)})
+        return 1
+    emit({"event": "done"})
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

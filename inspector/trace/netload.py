@@ -1,0 +1,93 @@
+"""Build a real caffe.Net from a prototxt the way a user's training script would, with its inputs filled.
+
+- The prototxt's folder goes first on sys.path: Caffe imports python_param.module with a plain
+  import, and users run their nets from that folder.
+- numpy and Caffe are seeded, Caffe runs on the CPU, and the net is built in the asked phase
+  (with weights when given).
+- The net's input blobs (Input layers and `input:` declarations, pycaffe's net.inputs) are
+  filled with seeded random data of the declared shape, or from a .npy the user names.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..caffe_env import import_pycaffe, require_python_layer
+from ..errors import InputError
+
+PHASES = ("train", "test")
+
+
+def existing_file(path: Path, what: str, option: str) -> Path:
+    """The resolved path, or an InputError naming the option that gave it."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise InputError(f"{what} {path} does not exist.", f"Check the path given to {option}.")
+    return path.resolve()
+
+
+def put_layers_on_path(prototxt: Path) -> None:
+    """Make `import <python_param.module>` find the layers next to the prototxt, as when run from there."""
+    folder = str(Path(prototxt).resolve().parent)
+    if folder not in sys.path:
+        sys.path.insert(0, folder)
+
+
+def phase_constant(caffe, phase: str) -> int:
+    if phase not in PHASES:
+        raise InputError(f"Unknown phase {phase!r}.", "Use --phase train or --phase test.")
+    return caffe.TRAIN if phase == "train" else caffe.TEST
+
+
+def build_net(prototxt: Path, phase: str = "train", weights: Path | None = None,
+              inputs: dict[str, Path] | None = None, seed: int = 0):
+    """A caffe.Net built from `prototxt` in `phase`, CPU mode, seeded, its input blobs filled."""
+    prototxt = existing_file(prototxt, "Net definition", "the NET argument")
+    weights = existing_file(weights, "Weights file", "--weights") if weights else None
+    inputs = {name: existing_file(p, f"Input file for blob {name!r}", "--input") for name, p in (inputs or {}).items()}
+    caffe = import_pycaffe()
+    require_python_layer(caffe)
+    caffe.set_mode_cpu()
+    put_layers_on_path(prototxt)
+    np.random.seed(seed)
+    caffe.set_random_seed(seed)
+    kwargs = {"weights": str(weights)} if weights else {}
+    net = caffe.Net(str(prototxt), phase_constant(caffe, phase), **kwargs)
+    fill_inputs(net, inputs, seed)
+    return net
+
+
+def fill_inputs(net, inputs: dict[str, Path] | None = None, seed: int = 0) -> dict[str, str]:
+    """Fill net.inputs: from the given .npy files, else seeded standard-normal data. Returns {blob: source}."""
+    inputs = dict(inputs or {})
+    unknown = sorted(set(inputs) - set(net.inputs))
+    if unknown:
+        raise InputError(
+            f"--input names {', '.join(unknown)}, which the net does not declare as input "
+            f"(its inputs: {', '.join(net.inputs) or 'none'}).",
+            "Give --input BLOB=FILE.npy only for blobs of Input layers or `input:` lines.",
+        )
+    rng = np.random.default_rng(seed)
+    sources = {}
+    for name in net.inputs:
+        blob = net.blobs[name]
+        shape = tuple(blob.data.shape)
+        if name in inputs:
+            try:
+                array = np.load(inputs[name])
+            except (OSError, ValueError) as exc:
+                raise InputError(f"{inputs[name]} is not a readable .npy file: {exc}.",
+                                 "Save the array with numpy.save(path, array).") from exc
+            if tuple(array.shape) != shape:
+                raise InputError(
+                    f"Input {inputs[name]} has shape {list(array.shape)}, but blob {name!r} is declared {list(shape)}.",
+                    f"Save an array of shape {list(shape)}, or change the blob's shape in the prototxt.",
+                )
+            blob.data[...] = array.astype(np.float32, copy=False)
+            sources[name] = str(inputs[name])
+        else:
+            blob.data[...] = rng.standard_normal(shape, dtype=np.float32)
+            sources[name] = f"random (seed {seed})"
+    return sources

@@ -1,0 +1,295 @@
+"""TraceReport: what a traced run recorded, built from its event stream, with its text and JSON views.
+
+The same events come from the child process of `inspector trace` (over a pipe) or from the
+in-process tracer of the Python API, and ReportBuilder turns either stream into one
+TraceReport, so the command and a debugging session give the same records and findings.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+
+
+@dataclass
+class Finding:
+    check: str
+    severity: str  # "error" | "warning"
+    layer: str
+    method: str
+    iteration: int
+    message: str
+    fix: str
+    blob: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"check": self.check, "severity": self.severity, "layer": self.layer, "method": self.method,
+                "iteration": self.iteration, "blob": self.blob, "message": self.message, "fix": self.fix}
+
+
+@dataclass
+class PythonLayerRecord:
+    name: str
+    module: str
+    class_name: str
+    source_file: str | None
+    param_str: str
+    phase: str
+    calls: list[dict] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "module": self.module, "class": self.class_name,
+                "source_file": self.source_file, "param_str": self.param_str, "phase": self.phase,
+                "calls": self.calls}
+
+
+@dataclass
+class Crash:
+    """How the run ended early: the running layer and method, Caffe's CHECK line, the Python traceback."""
+
+    kind: str  # "caffe_abort" | "python_exception" | "killed"
+    exit_code: int | None
+    layer: str | None
+    method: str | None
+    iteration: int | None
+    check_failed: str | None = None
+    traceback: str | None = None
+    location: str | None = None  # file:line of the frame that raised (the layer's own code)
+    log_tail: list[str] = field(default_factory=list)  # Caffe's last log lines (INFO left out)
+    printed: list[str] = field(default_factory=list)  # the last lines the layers printed
+
+    def to_dict(self) -> dict:
+        return {"kind": self.kind, "exit_code": self.exit_code, "layer": self.layer, "method": self.method,
+                "iteration": self.iteration, "check_failed": self.check_failed, "traceback": self.traceback,
+                "location": self.location, "log_tail": self.log_tail, "printed": self.printed}
+
+
+@dataclass
+class TraceReport:
+    net: str
+    phase: str
+    iterations: int
+    seed: int
+    stats: bool
+    layers: list[dict] = field(default_factory=list)
+    python_layers: list[PythonLayerRecord] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    losses: list[float] = field(default_factory=list)
+    blob_shapes: dict[str, list[int]] = field(default_factory=dict)
+    inputs: dict[str, str] = field(default_factory=dict)
+    crash: Crash | None = None
+    completed: bool = False
+    finetune: object | None = None  # the fine-tuning view (inspector.trace.finetune) when weights were given
+
+    @property
+    def weights_loadable(self) -> bool:
+        return self.finetune is None or bool(getattr(self.finetune, "weights_loadable", True))
+
+    @property
+    def ok(self) -> bool:
+        return (self.crash is None and self.completed and self.weights_loadable
+                and not any(f.severity == "error" for f in self.findings))
+
+    def python_layer(self, name: str) -> PythonLayerRecord:
+        return next(p for p in self.python_layers if p.name == name)
+
+    def calls(self, layer: str, method: str | None = None) -> list[dict]:
+        return [c for c in self.python_layer(layer).calls if method is None or c["method"] == method]
+
+    def findings_of(self, check: str) -> list[Finding]:
+        return [f for f in self.findings if f.check == check]
+
+    def to_dict(self) -> dict:
+        out = {
+            "net": self.net, "phase": self.phase, "iterations": self.iterations, "seed": self.seed,
+            "stats": self.stats, "ok": self.ok, "completed": self.completed,
+            "layers": self.layers, "python_layers": [p.to_dict() for p in self.python_layers],
+            "findings": [f.to_dict() for f in self.findings], "losses": self.losses,
+            "blob_shapes": self.blob_shapes, "inputs": self.inputs,
+            "crash": self.crash.to_dict() if self.crash else None,
+        }
+        if self.finetune is not None:
+            out["finetune"] = self.finetune.to_dict() if hasattr(self.finetune, "to_dict") else self.finetune
+        return out
+
+    # -- text view --
+    def __rich_console__(self, console, options):
+        yield Text(f"trace {self.net} (phase {self.phase}, {self.iterations} iteration(s), seed {self.seed})",
+                   style="bold")
+        if self.finetune is not None and hasattr(self.finetune, "__rich_console__"):
+            yield self.finetune
+        if self.layers:
+            yield self._layer_table()
+        for record in self.python_layers:
+            yield self._call_log(record)
+        if self.losses:
+            yield Text("loss per iteration: " + ", ".join(f"{x:.6g}" for x in self.losses))
+        if self.findings:
+            yield self._findings_table()
+        if self.crash:
+            yield self._crash_view()
+        if self.crash is None and self.completed:
+            errors = sum(f.severity == "error" for f in self.findings)
+            yield Text(f"{len(self.findings)} finding(s), {errors} error(s)." if self.findings
+                       else "No findings.", style="red" if errors else "green")
+
+    def _layer_table(self) -> Table:
+        table = Table(title="layers", title_justify="left")
+        for column in ("#", "layer", "type", "top shapes", "params", "fwd ms", "bwd ms", "backward"):
+            table.add_column(column, overflow="fold")
+        for layer in self.layers:
+            params = f"{layer['param_count']:,}" if layer["param_shapes"] else ""
+            if layer["shares_params_with"]:
+                params += f" (shared with {', '.join(layer['shares_params_with'])})"
+            needs = layer.get("needs_backward")
+            kind = layer["type"] + (" (inserted)" if layer["inserted_by_caffe"] else "")
+            table.add_row(str(layer["index"]), layer["name"], kind,
+                          "; ".join(f"{k} {v}" for k, v in layer["top_shapes"].items()), params,
+                          _ms(layer["forward_ms"]), _ms(layer["backward_ms"]),
+                          "" if needs is None else ("yes" if needs else "no"),
+                          style="bold cyan" if layer["python"] else None)
+        return table
+
+    def _call_log(self, record: PythonLayerRecord) -> Group:
+        head = Text(f"{record.name}: {record.module}.{record.class_name} ({record.source_file}) "
+                    f"param_str={record.param_str!r} phase={record.phase}", style="bold cyan")
+        table = Table(show_header=True, box=None, pad_edge=False)
+        for column in ("iter", "method", "ms", "bottoms", "tops", "propagate_down"):
+            table.add_column(column, overflow="fold")
+        for call in record.calls:
+            table.add_row(str(call["iteration"]) + ("*" if call.get("probe") else ""), call["method"],
+                          f"{call['wall_ms']:.3f}",
+                          "\n".join(_blob_line(b) for b in call["bottoms"]),
+                          "\n".join(_blob_line(b) for b in call["tops"]),
+                          str(call.get("propagate_down", "")))
+        return Group(head, table)
+
+    def _findings_table(self) -> Table:
+        table = Table(title="findings", title_justify="left")
+        for column in ("", "check", "layer", "method", "iter", "finding", "fix"):
+            table.add_column(column, overflow="fold")
+        for f in self.findings:
+            table.add_row("[red]error[/]" if f.severity == "error" else "[yellow]warn[/]", f.check, f.layer,
+                          f.method, str(f.iteration), f.message, f.fix)
+        return table
+
+    def _crash_view(self) -> Group:
+        c = self.crash
+        lines = [Text(f"CRASH ({c.kind}, exit code {c.exit_code}) in layer {c.layer} during {c.method}"
+                      f" (iteration {c.iteration})", style="bold red")]
+        if c.check_failed:
+            lines.append(Text(c.check_failed, style="red"))
+        if c.location:
+            lines.append(Text(f"raised at {c.location}"))
+        if c.traceback:
+            lines.append(Text(c.traceback.rstrip()))
+        elif c.log_tail:
+            lines.append(Text("\n".join(c.log_tail[-15:]), style="dim"))
+        if c.printed:
+            lines.append(Text("last lines printed by the layers:\n" + "\n".join(c.printed[-10:]), style="dim"))
+        return Group(*lines)
+
+
+def finetune_from_dict(view: dict):
+    """The fine-tuning view the child sent, as its own result object again (for its text view)."""
+    from .finetune import FinetuneReport, LayerWeights  # noqa: PLC0415
+
+    layers = [LayerWeights(d["name"], d["type"], d["status"], d["net_shapes"], d["model_shapes"], d["lr_mults"],
+                           d["problem"]) for d in view["layers"]]
+    return FinetuneReport(Path(view["prototxt"]), Path(view["weights"]), view["phase"], layers, view["abort_at"])
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
+
+
+def _blob_line(blob: dict) -> str:
+    text = f"{blob['shape']} {blob['dtype']}"
+    for part in ("data", "diff"):
+        s = blob.get(part)
+        if s and s["min"] is not None:
+            text += (f" {part}[{s['min']:.3g}..{s['max']:.3g} μ{s['mean']:.3g} σ{s['std']:.3g}"
+                     + (f" nan{s['nan']}" if s["nan"] else "") + (f" inf{s['inf']}" if s["inf"] else "") + "]")
+        elif s:
+            text += f" {part}[nan{s['nan']} inf{s['inf']}]"
+    return text
+
+
+class ReportBuilder:
+    """Folds trace events, in order, into a TraceReport."""
+
+    def __init__(self, net: str, phase: str, iterations: int, seed: int, stats: bool):
+        self.report = TraceReport(net=net, phase=phase, iterations=iterations, seed=seed, stats=stats)
+        self.last_exception: dict | None = None
+        self.error: dict | None = None
+        self.running: dict | None = None  # the Python layer call begun and not finished
+
+    def _record(self, name: str) -> PythonLayerRecord:
+        for record in self.report.python_layers:
+            if record.name == name:
+                return record
+        record = PythonLayerRecord(name, "?", "?", None, "", self.report.phase)
+        self.report.python_layers.append(record)
+        return record
+
+    def add(self, event: dict) -> None:
+        kind = event.get("event")
+        r = self.report
+        if kind == "python_layers":
+            for spec in event["layers"]:
+                r.python_layers.append(PythonLayerRecord(spec["name"], spec["module"], spec["class"],
+                                                         spec.get("source_file"), spec["param_str"], r.phase))
+        elif kind == "net":
+            r.layers = event["layers"]
+            r.blob_shapes = event["blob_shapes"]
+            r.inputs = event.get("inputs", {})
+        elif kind == "call":
+            self._record(event["layer"]).calls.append({k: v for k, v in event.items() if k not in ("event", "layer")})
+        elif kind == "exception":
+            if self.last_exception is None or event.get("layer"):  # the layer's own record beats the re-raise
+                self.last_exception = event
+        elif kind == "finding":
+            r.findings.append(Finding(event["check"], event["severity"], event["layer"], event["method"],
+                                      event["iteration"], event["message"], event["fix"], event.get("blob")))
+        elif kind == "iteration":
+            r.losses.append(event["loss"])
+        elif kind == "timings":
+            for layer in r.layers:
+                layer["forward_ms"] = round(event["forward_ms"].get(str(layer["index"]), 0.0), 4)
+                layer["backward_ms"] = round(event["backward_ms"].get(str(layer["index"]), 0.0), 4)
+            r.blob_shapes = event.get("blob_shapes", r.blob_shapes)
+            for layer in r.layers:
+                layer["top_shapes"] = {t: r.blob_shapes.get(t, s) for t, s in layer["top_shapes"].items()}
+        elif kind == "needs_backward":
+            for layer in r.layers:
+                if layer["name"] in event["layers"]:
+                    layer["needs_backward"] = event["layers"][layer["name"]]
+        elif kind == "finetune":
+            r.finetune = finetune_from_dict(event["view"])
+        elif kind == "error":
+            self.error = event
+        elif kind == "done":
+            r.completed = True
+
+    def python_exception_crash(self, exit_code: int | None) -> Crash | None:
+        exc = self.last_exception
+        if exc is None:
+            return None
+        return Crash("python_exception", exit_code, exc["layer"], exc["method"], exc["iteration"],
+                     traceback=exc.get("text"), location=exc.get("location"))
+
+
+def write_last_trace(report: TraceReport, folder: Path | None = None) -> Path:
+    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the report."""
+    folder = (folder or Path.cwd()) / ".inspector"
+    folder.mkdir(exist_ok=True)
+    path = folder / "last-trace.json"
+    data = {"net": str(Path(report.net).resolve()), "phase": report.phase, "blob_shapes": report.blob_shapes,
+            "param_shapes": {layer["name"]: layer["param_shapes"] for layer in report.layers if layer["param_shapes"]},
+            "report": report.to_dict()}
+    path.write_text(json.dumps(data, indent=1, allow_nan=True))
+    return path

@@ -1,0 +1,186 @@
+"""`inspector trace`: run the net in a child process and build the report from what it streams.
+
+The child (inspector.trace.child) writes one JSON event per line to a pipe as things happen;
+this side folds them into a TraceReport, copies them to the JSONL file when asked, and drives
+the progress bar. Caffe's log (the child's stderr, INFO level) is read at the same time: the
+"needs backward computation" lines Net::Init prints, and the "Check failed" line of an abort.
+If the child dies, the report keeps every event that arrived, and the marker file names the
+layer and method that were running.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import threading
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from ..errors import InputError, MissingDependency
+from .instrument import Marker
+from .netload import existing_file
+from .report import Crash, ReportBuilder, TraceReport
+
+NEEDS_BACKWARD = re.compile(r"\] (\S+) (needs|does not need) backward computation\.")
+FATAL_LINE = re.compile(r"^F\d{4} ")
+LOG_TAIL_LINES = 60
+
+
+@dataclass
+class TraceOptions:
+    net: Path
+    phase: str = "train"
+    iterations: int = 2
+    weights: Path | None = None
+    inputs: dict[str, Path] = field(default_factory=dict)
+    seed: int = 0
+    stats: bool = True
+    pdb: bool = False
+
+
+def validate(options: TraceOptions) -> TraceOptions:
+    """Check what the user gave before starting a child (bad paths are exit 2, not a crash)."""
+    options.net = existing_file(options.net, "Net definition", "the NET argument")
+    if options.weights:
+        options.weights = existing_file(options.weights, "Weights file", "--weights")
+    options.inputs = {blob: existing_file(p, f"Input file for blob {blob!r}", "--input") for blob, p in options.inputs.items()}
+    if options.phase not in ("train", "test"):
+        raise InputError(f"Unknown phase {options.phase!r}.", "Use --phase train or --phase test.")
+    if options.iterations < 1:
+        raise InputError(f"--iterations must be at least 1, got {options.iterations}.", "Pass --iterations 1 or more.")
+    return options
+
+
+class CaffeLog:
+    """Reads the child's stderr (Caffe's glog and any prints) on a thread, keeping what the report needs."""
+
+    def __init__(self, stream: IO[str]):
+        self.needs_backward: dict[str, bool] = {}
+        self.fatal: list[str] = []
+        self.tail: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for line in stream:
+            line = line.rstrip("\n")
+            match = NEEDS_BACKWARD.search(line)
+            if match:
+                self.needs_backward[match.group(1)] = match.group(2) == "needs"
+                continue
+            if "Check failed" in line or FATAL_LINE.match(line):
+                self.fatal.append(line)
+            if line.startswith("I") and re.match(r"^I\d{4} ", line):
+                continue  # Caffe's INFO chatter (the whole net definition) is not worth keeping
+            self.tail.append(line)
+            del self.tail[:-LOG_TAIL_LINES]
+
+    def join(self) -> None:
+        self._thread.join(timeout=10)
+
+
+def check_failed_line(lines: list[str]) -> str | None:
+    for line in lines:
+        if "Check failed" in line:
+            return line
+    return lines[0] if lines else None
+
+
+def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: bool = False,
+              finetune=None) -> TraceReport:
+    """Trace the net in a child process; the report holds everything recorded, even after a crash."""
+    options = validate(options)
+    config = {"net": str(options.net), "phase": options.phase, "iterations": options.iterations,
+              "weights": str(options.weights) if options.weights else None,
+              "inputs": {k: str(v) for k, v in options.inputs.items()}, "seed": options.seed,
+              "stats": options.stats, "pdb": options.pdb}
+    builder = ReportBuilder(str(options.net), options.phase, options.iterations, options.seed, options.stats)
+    builder.report.finetune = finetune
+    with tempfile.TemporaryDirectory(prefix="inspector-trace-") as tmp:
+        marker_path = Path(tmp) / "marker"
+        Marker.create(marker_path)
+        read_fd, write_fd = os.pipe()
+        env = dict(os.environ, GLOG_minloglevel="0", GLOG_logtostderr="1", PYTHONUNBUFFERED="1")
+        command = [sys.executable, "-m", "inspector.trace.child", "--events-fd", str(write_fd),
+                   "--marker", str(marker_path), "--config", json.dumps(config)]
+        try:
+            child = subprocess.Popen(
+                command, pass_fds=(write_fd,), env=env, cwd=os.getcwd(), text=True,
+                # --pdb needs the terminal; otherwise the layers' prints join Caffe's log, keeping stdout for the report
+                stdin=None if options.pdb else subprocess.DEVNULL,
+                stdout=None if options.pdb else subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        finally:
+            os.close(write_fd)
+        log = CaffeLog(child.stderr)
+        printed = CaffeLog(child.stdout) if child.stdout else None
+        with os.fdopen(read_fd, "r") as events, _progress_bar(progress, options.iterations) as advance:
+            for line in events:
+                try:
+                    event = json.loads(line)
+                except json.JSONDecodeError:
+                    continue
+                builder.add(event)
+                if jsonl is not None:
+                    jsonl.write(line if line.endswith("\n") else line + "\n")
+                    jsonl.flush()
+                if event.get("event") == "iteration":
+                    advance()
+        returncode = child.wait()
+        log.join()
+        if printed:
+            printed.join()
+        mark = Marker.read(marker_path)
+    if log.needs_backward:
+        event = {"event": "needs_backward", "layers": log.needs_backward}
+        builder.add(event)
+        if jsonl is not None:
+            jsonl.write(json.dumps(event) + "\n")
+    if builder.error:
+        kind = MissingDependency if builder.error.get("kind") == "MissingDependency" else InputError
+        error = kind(builder.error["message"], builder.error.get("remedy"))
+        error.exit_code = builder.error.get("exit_code", error.exit_code)
+        raise error
+    report = builder.report
+    if not report.completed:
+        report.crash = _crash(builder, returncode, mark, log, printed)
+    return report
+
+
+def _crash(builder: ReportBuilder, returncode: int, mark: dict | None, log: CaffeLog,
+           printed: CaffeLog | None) -> Crash:
+    crash = builder.python_exception_crash(returncode)
+    if crash is not None and crash.layer is None and mark:
+        crash.layer, crash.method, crash.iteration = mark["layer"], mark["method"], mark["iteration"]
+    if crash is None:
+        kind = "caffe_abort" if returncode < 0 or log.fatal else "killed"
+        crash = Crash(kind, returncode, mark["layer"] if mark else None, mark["method"] if mark else None,
+                      mark["iteration"] if mark else None)
+    crash.check_failed = check_failed_line(log.fatal)
+    crash.log_tail = list(log.tail)
+    if printed is not None and printed.tail:
+        crash.printed = list(printed.tail)
+    return crash
+
+
+def _progress_bar(enabled: bool, total: int):
+    if not enabled:
+        return nullcontext(lambda: None)
+    from contextlib import contextmanager  # noqa: PLC0415
+
+    from rich.progress import Progress  # noqa: PLC0415
+
+    from ..render import stderr_console  # noqa: PLC0415
+
+    @contextmanager
+    def bar():
+        with Progress(console=stderr_console(), transient=True) as progress:
+            task = progress.add_task("tracing", total=total)
+            yield lambda: progress.advance(task)
+    return bar()

@@ -1,0 +1,126 @@
+"""Small Python layers for testing `inspector gradcheck`: correct ones, and one with a wrong gradient.
+
+- SquareLayer: y = x^2, backward 2x (correct).
+- WrongSquareLayer: y = x^2, backward x (deliberately wrong: the factor 2 is missing).
+- ScaleLayer: y = x * w per column, w a learnable blob (self.blobs[0]); param_str "'wrong_param': True"
+  makes its weight gradient twice the true one.
+- ConstantDataLayer: tops "data" and "labels" from param_str (fixed values, so tests can put a value
+  next to a kink); labels are whole numbers.
+- CentreLossLayer: loss = sum((x - label)^2) / (2 N); writes a zero diff for labels, as layers do.
+- AbsLayer: y = |x| (a kink at 0).
+- EuclideanLossLayer: Caffe's pyloss example; gradients for both bottoms, when asked.
+"""
+import ast
+
+import caffe
+import numpy as np
+
+
+def _params(layer) -> dict:
+    return ast.literal_eval("{" + layer.param_str + "}") if layer.param_str.strip() else {}
+
+
+class SquareLayer(caffe.Layer):
+    def setup(self, bottom, top):
+        pass
+
+    def reshape(self, bottom, top):
+        top[0].reshape(*bottom[0].data.shape)
+
+    def forward(self, bottom, top):
+        top[0].data[...] = bottom[0].data ** 2
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            bottom[0].diff[...] = 2 * bottom[0].data * top[0].diff
+
+
+class WrongSquareLayer(SquareLayer):
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            bottom[0].diff[...] = bottom[0].data * top[0].diff
+
+
+class ScaleLayer(caffe.Layer):
+    def setup(self, bottom, top):
+        self.wrong_param = bool(_params(self).get("wrong_param", False))
+        if len(self.blobs) == 0:
+            self.blobs.add_blob(bottom[0].data.shape[1])
+            self.blobs[0].data[...] = np.linspace(0.5, 1.5, bottom[0].data.shape[1])
+
+    def reshape(self, bottom, top):
+        top[0].reshape(*bottom[0].data.shape)
+
+    def forward(self, bottom, top):
+        top[0].data[...] = bottom[0].data * self.blobs[0].data[None, :]
+
+    def backward(self, top, propagate_down, bottom):
+        weight_grad = np.sum(bottom[0].data * top[0].diff, axis=0)
+        self.blobs[0].diff[...] += 2 * weight_grad if self.wrong_param else weight_grad
+        if propagate_down[0]:
+            bottom[0].diff[...] = top[0].diff * self.blobs[0].data[None, :]
+
+
+class ConstantDataLayer(caffe.Layer):
+    def setup(self, bottom, top):
+        params = _params(self)
+        self.values = np.array(params["values"], dtype=np.float32)
+        self.labels = np.array(params["labels"], dtype=np.float32)
+
+    def reshape(self, bottom, top):
+        top[0].reshape(*self.values.shape)
+        top[1].reshape(*self.labels.shape)
+
+    def forward(self, bottom, top):
+        top[0].data[...] = self.values
+        top[1].data[...] = self.labels
+
+    def backward(self, top, propagate_down, bottom):
+        pass
+
+
+class CentreLossLayer(caffe.Layer):
+    def setup(self, bottom, top):
+        pass
+
+    def reshape(self, bottom, top):
+        top[0].reshape(1)
+
+    def forward(self, bottom, top):
+        self.diff = bottom[0].data - bottom[1].data[:, None]
+        top[0].data[0] = np.sum(self.diff ** 2) / (2 * bottom[0].data.shape[0])
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            bottom[0].diff[...] = top[0].diff[0] * self.diff / bottom[0].data.shape[0]
+        if propagate_down[1]:
+            bottom[1].diff[...] = 0
+
+
+class AbsLayer(SquareLayer):
+    def forward(self, bottom, top):
+        top[0].data[...] = np.abs(bottom[0].data)
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            bottom[0].diff[...] = np.sign(bottom[0].data) * top[0].diff
+
+
+class EuclideanLossLayer(caffe.Layer):
+    def setup(self, bottom, top):
+        pass
+
+    def reshape(self, bottom, top):
+        self.diff = np.zeros_like(bottom[0].data, dtype=np.float32)
+        top[0].reshape(1)
+
+    def forward(self, bottom, top):
+        self.diff[...] = bottom[0].data - bottom[1].data
+        top[0].data[...] = np.sum(self.diff ** 2) / bottom[0].num / 2.
+
+    def backward(self, top, propagate_down, bottom):
+        for i in range(2):
+            if not propagate_down[i]:
+                continue
+            sign = 1 if i == 0 else -1
+            bottom[i].diff[...] = sign * top[0].diff[0] * self.diff / bottom[i].num

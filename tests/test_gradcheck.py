@@ -1,0 +1,193 @@
+"""inspector gradcheck: central differences against a layer's backward, in real pycaffe."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import SAMPLE_NETS, run_cli
+
+NETS = Path(__file__).resolve().parent / "nets_gradcheck"
+LAYERS = NETS / "layers.prototxt"
+LABELS = NETS / "labels.prototxt"
+TRIPLET = SAMPLE_NETS / "triplet" / "train.prototxt"
+
+
+@pytest.fixture(scope="module")
+def gradcheck(caffe):
+    from inspector.trace.gradcheck import gradcheck
+
+    return gradcheck
+
+
+def blob(report, label_start):
+    return next(b for b in report.blobs if b.label.startswith(label_start))
+
+
+def test_correct_python_layer_passes_on_every_element(gradcheck):
+    report = gradcheck(LAYERS, "square")
+    assert report.passed
+    assert report.checked == 20  # the whole 4 x 5 bottom: smaller than --samples
+    assert report.failures == 0
+
+
+def test_wrong_gradient_fails_with_its_worst_elements(gradcheck):
+    report = gradcheck(LAYERS, "wrong_square")
+    assert not report.passed
+    worst = report.worst[0]
+    assert worst.status == "fail"
+    assert worst.blob == "bottom[0] x"
+    assert worst.analytic == pytest.approx(worst.numeric / 2, rel=1e-2)  # the missing factor 2
+    assert worst.error > worst.allowed
+
+
+def test_learnable_blobs_of_a_python_layer_are_checked(gradcheck):
+    report = gradcheck(LAYERS, "scale")
+    assert report.passed
+    assert blob(report, "blobs[0]").checked == 5
+    assert blob(report, "bottom[0]").checked == 20
+
+
+def test_wrong_param_gradient_fails_on_the_param_blob_only(gradcheck):
+    report = gradcheck(LAYERS, "wrong_scale")
+    assert not report.passed
+    assert blob(report, "blobs[0]").failures == 5
+    assert blob(report, "bottom[0]").failures == 0
+
+
+def test_loss_top_diff_is_the_loss_weight(gradcheck):
+    report = gradcheck(LAYERS, "euclidean_pred_only")
+    assert report.top_diffs == ["loss weight 2"]
+    assert report.passed
+
+
+def test_prototxt_propagate_down_false_skips_the_bottom(gradcheck):
+    report = gradcheck(LAYERS, "euclidean_pred_only")
+    assert blob(report, "bottom[1] target").skipped == "propagate_down: false in the prototxt"
+    assert blob(report, "bottom[0] x_scaled").checked == 20
+
+
+def test_both_bottoms_checked_when_the_layer_differentiates_both(gradcheck):
+    report = gradcheck(LAYERS, "euclidean")
+    assert [b.checked for b in report.blobs] == [20, 20]
+    assert report.passed
+
+
+def test_whole_number_bottom_with_zero_gradient_is_skipped_as_label(gradcheck):
+    report = gradcheck(LABELS, "centre_loss")
+    assert blob(report, "bottom[1] labels").skipped == "whole numbers with a zero gradient: a label"
+    assert blob(report, "bottom[0] data").checked == 6
+    assert report.passed
+
+
+def test_element_next_to_a_kink_is_reported_as_kink_not_failure(gradcheck):
+    report = gradcheck(LABELS, "abs")
+    assert report.passed
+    assert report.kinks == 1
+    kink = report.worst[0]
+    assert (kink.status, kink.index, kink.value) == ("kink", (0, 0), pytest.approx(0.003))
+    assert kink.note == "matches the right-side slope"
+
+
+def test_samples_limit_the_elements_checked_per_blob(gradcheck):
+    first = gradcheck(LAYERS, "square", samples=7, seed=3)
+    again = gradcheck(LAYERS, "square", samples=7, seed=3)
+    assert first.checked == 7
+    assert sorted(e.index for e in first.elements) == sorted(e.index for e in again.elements)
+
+
+def test_cpp_layer_params_checked_through_the_net(gradcheck):
+    report = gradcheck(LAYERS, "ip")
+    assert report.layer_type == "InnerProduct"
+    assert blob(report, "bottom[0] x").skipped == "the net does not backpropagate into it"
+    assert [blob(report, "blobs[0]").checked, blob(report, "blobs[1]").checked] == [15, 3]
+    assert report.passed
+
+
+def test_check_leaves_every_blob_as_it_was(caffe):
+    from inspector.trace.gradcheck import check_layer
+    from inspector.trace.netload import build_net
+
+    net = build_net(LAYERS)
+    net.forward()
+    before = {name: (b.data.copy(), b.diff.copy()) for name, b in net.blobs.items()}
+    params_before = [p.data.copy() for p in net.layer_dict["scale"].blobs]
+    check_layer(net, "scale")
+    for name, b in net.blobs.items():
+        np.testing.assert_array_equal(b.data, before[name][0], err_msg=name)
+        np.testing.assert_array_equal(b.diff, before[name][1], err_msg=name)
+    np.testing.assert_array_equal(net.layer_dict["scale"].blobs[0].data, params_before[0])
+
+
+def test_unknown_layer_is_an_input_error_listing_python_layers(gradcheck):
+    from inspector.errors import InputError
+
+    with pytest.raises(InputError) as caught:
+        gradcheck(LAYERS, "no_such_layer")
+    assert "no_such_layer" in caught.value.message
+    assert "square, wrong_square, scale" in caught.value.remedy
+
+
+def test_triplet_loss_layer_passes(gradcheck):
+    report = gradcheck(TRIPLET, "tripletloss")
+    assert report.passed
+    assert report.top_diffs == ["loss weight 1"]
+    assert [b.checked for b in report.blobs] == [64, 64, 64]
+
+
+def test_triplet_select_layer_passes_and_skips_labels(gradcheck):
+    report = gradcheck(TRIPLET, "triplet_select")
+    assert report.passed
+    assert blob(report, "bottom[0] fc9_1").checked == 64
+    assert blob(report, "bottom[1] labels").skipped is not None
+
+
+def test_cli_wrong_gradient_exits_1_with_worst_element_table(caffe):
+    result = run_cli("gradcheck", LAYERS, "--layer", "wrong_square")
+    assert result.returncode == 1
+    assert "worst elements" in result.stdout
+    assert "bottom[0] x" in result.stdout and "fail" in result.stdout
+    assert "FAIL" in result.stdout
+
+
+def test_cli_passing_layer_exits_0(caffe):
+    result = run_cli("gradcheck", LAYERS, "--layer", "square")
+    assert result.returncode == 0
+    assert "PASS" in result.stdout
+
+
+def test_cli_json_matches_the_report(caffe):
+    result = run_cli("gradcheck", LAYERS, "--layer", "wrong_scale", "--format", "json")
+    assert result.returncode == 1
+    data = json.loads(result.stdout)
+    assert (data["layer"], data["passed"], data["failures"], data["checked"]) == ("wrong_scale", False, 5, 25)
+    assert [b["blob"] for b in data["blobs"]] == ["bottom[0] x", "blobs[0]"]
+    assert data["worst"][0]["blob"] == "blobs[0]" and data["worst"][0]["status"] == "fail"
+
+
+def test_cli_unknown_layer_exits_2_with_python_layers(caffe):
+    result = run_cli("gradcheck", LAYERS, "--layer", "nope")
+    assert result.returncode == 2
+    assert "No layer named 'nope'" in result.stderr
+    assert "wrong_square" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_relative_error_is_reported_beside_caffes_rule(gradcheck):
+    report = gradcheck(LAYERS, "wrong_square")
+    assert blob(report, "bottom[0] x").max_relative == pytest.approx(0.5, rel=1e-2)  # |x - 2x| / |2x|
+
+
+def test_cli_layer_with_nothing_to_check_exits_2(caffe):
+    result = run_cli("gradcheck", LABELS, "--layer", "data")
+    assert result.returncode == 2
+    assert "Layer 'data' has nothing to check (it has no bottoms and no blobs)" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_non_positive_step_exits_2(caffe):
+    result = run_cli("gradcheck", LAYERS, "--layer", "square", "--step", "0")
+    assert result.returncode == 2
+    assert "must be positive" in result.stderr

@@ -1,0 +1,301 @@
+"""inspector trace: real pycaffe runs of small nets whose Python layers keep or break the layer contract.
+
+Each net in tests/nets_trace/ breaks one rule on purpose (tracetestlayers.py says which); the
+checks must fire there, name the layer, method and iteration with a fix, and stay silent on the
+correct layers (siamese.prototxt here, the triplet sample net in test_trace_samples.py).
+"""
+from __future__ import annotations
+
+import functools
+import json
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO, run_cli
+from inspector.trace.runner import TraceOptions, run_trace
+
+NETS = Path(__file__).resolve().parent / "nets_trace"
+
+
+@pytest.fixture(autouse=True)
+def _needs_caffe(caffe):
+    """Every test here runs the real Caffe."""
+
+
+@functools.lru_cache(maxsize=None)
+def traced(name: str, iterations: int = 2, stats: bool = True, phase: str = "train"):
+    return run_trace(TraceOptions(NETS / f"{name}.prototxt", phase=phase, iterations=iterations, stats=stats))
+
+
+def checks_fired(report) -> set[str]:
+    return {f.check for f in report.findings}
+
+
+# ---- records ----
+
+def test_every_python_layer_call_is_recorded_in_order():
+    report = traced("siamese")
+    methods = [c["method"] for c in report.calls("scale") if not c["probe"]]
+    assert methods[:2] == ["setup", "reshape"]
+    assert methods[2:] == ["reshape", "forward", "backward"] * 2
+    assert [c["iteration"] for c in report.calls("scale", "forward") if not c["probe"]] == [1, 2]
+
+
+def test_calls_carry_shapes_dtypes_and_statistics():
+    forward = traced("siamese").calls("scale", "forward")[0]
+    assert forward["bottoms"][0]["shape"] == [4, 5]
+    assert forward["tops"][0]["dtype"] == "float32"
+    stats = forward["tops"][0]["data"]
+    assert set(stats) == {"min", "max", "mean", "std", "nan", "inf"}
+    assert stats["min"] <= stats["mean"] <= stats["max"] and stats["nan"] == 0
+    backward = traced("siamese").calls("loss", "backward")[0]
+    assert backward["propagate_down"] == [True, True]
+    assert backward["bottoms"][0]["diff"]["std"] > 0
+
+
+def test_python_layer_identity_is_recorded():
+    record = traced("siamese").python_layer("scale")
+    assert (record.module, record.class_name, record.param_str, record.phase) == (
+        "tracetestlayers", "Scale", "'factor': 2", "train")
+    assert record.source_file == str(NETS / "tracetestlayers.py")
+
+
+def test_every_layer_has_type_shapes_and_times():
+    layers = {layer["name"]: layer for layer in traced("siamese").layers}
+    assert layers["ip_a"]["type"] == "InnerProduct"
+    assert layers["ip_a"]["top_shapes"] == {"feat_a": [4, 5]}
+    assert layers["ip_a"]["param_shapes"] == [[5, 6], [5]]
+    assert layers["scale"]["python"] and layers["scale"]["forward_ms"] > 0
+    assert layers["ip_a"]["backward_ms"] > 0
+
+
+def test_shared_parameters_are_counted_once():
+    layers = {layer["name"]: layer for layer in traced("siamese").layers}
+    assert layers["ip_a"]["param_count"] == 35
+    assert layers["ip_b"]["param_count"] == 0
+    assert layers["ip_b"]["shares_params_with"] == ["ip_a"]
+
+
+def test_split_layers_caffe_inserted_are_marked():
+    splits = [layer for layer in traced("siamese").layers if layer["inserted_by_caffe"]]
+    assert [s["type"] for s in splits] == ["Split"]
+    assert splits[0]["bottoms"] == ["data"]
+
+
+def test_needs_backward_comes_from_caffes_own_decision():
+    layers = {layer["name"]: layer for layer in traced("siamese").layers}
+    assert layers["loss"]["needs_backward"] is True
+    assert layers["data"]["needs_backward"] is False
+
+
+def test_correct_layers_produce_no_findings():
+    report = traced("siamese")
+    assert report.findings == [] and report.ok and report.crash is None
+
+
+def test_no_stats_records_shapes_and_timings_only():
+    report = traced("siamese", stats=False)
+    forward = report.calls("scale", "forward")[0]
+    assert forward["tops"][0]["shape"] == [4, 5] and "data" not in forward["tops"][0]
+    assert report.layers[0]["forward_ms"] >= 0
+
+
+# ---- contract checks, each on a layer that breaks it ----
+
+def test_top_reshaped_in_forward_is_found():
+    [finding] = traced("reshape_in_forward").findings_of("reshape_in_forward")
+    assert (finding.layer, finding.method, finding.iteration) == ("broken", "forward", 1)
+    assert "[4, 5] to [4, 6]" in finding.message and "reshape()" in finding.fix
+
+
+def test_bottom_modified_by_forward_is_found():
+    [finding] = traced("modifies_bottom").findings_of("bottom_modified")
+    assert (finding.layer, finding.method, finding.blob) == ("broken", "forward", "bottom[0]")
+
+
+def test_float64_write_that_overflows_float32_is_found():
+    [finding] = traced("lossy_write").findings_of("lossy_write")
+    assert finding.layer == "broken" and "overflow float32" in finding.message
+    assert "nonfinite_output" in checks_fired(traced("lossy_write"))
+
+
+def test_nan_diff_is_found():
+    [finding] = traced("nan_diff").findings_of("nonfinite_diff")
+    assert (finding.layer, finding.method, finding.iteration) == ("broken", "backward", 1)
+    assert "20 NaN" in finding.message
+
+
+def test_all_zero_diff_is_found():
+    [finding] = traced("zero_diff").findings_of("zero_diff")
+    assert finding.severity == "warning" and finding.layer == "broken"
+
+
+def test_diff_accumulated_with_plus_equals_is_found():
+    [finding] = traced("accumulates_diff").findings_of("diff_accumulates")
+    assert (finding.layer, finding.method) == ("broken", "backward")
+    assert "+=" in finding.fix
+
+
+def test_loss_ignoring_top_diff_is_found():
+    [finding] = traced("loss_ignores_top_diff").findings_of("loss_ignores_top_diff")
+    assert finding.layer == "loss" and "loss_weight" in finding.message
+
+
+def test_loss_using_top_diff_passes():
+    assert "loss_ignores_top_diff" not in checks_fired(traced("siamese"))
+
+
+def test_reading_forks_param_str_underscore_is_found():
+    [finding] = traced("fork_param_str").findings_of("param_str_fork_name")
+    assert (finding.layer, finding.method) == ("broken", "setup") and "self.param_str" in finding.fix
+
+
+def test_param_str_never_read_is_found():
+    [finding] = traced("unread_param_str").findings_of("param_str_unread")
+    assert finding.layer == "broken" and "'factor': 3" in finding.message
+
+
+@pytest.mark.parametrize("net, layer, reason", [
+    ("no_loss_above", "dangling", "no loss above it"),
+    ("no_force_backward", "scale", "force_backward missing"),
+    ("propagate_down_false", "scale", "propagate_down: false"),
+])
+def test_backward_never_called_names_the_reason(net, layer, reason):
+    [finding] = [f for f in traced(net).findings_of("backward_never_called") if f.layer == layer]
+    assert reason in finding.message and finding.method == "backward"
+
+
+def test_backward_of_layers_under_the_loss_is_not_reported():
+    assert traced("siamese").findings_of("backward_never_called") == []
+
+
+# ---- crashes ----
+
+def test_caffe_check_failure_keeps_the_record_and_names_the_layer():
+    report = traced("crash_check")
+    crash = report.crash
+    assert crash.kind == "caffe_abort" and crash.exit_code < 0
+    assert (crash.layer, crash.method, crash.iteration) == ("ip2", "forward", 1)
+    assert "Check failed" in crash.check_failed and "inner_product_layer.cpp" in crash.check_failed
+    assert [c["method"] for c in report.calls("widen")] == ["setup", "reshape", "reshape", "forward"]
+    assert not report.ok
+
+
+def test_python_exception_in_a_layer_shows_its_traceback():
+    report = traced("raises_in_forward")
+    crash = report.crash
+    assert crash.kind == "python_exception"
+    assert (crash.layer, crash.method, crash.iteration) == ("broken", "forward", 2)
+    assert "ValueError: bad batch" in crash.traceback
+    assert crash.location.startswith(str(NETS / "tracetestlayers.py") + ":")
+    assert len(report.calls("broken", "forward")) == 1  # the first pass, kept
+
+
+def test_crash_exits_1_and_prints_the_check_line(tmp_path):
+    result = run_cli("trace", NETS / "crash_check.prototxt", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "CRASH" in result.stdout and "Check failed" in result.stdout and "ip2" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+# ---- command line and outputs ----
+
+def test_json_output_parses_and_last_trace_is_written(tmp_path):
+    result = run_cli("trace", NETS / "siamese.prototxt", "--format", "json", "--iterations", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["ok"] and [p["name"] for p in report["python_layers"]] == ["scale", "loss"]
+    last = json.loads((tmp_path / ".inspector" / "last-trace.json").read_text())
+    assert last["net"] == str(NETS / "siamese.prototxt") and last["phase"] == "train"
+    assert last["blob_shapes"]["feat_a"] == [4, 5]
+
+
+def test_jsonl_events_are_written_to_out(tmp_path):
+    out = tmp_path / "events.jsonl"
+    result = run_cli("trace", NETS / "accumulates_diff.prototxt", "--format", "jsonl", "--out", out, cwd=tmp_path)
+    assert result.returncode == 1
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    kinds = [e["event"] for e in events]
+    assert kinds[0] == "python_layers" and kinds[-1] == "needs_backward" and "done" in kinds
+    assert any(e["event"] == "finding" and e["check"] == "diff_accumulates" for e in events)
+
+
+def test_text_output_shows_the_layer_table_and_call_log(tmp_path):
+    result = run_cli("trace", NETS / "siamese.prototxt", "--iterations", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "InnerProduct" in result.stdout and "Split (inserted)" in result.stdout
+    assert "scale: tracetestlayers.Scale" in result.stdout and "No findings." in result.stdout
+
+
+def test_input_blob_from_npy_file(tmp_path):
+    import numpy as np
+
+    batch = np.arange(24, dtype=np.float32).reshape(4, 6)
+    np.save(tmp_path / "batch.npy", batch)
+    report = run_trace(TraceOptions(NETS / "siamese.prototxt", iterations=1, inputs={"data": tmp_path / "batch.npy"}))
+    assert report.inputs == {"data": str(tmp_path / "batch.npy")}
+
+
+def test_input_of_the_wrong_shape_is_an_input_error(tmp_path):
+    import numpy as np
+
+    np.save(tmp_path / "batch.npy", np.zeros((3, 6), dtype=np.float32))
+    result = run_cli("trace", NETS / "siamese.prototxt", "--input", f"data={tmp_path / 'batch.npy'}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "[3, 6]" in result.stderr and "[4, 6]" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_missing_net_is_an_input_error(tmp_path):
+    result = run_cli("trace", tmp_path / "nope.prototxt", cwd=tmp_path)
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_pdb_opens_a_post_mortem_in_the_layers_frame(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-m", "inspector", "trace", str(NETS / "raises_in_forward.prototxt"), "--pdb"],
+                          input="p self.passes\nq\n", capture_output=True, text=True, cwd=tmp_path, timeout=300,
+                          env=dict(os.environ, COLUMNS="200", NO_COLOR="1"))
+    raise_line = next(i for i, line in enumerate((NETS / "tracetestlayers.py").read_text().splitlines(), 1)
+                      if 'raise ValueError("bad batch' in line)
+    assert proc.returncode == 1
+    assert f"tracetestlayers.py({raise_line})forward()" in proc.stdout
+    assert "(Pdb) 2" in proc.stdout  # the layer's own state, in its frame
+
+
+def test_graph_without_a_net_draws_the_last_trace_with_its_shapes(tmp_path):
+    assert run_cli("trace", NETS / "siamese.prototxt", "--iterations", "1", cwd=tmp_path).returncode == 0
+    result = run_cli("graph", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "siamese.prototxt" in result.stdout and "feat_a (4x5)" in result.stdout
+
+
+def test_a_layer_module_that_fails_to_import_is_reported_with_its_traceback():
+    crash = traced("missing_module").crash
+    assert (crash.kind, crash.layer, crash.method) == ("python_exception", "ghost", "import")
+    assert "No module named 'no_such_layer_module'" in crash.traceback
+
+
+def test_jsonl_goes_to_stdout_without_out(tmp_path):
+    result = run_cli("trace", NETS / "siamese.prototxt", "--format", "jsonl", "--iterations", "1", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    events = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [e["iteration"] for e in events if e["event"] == "iteration"] == [1]
+
+
+def test_top_whose_shape_changed_after_reshape_is_found():
+    [finding] = traced("top_reshaped_later").findings_of("shape_changed_after_reshape")
+    assert (finding.layer, finding.method, finding.iteration) == ("scale", "backward", 1)
+    assert "[[20]]" in finding.message and "[[4, 5]]" in finding.message
+    crash = traced("top_reshaped_later").crash  # Scale's backward then fails on the flattened diff
+    assert crash.location.startswith(str(NETS / "tracetestlayers.py") + ":")
+
+
+def test_test_phase_runs_forward_only():
+    report = traced("siamese", phase="test")
+    assert report.phase == "test" and report.python_layer("scale").phase == "test"
+    assert [c["method"] for c in report.calls("scale")] == ["setup", "reshape", "reshape", "forward", "reshape", "forward"]
+    assert report.findings == []
