@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import sys
 from enum import Enum
 from pathlib import Path
@@ -41,8 +42,16 @@ def to_json(result: Any, indent: int | None = 2) -> str:
     return json.dumps(to_plain(result), indent=indent, allow_nan=True)
 
 
+# Piped output (a log, a file, a pasted report) is read later on a wide screen: rich's 80 columns
+# would fold every file:line and shape, so a pipe gets this width unless COLUMNS says otherwise.
+PIPE_WIDTH = 120
+
+
 def stdout_console() -> Console:
-    return Console(highlight=False, soft_wrap=False)
+    width = None
+    if not sys.stdout.isatty() and not os.environ.get("COLUMNS"):
+        width = PIPE_WIDTH
+    return Console(highlight=False, soft_wrap=False, width=width)
 
 
 def stderr_console() -> Console:
