@@ -55,7 +55,7 @@ def stdout_console() -> Console:
 
 
 def stderr_console() -> Console:
-    return Console(stderr=True, highlight=False)
+    return Console(stderr=True, highlight=False, soft_wrap=True)  # a message is never folded mid-path
 
 
 def emit(result: Any, fmt: str, console: Console | None = None) -> None:
