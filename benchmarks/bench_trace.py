@@ -5,18 +5,19 @@ through the data layer's param_str in a temp copy when the sample's is smaller):
 - plain: N forward+backward passes in pycaffe;
 - traced --no-stats: the same under inspector.trace (shapes and timings only);
 - traced (default): with the statistics of the Python layers' blobs and the write checks;
-each traced run also JSON-encodes every event as the command streams it. Passes are interleaved
-(one of each in turn) and the median pass of each is compared. Prints both ratios (goals: <= 1.05 and <= 1.15).
+each traced run also encodes every event as the command streams it (inspector.trace.events). Passes
+are interleaved (one of each in turn, the order rotating) and the median pass of each is compared, so
+load from other processes hits all three alike; the load average is printed beside the result. Prints
+both ratios against their goals (<= 1.05 and <= 1.15).
 
 Then trace's per-layer times beside `caffe time -model X -iterations N` (build/tools/caffe in the
 Caffe tree, PYTHONPATH set to the layers' folder) on the same net.
 
-    .venv/bin/python benchmarks/bench_trace.py [--passes 30] [--rounds 4] [--batch 256]
+    .venv/bin/python benchmarks/bench_trace.py [--passes 30] [--rounds 10] [--batch 256]
 """
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import site
@@ -77,11 +78,12 @@ def caffe_time(prototxt: Path, iterations: int) -> dict[str, tuple[float, float]
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passes", type=int, default=30)
-    parser.add_argument("--rounds", type=int, default=4)
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--batch", type=int, help=f"rows per batch (default: the sample's, at least {MIN_BATCH})")
     args = parser.parse_args()
     os.environ.setdefault("GLOG_minloglevel", "2")
     from inspector import trace
+    from inspector.trace.events import encode_event
     from inspector.trace.netload import build_net
 
     prototxt = batch_prototxt(args.batch)
@@ -91,7 +93,7 @@ def main() -> None:
         sink = open(os.devnull, "w")
 
         def stream(event):  # what the command does with every event
-            sink.write(json.dumps(event) + "\n")
+            sink.write(encode_event(event) + "\n")
 
         for net in (plain, quick, full):  # warm up (first-call allocations, numpy caches)
             time_passes(net, 2)
@@ -106,11 +108,12 @@ def main() -> None:
         report = full_trace.report
         median = {name: statistics.median(times) for name, times in pass_times.items()}
         print(f"triplet net, batch {batch}, {args.rounds * args.passes} forward+backward passes each, "
-              "interleaved; median pass")
+              f"interleaved; median pass (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
         for name, seconds in median.items():
             print(f"  {name:9s} {seconds * 1e3:8.3f} ms/pass")
-        print(f"ratio traced --no-stats / plain: {median['no-stats'] / median['plain']:.3f}  (goal <= 1.05)")
-        print(f"ratio traced (stats)    / plain: {median['stats'] / median['plain']:.3f}  (goal <= 1.15)")
+        for name, label, goal in (("no-stats", "--no-stats", 1.05), ("stats", "(stats)   ", 1.15)):
+            ratio = median[name] / median["plain"]
+            print(f"ratio traced {label} / plain: {ratio:.3f}  (goal <= {goal:.2f}: {'met' if ratio <= goal else 'MISSED'})")
 
         reference = caffe_time(prototxt, args.passes)
         print(f"\nper-layer ms per pass: inspector trace (stats) beside `caffe time -iterations {args.passes}`")

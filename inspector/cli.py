@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import click
+from rich.text import Text
 
 from . import __version__
 from .errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, InspectorError
@@ -21,6 +22,8 @@ FORMAT_CHOICE = click.Choice(["text", "json"])
 def report_error(exc: InspectorError) -> None:
     console = stderr_console()
     console.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+    if exc.details:
+        console.print(Text(exc.details))  # Text: a glog line's brackets are not markup
     if exc.remedy:
         console.print(f"[dim]hint:[/] {exc.remedy}", markup=True, highlight=False)
 
@@ -156,9 +159,6 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
 def gradcheck(net: str, layer_name: str, step: float, threshold: float, samples: int, seed: int, phase: str,
               fmt: str) -> None:
     """Check a layer's backward against central differences, on the bottoms the net feeds it."""
-    import os
-
-    os.environ.setdefault("GLOG_minloglevel", "2")  # before pycaffe loads: Caffe's setup log is noise here
     from pathlib import Path
 
     from .trace.gradcheck import gradcheck as run_gradcheck

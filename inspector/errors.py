@@ -15,6 +15,7 @@ class InspectorError(Exception):
     """An expected failure, with the one-line message and the remedy the CLI prints."""
 
     exit_code = EXIT_BAD_INPUT
+    details: str | None = None  # lines the CLI prints under the message (Caffe's CHECK line, a traceback)
 
     def __init__(self, message: str, remedy: str | None = None):
         super().__init__(message)

@@ -187,3 +187,40 @@ def test_cache_follows_file_content_and_skips_libclang(tmp_path):
     assert run() == ["PythonLayer does not support CLI Multi-GPU, use train.py", "False"]  # warm: no libclang
     header.write_text(header.read_text().replace("use train.py", "use the Python solver"))
     assert run() == ["PythonLayer does not support CLI Multi-GPU, use the Python solver", "True"]
+
+
+def factory_line(caffe_root, needle: str) -> int:
+    lines = (caffe_root / "src/caffe/layer_factory.cpp").read_text().splitlines()
+    return next(n for n, text in enumerate(lines, 1) if needle in text)
+
+
+def test_python_layer_creation_error_handling_is_listed_with_its_place(python_layer, caffe_root):
+    creator = [h for h in python_layer.error_handling if h.method == "GetPythonLayer"]
+    assert [(h.kind, h.detail, h.file) for h in creator] == [
+        ("try/catch", "catch (bp::error_already_set) { PyErr_Print(); throw; }", "src/caffe/layer_factory.cpp")]
+    assert creator[0].line == factory_line(caffe_root, "catch (bp::error_already_set)")
+
+
+def test_cli_text_names_the_header_once_and_shows_its_lines_compactly(caffe_root, cli_cache):
+    res = run_cli("explain", "python_layer", "--caffe-root", caffe_root, env={**cli_cache, "COLUMNS": "80"})
+    assert res.returncode == 0, res.stderr
+    assert res.stdout.splitlines()[0].split() == ["PythonLayer", "include/caffe/layers/python_layer.hpp"]
+    assert f"Caffe tree: {caffe_root} " in " ".join(res.stdout.split())  # the tree's path may wrap at 80 columns
+    assert res.stdout.count("include/caffe/layers/python_layer.hpp") == 1
+    param_str_line = header_line(caffe_root, 'attr("param_str")')
+    assert "│ param_str │" in res.stdout and f"│ :{param_str_line} │" in res.stdout  # the attribute's "at" cell
+    assert "src/caffe/layer_factory.cpp" in res.stdout  # other files: relative to the tree
+
+
+def test_cli_markdown_shows_header_lines_by_file_name(caffe_root, cli_cache):
+    res = run_cli("explain", "python_layer", "--caffe-root", caffe_root, "--format", "markdown", env=cli_cache)
+    assert res.stdout.count("include/caffe/layers/python_layer.hpp") == 1
+    param_str_line = header_line(caffe_root, 'attr("param_str")')
+    assert f"| LayerSetUp | `python_layer.hpp:{param_str_line}` |" in res.stdout
+
+
+def test_cli_json_keeps_full_locations(caffe_root, cli_cache):
+    data = json.loads(run_cli("explain", "python_layer", "--caffe-root", caffe_root, "--format", "json",
+                              env=cli_cache).stdout)
+    assert data["methods"][1]["defined_at"] == f"include/caffe/layers/python_layer.hpp:{data['methods'][1]['line']}"
+    assert {a["file"] for a in data["attributes"]} == {"include/caffe/layers/python_layer.hpp"}

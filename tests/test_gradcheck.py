@@ -191,3 +191,63 @@ def test_cli_non_positive_step_exits_2(caffe):
     result = run_cli("gradcheck", LAYERS, "--layer", "square", "--step", "0")
     assert result.returncode == 2
     assert "must be positive" in result.stderr
+
+
+# ---- the check runs in a child process: crashes are reported, not inherited ----
+CRASHES = NETS / "crashes.prototxt"
+# A Python layer's forward widens its top past what the next InnerProduct was set up for: Caffe's CHECK aborts.
+CHECK_FAILS = Path(__file__).resolve().parent / "nets_trace" / "crash_check.prototxt"
+
+
+def test_report_rebuilt_from_the_child_equals_the_in_process_check(gradcheck):
+    from inspector.trace.gradcheck import check_in_net
+
+    from_child = gradcheck(LAYERS, "scale")
+    in_process = check_in_net(LAYERS, "scale")
+    assert from_child.to_dict() == in_process.to_dict()
+    assert from_child.elements == in_process.elements and len(from_child.elements) == 25
+
+
+def test_caffe_check_failure_names_the_stage_and_the_check_line(gradcheck):
+    from inspector.trace.gradcheck import GradcheckCrash
+
+    with pytest.raises(GradcheckCrash) as caught:
+        gradcheck(CHECK_FAILS, "ip2")
+    crash = caught.value
+    assert crash.stage == "running the net forward up to layer 'ip2'"
+    assert crash.crash.kind == "caffe_abort" and crash.crash.exit_code < 0
+    assert "Check failed: K_ == new_K (5 vs. 6)" in crash.crash.check_failed
+    assert crash.exit_code == 1
+
+
+def test_cli_caffe_check_failure_exits_1_with_the_check_line(caffe):
+    result = run_cli("gradcheck", CHECK_FAILS, "--layer", "ip2")
+    assert result.returncode == 1
+    assert "Caffe aborted the gradcheck of 'ip2' while running the net forward up to layer 'ip2'" in result.stderr
+    assert "inner_product_layer.cpp" in result.stderr and "Check failed: K_ == new_K" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_layer_exception_during_the_check_shows_the_layers_traceback_only(caffe):
+    result = run_cli("gradcheck", CRASHES, "--layer", "first_input_only")
+    assert result.returncode == 1
+    assert ("stopped while checking blob bottom[0] x: ValueError: the input changed since the first forward"
+            in result.stderr)
+    assert f'File "{NETS / "gradcheck_layers.py"}"' in result.stderr
+    assert "inspector/trace" not in result.stderr
+
+
+def test_cli_segfault_in_backward_exits_1_naming_the_signal_and_the_layer_frame(caffe):
+    result = run_cli("gradcheck", CRASHES, "--layer", "segfault")
+    assert result.returncode == 1
+    assert "died of SIGSEGV while running 'segfault' backward" in result.stderr
+    assert f'File "{NETS / "gradcheck_layers.py"}"' in result.stderr and "in backward" in result.stderr
+    assert "inspector/trace" not in result.stderr
+
+
+def test_cli_layer_setup_error_exits_1_while_building_the_net(caffe):
+    result = run_cli("gradcheck", NETS / "raises_in_setup.prototxt", "--layer", "picky")
+    assert result.returncode == 1
+    assert "stopped while building the net: ValueError: setup rejects param_str" in result.stderr
+    assert "in setup" in result.stderr
+    assert "inspector/trace" not in result.stderr

@@ -225,7 +225,15 @@ def test_text_output_shows_the_layer_table_and_call_log(tmp_path):
     result = run_cli("trace", NETS / "siamese.prototxt", "--iterations", "1", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "InnerProduct" in result.stdout and "Split (inserted)" in result.stdout
-    assert "scale: tracetestlayers.Scale" in result.stdout and "No findings." in result.stdout
+    assert "scale  tracetestlayers.Scale" in result.stdout and "No findings." in result.stdout
+    assert " 1 forward " in result.stdout and "4x5 -> 4x5" in result.stdout  # one line a call, compact shapes
+
+
+def test_text_call_log_shows_nan_counts_and_the_finding_on_the_call_line(tmp_path):
+    result = run_cli("trace", NETS / "nan_diff.prototxt", "--iterations", "1", cwd=tmp_path)
+    log = result.stdout[result.stdout.index("broken  tracetestlayers.NanDiff"):]
+    line = next(line for line in log.splitlines() if line.split()[:2] == ["1", "backward"])
+    assert "bottom[0].diff 20 NaN" in line and "nonfinite_diff" in line
 
 
 def test_input_blob_from_npy_file(tmp_path):

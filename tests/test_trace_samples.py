@@ -36,6 +36,26 @@ def test_triplet_sample_loss_is_recorded_per_iteration(triplet_report):
     assert len(triplet_report.losses) == 2 and all(0 <= loss < 1 for loss in triplet_report.losses)
 
 
+@pytest.mark.parametrize("columns", ["120", "80"])
+def test_text_view_logs_each_call_of_the_sample_on_one_line(caffe, tmp_path, columns):
+    result = run_cli("trace", SAMPLE_NETS / "triplet" / "train.prototxt", "--iterations", "3", cwd=tmp_path,
+                     env={"COLUMNS": columns})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("tripletloss  tripletlosslayer.TripletLayer"))
+    header = next(i for i in range(start, len(lines)) if lines[i].split()[:2] == ["iter", "method"])
+    end = next(i for i in range(header, len(lines)) if not lines[i].strip() or lines[i].startswith("  *"))
+    log = lines[header + 1:end]
+    assert all(len(line) <= int(columns) for line in lines)
+    calls = [line.split() for line in log]
+    assert all(call[1] in ("setup", "reshape", "forward", "backward") for call in calls)  # no continuation lines
+    assert [call[:2] for call in calls[:2]] == [["0", "setup"], ["0", "reshape"]]
+    assert [call[:2] for call in calls if call[0] in "123"] == [
+        [str(i), method] for i in (1, 2, 3) for method in ("reshape", "forward", "backward")]
+    forward = next(call for call in calls if call[:2] == ["1", "forward"])
+    assert forward[3:6] == ["3x", "100x32", "->"] and forward[6] == "1"
+
+
 def test_finetune_sample_runs_with_no_findings(caffe):
     report = run_trace(TraceOptions(SAMPLE_NETS / "finetune" / "finetune_train.prototxt", iterations=1))
     assert report.crash is None and report.findings == []

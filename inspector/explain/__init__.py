@@ -19,7 +19,7 @@ from .. import __version__, caffe_env
 from .locate import Target, resolve_target
 from .report import ExplainReport
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2  # 2: error_handling includes the layer creator's (GetPythonLayer)
 
 
 def cache_dir() -> Path:

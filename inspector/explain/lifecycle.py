@@ -9,10 +9,14 @@ Read from tokens of three more files of the same tree (each lexed on its own, in
 - python/caffe/_caffe.cpp: the boost.python class_ registered as "Layer": its held type (how a
   Python subclass gets a PythonLayer underneath), its constructor and what it exposes.
 Each step pairs the C++ side with the Python side the header's facts give, with file:line.
+The creator's own error handling (GetPythonLayer's try/catch around the import and the
+construction of the user's class) is read like a method body (facts.read_body) and joins the
+report's error_handling, marked with its file, line and function.
 """
 from __future__ import annotations
 
-from .report import ExplainReport, LifecycleStep, Reference
+from .facts import read_body
+from .report import ExplainReport, Handling, LifecycleStep, Reference
 from .tokens import SourceFile, calls_in, function_at, function_bodies
 
 
@@ -84,6 +88,9 @@ def _construction(report: ExplainReport, factory: SourceFile | None, pycaffe: So
                     end = factory.match(factory.match(j + 1) + 1)
                     step.notes.append(_ref(factory, "on a Python exception: " + factory.text(j, end + 1), factory.tokens[j].line))
                     break
+            creator_name = factory.tokens[body.name_index].text
+            report.error_handling += [Handling(h.kind, h.detail, h.line, str(factory.path), creator_name)
+                                      for h in read_body(factory, body).handling]
             for j, tok in enumerate(factory.tokens):
                 if tok.text.startswith("REGISTER_LAYER_CREATOR") and factory.at(j + 1, "("):
                     args = [factory.text(a, b) for a, b in factory.split_args(j + 1)]

@@ -5,10 +5,16 @@ The report holds facts only (dataclasses); `to_dict()` is the JSON view with sta
 type, blob_constraints, device_methods, pycaffe_layer), `to_markdown()` a document for a wiki,
 and `__rich_console__` the terminal view. All three are built from the same fields, so they
 cannot disagree. This module imports no libclang, so a cached report renders without it.
+
+Locations: the JSON keeps every file:line as the facts hold it (relative to `root`). The text and
+markdown views name the header once at the top, with the tree, and then show the header's own
+lines compactly (`:27` in a text table cell, `python_layer.hpp:27` elsewhere); other files keep
+their path relative to the tree.
 """
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import PurePath
 
 
 def where(file: str | None, line: int | None) -> str:
@@ -226,6 +232,20 @@ class ExplainReport:
         prefix = (self.root or "").rstrip("/") + "/"
         return self.file[len(prefix):] if self.root and self.file.startswith(prefix) else self.file
 
+    @property
+    def header_name(self) -> str:
+        return PurePath(self.file).name
+
+    def _locator(self, header_as: str) -> "Locator":
+        return Locator((self.file, self.display_file), header_as)
+
+    def _legend(self) -> list[str]:
+        """Where the header is and how the text view writes locations, said once under the title."""
+        if not self.root:
+            return [f":NN below is line NN of {self.header_name}"]
+        return [f"Caffe tree: {self.root}",
+                f":NN below is line NN of {self.header_name}; other paths are relative to the tree"]
+
     def _class_line(self) -> str:
         c = self.cls
         head = f"template <{', '.join(c.template_params)}> " if c.template_params else ""
@@ -233,82 +253,95 @@ class ExplainReport:
         bases = f" : {', '.join(c.bases)}" if c.bases else ""
         return f"{head}class {export}{c.name}{bases}"
 
-    def _sections(self):
+    def _sections(self, loc: "Locator"):
         """(title, header row, rows) of each table, shared by the markdown and text views."""
         f = self.display_file
         methods = [
             (m.cpp, ("virtual" + (", override" if m.override else "")) if m.virtual else ("override" if m.override else ""),
-             m.access, f"{m.python}({', '.join(m.args)})" if m.python else "", where(f, m.line),
-             ("inline" if m.defined_at == where(f, m.line) else m.defined_at) or ("no body found" if m.kind == "method" else ""))
+             m.access, f"{m.python}({', '.join(m.args)})" if m.python else "", loc(f, m.line),
+             ("inline" if m.defined_at == where(f, m.line) else loc.text(m.defined_at))
+             or ("no body found" if m.kind == "method" else ""))
             for m in self.methods
         ]
         yield "Methods", ("C++ method", "virtual", "access", "calls Python", "declared", "body"), methods
         if self.attributes:
             yield ("Attributes set on the Python object", ("attribute", "value", "set in", "at"),
-                   [(a.name, a.value, a.method, where(a.file, a.line)) for a in self.attributes])
+                   [(a.name, a.value, a.method, loc(a.file, a.line)) for a in self.attributes])
         if self.guards:
             yield ("Guards", ("condition", "action", "message", "in", "at"),
                    [(g.condition or "(always)", g.action + ("" if g.aborts else " (does not abort)"), g.message,
-                     g.method, where(g.file, g.line)) for g in self.guards])
+                     g.method, loc(g.file, g.line)) for g in self.guards])
         if self.error_handling:
             yield ("Error and GIL handling", ("kind", "code", "in", "at"),
-                   [(h.kind, h.detail, h.method, where(h.file, h.line)) for h in self.error_handling])
+                   [(h.kind, h.detail, h.method, loc(h.file, h.line)) for h in self.error_handling])
         active = [c for c in self.blob_constraints if c.active]
         if active:
             yield ("Blob-count constraints", ("constraint", "value", "from", "at"),
-                   [(c.name, c.value, c.owner, where(c.file, c.line)) for c in active])
+                   [(c.name, c.value, c.owner, loc(c.file, c.line)) for c in active])
         if self.device_methods:
             yield ("Device methods", ("method", "body"),
-                   [(name, loc or "not defined here (Layer's default)") for name, loc in self.device_methods.items()])
+                   [(name, loc.text(at) if at else "not defined here (Layer's default)")
+                    for name, at in self.device_methods.items()])
 
-    def _facts_lines(self) -> list[str]:
-        lines = [f"{self._class_line()}  ({where(self.display_file, self.cls.line)})"]
+    def _facts_lines(self, loc: "Locator") -> list[str]:
+        f = self.display_file
+        lines = [f"{self._class_line()}  ({loc(f, self.cls.line)})"]
         if len(self.cls.base_chain) > 1 or (self.cls.base_chain and self.cls.base_chain[0].file):
             lines.append("base chain: " + " -> ".join(
-                f"{b.name} ({where(b.file, b.line)})" if b.file else b.name for b in self.cls.base_chain))
+                f"{b.name} ({loc(b.file, b.line)})" if b.file else b.name for b in self.cls.base_chain))
         if self.type_string is not None:
             lines.append(f'type(): "{self.type_string}"')
         if self.holder is not None:
             h = self.holder
-            lines.append(f"Python object held in: {h.description}  ({where(self.display_file, h.line)})")
+            lines.append(f"Python object held in: {h.description}  ({loc(f, h.line)})")
             if h.constructor:
-                lines.append(f"constructor: {h.constructor}  ({where(self.display_file, h.init_line)})")
+                lines.append(f"constructor: {h.constructor}  ({loc(f, h.init_line)})")
         return lines
 
-    def _lifecycle_lines(self) -> list[tuple[str, list[str]]]:
+    def _lifecycle_lines(self, loc: "Locator") -> list[tuple[str, list[str]]]:
         out = []
         for n, s in enumerate(self.lifecycle, 1):
-            sub = [f"C++: {r}" for r in s.cpp] + [f"Python: {r}" for r in s.python] + [f"{r}" for r in s.notes]
+            sub = ([f"C++: {loc.reference(r)}" for r in s.cpp] + [f"Python: {loc.reference(r)}" for r in s.python]
+                   + [loc.reference(r) for r in s.notes])
             out.append((f"{n}. [{s.stage}] {s.name}", sub))
         return out
 
+    def _diagnostic_line(self, d: Diagnostic, loc: "Locator") -> str:
+        return f"{d.level}: {d.message}" + (f" ({loc(d.file, d.line)})" if d.file else "")
+
     def to_markdown(self) -> str:
-        out = [f"# {self.cls.name}", "", f"Read from `{self.file}`" + (f"; paths below are relative to `{self.root}`." if self.root else "."), ""]
-        out += [f"- {line}" for line in self._facts_lines()]
-        for title, header, rows in self._sections():
+        loc = self._locator(self.header_name)
+        read_from = (f"Read from `{self.display_file}` in the Caffe tree `{self.root}`; other paths below are relative "
+                     f"to the tree." if self.root else f"Read from `{self.file}`.")
+        out = [f"# {self.cls.name}", "", read_from, ""]
+        out += [f"- {line}" for line in self._facts_lines(loc)]
+        for title, header, rows in self._sections(loc):
             out += ["", f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
         if self.pycaffe_layer:
             out += ["", "## What caffe.Layer exposes (pycaffe)", ""]
-            out += [f"- {r}" for r in self.pycaffe_layer]
+            out += [f"- {loc.reference(r)}" for r in self.pycaffe_layer]
         if self.lifecycle:
             out += ["", "## Lifecycle", ""]
-            for title, sub in self._lifecycle_lines():
+            for title, sub in self._lifecycle_lines(loc):
                 out.append(title.replace(". [", ". **[", 1).replace("] ", "]** ", 1))
                 out += [f"   - {s}" for s in sub]
         if self.diagnostics:
             out += ["", "## Diagnostics", ""]
-            out += [f"- {d.level}: {d.message}" + (f" ({where(d.file, d.line)})" if d.file else "") for d in self.diagnostics]
+            out += [f"- {self._diagnostic_line(d, loc)}" for d in self.diagnostics]
         return "\n".join(out) + "\n"
 
     def __rich_console__(self, console, options):
         from rich.table import Table  # noqa: PLC0415
         from rich.text import Text  # noqa: PLC0415
 
-        yield Text(f"{self.cls.name}  ({self.file})", style="bold")
-        for line in self._facts_lines():
+        cell, prose = self._locator(""), self._locator(self.header_name)
+        yield Text(f"{self.cls.name}  {self.display_file}", style="bold")
+        for line in self._legend():
+            yield Text(f"  {line}", style="dim")
+        for line in self._facts_lines(prose):
             yield Text("  " + line)
-        for title, header, rows in self._sections():
+        for title, header, rows in self._sections(cell):
             table = Table(title=title, title_justify="left", show_lines=False)
             for col in header:
                 table.add_column(col, overflow="fold")
@@ -318,15 +351,40 @@ class ExplainReport:
         if self.pycaffe_layer:
             yield Text("What caffe.Layer exposes (pycaffe)", style="italic")
             for r in self.pycaffe_layer:
-                yield Text(f"  {r}")
+                yield Text(f"  {prose.reference(r)}")
         if self.lifecycle:
             yield Text("Lifecycle", style="italic")
-            for title, sub in self._lifecycle_lines():
+            for title, sub in self._lifecycle_lines(prose):
                 yield Text(title, style="bold")
                 for s in sub:
                     yield Text(f"     {s}")
         for d in self.diagnostics:
-            yield Text(f"{d.level}: {d.message}" + (f" ({where(d.file, d.line)})" if d.file else ""), style="dim")
+            yield Text(self._diagnostic_line(d, prose), style="dim")
+
+
+@dataclass
+class Locator:
+    """Writes file:line for a view: the explained header's own lines as `header_as:NN` (":27" in a
+    table cell, "python_layer.hpp:27" in a sentence), every other file as the facts hold it."""
+
+    header: tuple[str, ...]  # the names the header goes by in the facts (absolute, relative to the tree)
+    header_as: str
+
+    def __call__(self, file: str | None, line: int | None) -> str:
+        if file in self.header and line:
+            return f"{self.header_as}:{line}"
+        return where(file, line)
+
+    def text(self, located: str | None) -> str | None:
+        """A "file:line..." string (a body's defined_at, a device method's entry) with the header shortened."""
+        for name in self.header:
+            if located and located.startswith(name + ":"):
+                return self.header_as + located[len(name):]
+        return located
+
+    def reference(self, ref: Reference) -> str:
+        at = self(ref.file, ref.line)
+        return f"{ref.text} ({at})" if at else ref.text
 
 
 def _md_cell(value) -> str:

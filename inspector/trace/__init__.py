@@ -11,7 +11,8 @@
 - runner / child: the command runs the net in a child process that streams events over a pipe,
   so a Caffe abort loses nothing.
 - api: `from inspector import trace; with trace(net) as t: ...` around a built net or solver.
-- gradcheck, finetune: the gradient check and the fine-tuning view, built on netload.
+- gradcheck, finetune: the gradient check and the fine-tuning view, built on netload; the
+  command's check runs in gradcheck_child, through the same pipe (runner.run_child, child.serve).
 
 The package itself is callable (`trace(net)`), so `from inspector import trace` gives the
 debugging-session API whether or not the package was imported before.

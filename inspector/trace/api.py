@@ -40,12 +40,12 @@ class Trace:
         python_objects = [layer for layer in self.net.layers if layer.type == "Python"]
         phase = PHASE_NAMES.get(getattr(python_objects[0], "phase", None), "unknown") if python_objects else "unknown"
         self._builder = ReportBuilder("<in-process net>", phase, 0, seed, stats)
+        self._folded = 0  # events the builder has taken: it folds them when the report is read, not in the passes
         self.tracer = Tracer(self._emit, stats=stats, post_mortem=post_mortem)
         self._backward_passes = 0
 
     def _emit(self, event: dict) -> None:
         self.events.append(event)
-        self._builder.add(event)
         if self.on_event is not None:
             self.on_event(event)
 
@@ -83,7 +83,7 @@ class Trace:
     def __exit__(self, *exc_info) -> None:
         tracer = self.tracer
         passes = max(tracer.iteration, 1)
-        self._builder.report.iterations = tracer.iteration
+        self.report.iterations = tracer.iteration
         self._emit({"event": "timings",
                     "forward_ms": {str(i): t / passes for i, t in tracer.forward_ms.items()},
                     "backward_ms": {str(i): t / passes for i, t in tracer.backward_ms.items()},
@@ -98,7 +98,11 @@ class Trace:
 
     @property
     def report(self) -> TraceReport:
-        return self._builder.report
+        events, builder = self.events, self._builder
+        while self._folded < len(events):
+            builder.add(events[self._folded])
+            self._folded += 1
+        return builder.report
 
 
 def trace(target, *, stats: bool = True, seed: int = 0, post_mortem: bool = False, on_event=None) -> Trace:

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from ..errors import InspectorError
+from .events import encode_event
 from .instrument import Marker, Tracer, class_source, format_traceback
 
 
@@ -94,7 +95,13 @@ def run(config: dict, emit, marker: Marker) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="inspector.trace.child")
+    return serve(run, argv, prog="inspector.trace.child")
+
+
+def serve(job, argv: list[str] | None = None, prog: str = "inspector.trace.child") -> int:
+    """The child's side of the pipe, for any job (the trace here, inspector.trace.gradcheck_child):
+    job(config, emit, marker) runs; its InspectorError or other exception is sent as an event."""
+    parser = argparse.ArgumentParser(prog=prog)
     parser.add_argument("--events-fd", type=int, required=True)
     parser.add_argument("--marker")
     parser.add_argument("--config", required=True)
@@ -103,10 +110,10 @@ def main(argv: list[str] | None = None) -> int:
     faulthandler.enable(sys.stderr)  # a Caffe abort still prints the Python stack that led to it
 
     def emit(event: dict) -> None:
-        events.write(json.dumps(event, allow_nan=True) + "\n")
+        events.write(encode_event(event) + "\n")
 
     try:
-        run(json.loads(args.config), emit, Marker(args.marker))
+        job(json.loads(args.config), emit, Marker(args.marker))
     except InspectorError as exc:
         emit({"event": "error", "kind": type(exc).__name__, "message": exc.message, "remedy": exc.remedy,
               "exit_code": exc.exit_code})

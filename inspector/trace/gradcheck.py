@@ -35,12 +35,20 @@ applied to one layer of a real net):
    Kinks are counted and listed, not counted as failures.
 7. Every blob's data and diff, and the layer's state, are restored (a last forward on the
    original inputs, then the saved arrays written back).
+
+`gradcheck()` runs passes 1-7 in a child process (inspector.trace.gradcheck_child, over
+trace.runner's pipe), since a failed CHECK in Caffe ends the process it runs in. The child sends
+what it is doing as "stage" events and the report as JSON; the parent rebuilds the report, or, when
+the child dies, raises GradcheckCrash naming the stage, Caffe's "Check failed" line or the layer's
+traceback. `check_layer()` is the same check in-process, on a net the caller built.
 """
 from __future__ import annotations
 
 import random
+import signal
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 from rich.table import Table
@@ -48,7 +56,7 @@ from rich.text import Text
 
 from ..errors import CheckFailed, InputError
 from ..prototxt import read_net
-from .netload import PHASES, build_net
+from .netload import PHASES, build_net, existing_file
 
 DEFAULT_STEP = 1e-2
 DEFAULT_THRESHOLD = 1e-2
@@ -61,6 +69,8 @@ DIFF_SENTINEL = np.float32(0.3183099)
 OK, FAIL, KINK = "ok", "fail", "kink"
 # Where --step flips a discrete choice, the step is shrunk by these factors before calling it a kink.
 STEP_FACTORS = (1.0, 0.1, 0.01)
+# A crash report leaves out frames in here: the user's layers are what they can fix.
+INSPECTOR_PACKAGE = str(Path(__file__).resolve().parent.parent)
 
 
 @dataclass
@@ -87,6 +97,11 @@ class ElementCheck:
                 "numeric": self.numeric, "error": self.error, "allowed": self.allowed, "status": self.status,
                 "step": self.step, "note": self.note}
 
+    @classmethod
+    def from_dict(cls, d: dict) -> "ElementCheck":
+        return cls(d["blob"], tuple(d["index"]), d["value"], d["analytic"], d["numeric"], d["error"], d["allowed"],
+                   d["status"], d["step"], d["note"])
+
 
 @dataclass
 class BlobCheck:
@@ -108,6 +123,11 @@ class BlobCheck:
         return {"blob": self.label, "role": self.role, "shape": self.shape, "count": int(np.prod(self.shape)),
                 "checked": self.checked, "failures": self.failures, "kinks": self.kinks,
                 "max_ratio": self.max_ratio, "max_relative_error": self.max_relative, "skipped": self.skipped}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "BlobCheck":
+        return cls(d["blob"], d["role"], d["shape"], d["checked"], d["failures"], d["kinks"], d["max_ratio"],
+                   d["max_relative_error"], d["skipped"])
 
 
 @dataclass
@@ -155,6 +175,17 @@ class GradcheckReport:
             "blobs": [b.to_dict() for b in self.blobs],
             "worst": [e.to_dict() for e in self.worst],
         }
+
+    def to_message(self) -> dict:
+        """The JSON view plus every checked element: what the child process sends back."""
+        return {**self.to_dict(), "elements": [e.to_dict() for e in self.elements]}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GradcheckReport":
+        """The report again, from to_message() (or from to_dict(), keeping only the worst elements)."""
+        return cls(Path(d["prototxt"]), d["layer"], d["layer_type"], d["phase"], d["step"], d["threshold"],
+                   d["samples"], d["seed"], d["top_diffs"], [BlobCheck.from_dict(b) for b in d["blobs"]],
+                   [ElementCheck.from_dict(e) for e in d.get("elements", d["worst"])])
 
     def __rich_console__(self, console, options):
         yield Text(f"gradcheck {self.layer} ({self.layer_type}) in {self.prototxt.name}, {self.phase} phase: "
@@ -381,45 +412,132 @@ def _verdict(analytic: float, found: _Differences, threshold: float) -> tuple[fl
     return error, allowed, FAIL, ""
 
 
+class GradcheckCrash(CheckFailed):
+    """The child process running the check died: the stage it was in and how (a Crash, as trace reports it)."""
+
+    def __init__(self, message: str, remedy: str, stage: str | None, crash, details: str | None):
+        super().__init__(message, remedy)
+        self.stage, self.crash, self.details = stage, crash, details
+
+
 def gradcheck(prototxt: Path, layer: str, step: float = DEFAULT_STEP, threshold: float = DEFAULT_THRESHOLD,
               samples: int = DEFAULT_SAMPLES, seed: int = 0, phase: str = "train") -> GradcheckReport:
-    """Check `layer`'s backward in the net of `prototxt` against central differences; see the module doc."""
-    prototxt = Path(prototxt)
+    """Check `layer`'s backward in the net of `prototxt` against central differences, in a child process;
+    see the module doc. A crash of Caffe or of the layer raises GradcheckCrash."""
+    from .runner import child_error, run_child  # noqa: PLC0415
+
+    prototxt = existing_file(Path(prototxt), "Net definition", "the NET argument")
+    _layer_spec(prototxt, layer, phase, step, threshold, samples)  # bad input is exit 2 before any child starts
+    config = {"net": str(prototxt), "layer": layer, "step": step, "threshold": threshold, "samples": samples,
+              "seed": seed, "phase": phase}
+    received: dict = {"stage": None, "report": None, "error": None, "exception": None}
+
+    def on_event(line: str, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "stage":
+            received["stage"] = event["stage"]
+        elif kind == "result":
+            received["report"] = event["report"]
+        elif kind in ("error", "exception"):
+            received[kind] = event
+
+    child = run_child("inspector.trace.gradcheck_child", config, on_event, glog_level=1)
+    if received["error"]:
+        raise child_error(received["error"])
+    if received["report"] is None:
+        raise _crash_error(layer, received["stage"], child, received["exception"])
+    return GradcheckReport.from_dict(received["report"])
+
+
+def _layer_spec(prototxt: Path, layer: str, phase: str, step: float, threshold: float, samples: int):
+    """The layer's LayerSpec in the prototxt, or an InputError for the options or the layer name."""
     if step <= 0 or threshold <= 0 or samples <= 0:
         raise InputError(f"--step, --threshold and --samples must be positive (got {step:g}, {threshold:g}, "
                          f"{samples}).", "Try the defaults: --step 1e-2 --threshold 1e-2 --samples 64.")
     if phase not in PHASES:
         raise InputError(f"Unknown phase {phase!r}.", "Use --phase train or --phase test.")
-    spec = read_net(prototxt)
-    in_phase = spec.layers_for(phase)
+    in_phase = read_net(prototxt).layers_for(phase)
     layer_spec = next((s for s in in_phase if s.name == layer), None)
     if layer_spec is None:
         python_layers = [s.name for s in in_phase if s.is_python]
         raise InputError(
             f"No layer named {layer!r} in {prototxt} ({phase} phase).",
             f"Python layers there: {', '.join(python_layers) or 'none'}. Pass one with --layer.")
-    try:
-        net = build_net(prototxt, phase=phase, seed=seed)
-    except Exception as exc:  # a layer's setup raised, or Caffe rejected the net
-        raise CheckFailed(f"Caffe could not build {prototxt}: {type(exc).__name__}: {exc}",
-                          "Run `inspector trace` on the net to see which layer fails.") from exc
+    return layer_spec
+
+
+def check_in_net(prototxt: Path, layer: str, step: float = DEFAULT_STEP, threshold: float = DEFAULT_THRESHOLD,
+                 samples: int = DEFAULT_SAMPLES, seed: int = 0, phase: str = "train",
+                 on_stage: Callable[[str], None] = lambda stage: None) -> GradcheckReport:
+    """Build the net, run it forward up to the layer and check the layer, in this process (the child's job).
+    on_stage hears what is about to run, for the report of a crash."""
+    prototxt = Path(prototxt)
+    layer_spec = _layer_spec(prototxt, layer, phase, step, threshold, samples)
+    on_stage("building the net")
+    net = build_net(prototxt, phase=phase, seed=seed)
     index = list(net._layer_names).index(layer)
-    try:
-        # Up to the layer only: a later in-place layer could overwrite the layer's bottoms.
-        net._forward(0, index)
-    except Exception as exc:
-        raise CheckFailed(f"The net's forward pass up to {layer!r} raised {type(exc).__name__}: {exc}",
-                          "Run `inspector trace` on the net to see which layer fails.") from exc
+    on_stage(f"running the net forward up to layer {layer!r}")
+    net._forward(0, index)  # up to the layer only: a later in-place layer could overwrite the layer's bottoms
     return check_layer(net, layer, step=step, threshold=threshold, samples=samples, seed=seed,
-                       layer_spec=layer_spec, prototxt=prototxt, phase=phase)
+                       layer_spec=layer_spec, prototxt=prototxt, phase=phase, on_stage=on_stage)
+
+
+def _crash_error(layer: str, stage: str | None, child, exception: dict | None) -> GradcheckCrash:
+    """What the user reads when the child died: one line for what happened while doing what, then
+    Caffe's "Check failed" line, or the traceback through the user's code (none of inspector's frames)."""
+    from .report import Crash  # noqa: PLC0415
+
+    doing = f" while {stage}" if stage else ""
+    remedy = "Run `inspector trace` on the net to see the layer calls that lead to it."
+    if exception is not None:
+        crash = child.add_log(Crash("python_exception", child.returncode, layer, None, None,
+                                    traceback=_user_traceback(exception), location=exception.get("location")))
+        at = f" (raised at {crash.location})" if crash.location else ""
+        message = (f"The gradcheck of {layer!r} stopped{doing}: "
+                   f"{exception['type']}: {exception['message']}{at}.")
+        return GradcheckCrash(message, remedy, stage, crash, crash.traceback)
+    crash = child.add_log(Crash(child.abort_kind, child.returncode, layer, None, None))
+    if crash.check_failed:
+        message = f"Caffe aborted the gradcheck of {layer!r}{doing} (exit code {child.returncode})."
+        return GradcheckCrash(message, remedy, stage, crash, crash.check_failed)
+    if child.returncode < 0:
+        message = f"The process running the gradcheck of {layer!r} died of {_signal_name(-child.returncode)}{doing}."
+    else:
+        message = f"The gradcheck of {layer!r} ended without a result{doing} (exit code {child.returncode})."
+    # faulthandler's dump of the Python stack, without inspector's frames and the list of extension modules
+    noise = ('File "' + INSPECTOR_PACKAGE, 'File "<frozen ', "Extension modules:")
+    tail = [line for line in crash.log_tail if not line.strip().startswith(noise)][-15:]
+    return GradcheckCrash(message, remedy, stage, crash, "\n".join(tail).strip() or None)
+
+
+def _signal_name(number: int) -> str:
+    try:
+        return signal.Signals(number).name
+    except ValueError:
+        return f"signal {number}"
+
+
+def _user_traceback(exception: dict) -> str:
+    """The exception's traceback through the frames outside inspector (the user's layers), and its last line."""
+    frames = [f for f in exception.get("frames", []) if not f["file"].startswith(INSPECTOR_PACKAGE)]
+    last = f"{exception['type']}: {exception['message']}"
+    if not frames:
+        return last
+    lines = ["Traceback (most recent call last):"]
+    for f in frames:
+        lines.append(f'  File "{f["file"]}", line {f["line"]}, in {f["function"]}')
+        if f["code"]:
+            lines.append(f"    {f['code']}")
+    return "\n".join(lines + [last])
 
 
 def check_layer(net, layer: str, step: float = DEFAULT_STEP, threshold: float = DEFAULT_THRESHOLD,
                 samples: int = DEFAULT_SAMPLES, seed: int = 0, layer_spec=None, prototxt: Path | None = None,
-                phase: str = "train") -> GradcheckReport:
+                phase: str = "train", on_stage: Callable[[str], None] = lambda stage: None) -> GradcheckReport:
     """Check one layer of a built net whose bottoms already hold data; every blob is left as it was.
 
-    `layer_spec` (the prototxt's LayerSpec) gives propagate_down and the bottom names as written.
+    `layer_spec` (the prototxt's LayerSpec) gives propagate_down and the bottom names as written;
+    on_stage hears each step before it runs ("checking blob bottom[0] x").
     """
     import caffe  # noqa: PLC0415 - the net exists, so pycaffe is loaded
 
@@ -435,8 +553,9 @@ def check_layer(net, layer: str, step: float = DEFAULT_STEP, threshold: float = 
                              phase=phase, step=step, threshold=threshold, samples=samples, seed=seed, top_diffs=[])
     try:
         loss_weights = [float(net._blob_loss_weights[j]) for j in checker.top_ids]
+        on_stage(f"running {layer!r} forward to choose the top diffs")
         report.top_diffs = checker.choose_top_diffs(loss_weights)
-        _check_blobs(report, checker, layer_spec, net, samples, seed)
+        _check_blobs(report, checker, layer_spec, net, samples, seed, on_stage)
     finally:
         _restore(watched, saved)
         checker.inputs = [data for _, data, _ in saved[:len(checker.bottoms)]]
@@ -451,7 +570,8 @@ def check_layer(net, layer: str, step: float = DEFAULT_STEP, threshold: float = 
     return report
 
 
-def _check_blobs(report: GradcheckReport, checker: _Checker, layer_spec, net, samples: int, seed: int) -> None:
+def _check_blobs(report: GradcheckReport, checker: _Checker, layer_spec, net, samples: int, seed: int,
+                 on_stage: Callable[[str], None]) -> None:
     bottom_names = [net._blob_names[j] for j in checker.bottom_ids]
     if layer_spec is not None and len(layer_spec.bottoms) == len(bottom_names):
         bottom_names = list(layer_spec.bottoms)  # as written, not Caffe's inserted split blobs
@@ -467,6 +587,7 @@ def _check_blobs(report: GradcheckReport, checker: _Checker, layer_spec, net, sa
             checks[k].skipped = "propagate_down: false in the prototxt"
 
     # Pass 1: which bottom and param diffs the backward writes (a sentinel survives where it does not).
+    on_stage(f"running {report.layer!r} backward to see which diffs it writes")
     checker.forward()
     while True:
         try:
@@ -491,6 +612,7 @@ def _check_blobs(report: GradcheckReport, checker: _Checker, layer_spec, net, sa
                              else "Caffe computes no gradient for it (lr_mult 0, or no loss above the layer)")
 
     # Pass 2: the analytic gradients, into zeroed diffs.
+    on_stage(f"running {report.layer!r} backward for the analytic gradients")
     checker.base_objective, _ = checker.forward()
     checker.base_state = checker.runner.discrete_state()
     checker.backward(propagate_down, np.float32(0))
@@ -515,6 +637,7 @@ def _check_blobs(report: GradcheckReport, checker: _Checker, layer_spec, net, sa
 
         targets.append((check, grads, data, write_param))
     for check, grads, data, write in targets:
+        on_stage(f"checking blob {check.label}")
         count = data.size
         chosen = np.sort(rng.choice(count, size=samples, replace=False)) if count > samples else np.arange(count)
         for flat in chosen:

@@ -13,10 +13,16 @@ How:
   to `emit`; the contract checks that need the call's data run inside the wrapper and send
   "finding" events. Before each call the layer and method are written to a Marker, so that when
   Caffe aborts the process the parent still knows what was running.
+- Statistics: the blobs a method reads (forward's bottoms' data, backward's tops' diffs) as it gets
+  them, the blobs it writes as it leaves them. Inside one sweep of the net, a blob the previous
+  Python layer just wrote and no layer has written since keeps the statistics measured then (the
+  layer callbacks drop them when a layer that writes the blob runs). This all runs on every call,
+  so it counts numpy calls: see array_stats, cast_to_float32 and the net's blobs kept in adopt().
 """
 from __future__ import annotations
 
 import inspect
+import math
 import mmap
 import pdb as pdb_module
 import struct
@@ -28,37 +34,46 @@ from typing import Callable
 
 import numpy as np
 
-from .netinfo import data_pointer
-
 METHODS = ("setup", "reshape", "forward", "backward")
 FLOAT32_EXACT_INTEGER = 2 ** 24  # larger integers do not survive Caffe's cast to float32
 
 
 # ---- statistics ----
 
+NO_VALUES = {"min": None, "max": None, "mean": None, "std": None}
+_minimum, _maximum, _add = np.minimum.reduce, np.maximum.reduce, np.add.reduce
+
+
 def array_stats(array: np.ndarray) -> dict:
     """min, max, mean, std and the NaN and Inf counts of a blob's data or diff.
 
-    Few numpy calls on the common all-finite path (the sum doubles as the NaN/Inf test, a dot
-    product of the centred values gives the variance), since this runs on every blob of every call.
+    Five numpy calls on the common all-finite path, since this runs on every blob of every call:
+    min and max (which propagate NaN and show Inf, so two finite ones prove every value finite),
+    a float64 sum for the mean, and the dot product of the centred values for the variance.
     """
+    count = array.size
+    if not count:
+        return {**NO_VALUES, "nan": 0, "inf": 0}
+    # the ufuncs' own reduce, not ndarray.min and friends: those go through numpy's Python wrappers
+    low, high = float(_minimum(array, None)), float(_maximum(array, None))
+    if -math.inf < low and high < math.inf:
+        mean = float(_add(array, None, np.float64)) / count
+        centred = array - mean  # centred first: E[x^2] - mean^2 cancels badly in float32
+        square_sum = float(np.vdot(centred, centred))
+        if square_sum == math.inf:  # squares past float32's range: redo in float64 (the stats stay finite)
+            centred = array.astype(np.float64) - mean
+            square_sum = float(np.vdot(centred, centred))
+        return {"min": low, "max": high, "mean": mean, "std": math.sqrt(square_sum / count), "nan": 0, "inf": 0}
     values = array.reshape(-1)
-    if values.size == 0:
-        return {"min": None, "max": None, "mean": None, "std": None, "nan": 0, "inf": 0}
-    total = float(values.sum(dtype=np.float64))
-    nan = inf = 0
-    if not np.isfinite(total):
-        finite_mask = np.isfinite(values)
-        nan = int(np.isnan(values).sum())
-        inf = int(values.size - finite_mask.sum() - nan)
-        values = values[finite_mask]
-        if values.size == 0:
-            return {"min": None, "max": None, "mean": None, "std": None, "nan": nan, "inf": inf}
-        total = float(values.sum(dtype=np.float64))
-    mean = total / values.size
-    centred = values - values.dtype.type(mean)  # centred first: E[x^2] - mean^2 cancels badly in float32
-    return {"min": float(values.min()), "max": float(values.max()), "mean": mean,
-            "std": (float(np.dot(centred, centred)) / values.size) ** 0.5, "nan": nan, "inf": inf}
+    finite_mask = np.isfinite(values)
+    nan = int(np.isnan(values).sum())
+    inf = int(count - finite_mask.sum() - nan)
+    values = values[finite_mask]
+    if not values.size:
+        return {**NO_VALUES, "nan": nan, "inf": inf}
+    stats = array_stats(values)
+    stats.update(nan=nan, inf=inf)
+    return stats
 
 
 def blob_shape(blob) -> list[int]:
@@ -67,72 +82,94 @@ def blob_shape(blob) -> list[int]:
     return list(blob.data.shape) if blob.count else list(blob.shape)
 
 
-def blob_summary(blob, *, data: bool = False, diff: bool = False, stats: bool = True) -> dict:
-    summary = {"shape": blob_shape(blob), "dtype": "float32"}  # pycaffe's Blob is Blob<float>, always
-    if stats and blob.count:
-        if data:
-            summary["data"] = array_stats(blob.data)
-        if diff:
-            summary["diff"] = array_stats(blob.diff)
-    return summary
+def blob_summary(blob, part: str | None = None) -> dict:
+    """The blob's shape and dtype, with the statistics of its "data" or "diff" when `part` names one."""
+    if not blob.count:
+        return {"shape": list(blob.shape), "dtype": "float32"}  # pycaffe's Blob is Blob<float>, always
+    if part is None:
+        return {"shape": list(blob.data.shape), "dtype": "float32"}
+    array = blob.data if part == "data" else blob.diff
+    return {"shape": list(array.shape), "dtype": "float32", part: array_stats(array)}
 
 
 # ---- watching what a layer writes ----
 
-def lossy_cast(value) -> str | None:
-    """How writing `value` into a float32 blob would change it (Caffe casts silently), or None."""
-    dtype = getattr(value, "dtype", None)
-    if dtype is None or dtype == np.float32:
-        return None
+def cast_to_float32(value) -> tuple[str | None, np.ndarray]:
+    """`value` cast to float32 as Caffe's float32 blob stores it, and how the cast changed it (or None)."""
     array = np.asarray(value)
-    if dtype.kind == "f":
-        with np.errstate(over="ignore", under="ignore"):
-            cast = array.astype(np.float32)
-        overflow = np.isinf(cast) & np.isfinite(array)
-        if overflow.any():
-            return f"{dtype} values up to {np.abs(array[np.isfinite(array)]).max():.3g} overflow float32 to Inf"
-        flushed = (cast == 0) & (array != 0)
-        if flushed.any():
-            return f"{dtype} values as small as {np.abs(array[flushed]).min():.3g} underflow float32 to zero"
-    elif dtype.kind in "iu" and array.size and int(np.abs(array).max()) > FLOAT32_EXACT_INTEGER:
-        return f"{dtype} values up to {int(np.abs(array).max())} lose digits in float32 (exact only to 2^24)"
-    return None
+    cast = array.astype(np.float32)  # warns (or raises, under np.seterr) just as the assignment's own cast would
+    if array.dtype.kind == "f" and array.size:
+        # cheap proofs first: a finite sum means no Inf in the cast, no zero in it means nothing underflowed
+        if not -math.inf < float(np.add.reduce(cast, None)) < math.inf:
+            overflow = np.isinf(cast) & np.isfinite(array)
+            if overflow.any():
+                return (f"{array.dtype} values up to {np.abs(array[np.isfinite(array)]).max():.3g} overflow "
+                        "float32 to Inf"), cast
+        nonzero = np.count_nonzero(cast)
+        if nonzero != cast.size and nonzero != np.count_nonzero(array):
+            flushed = (cast == 0) & (array != 0)
+            return f"{array.dtype} values as small as {np.abs(array[flushed]).min():.3g} underflow float32 to zero", cast
+    elif array.size and int(np.abs(array).max()) > FLOAT32_EXACT_INTEGER:
+        return (f"{array.dtype} values up to {int(np.abs(array).max())} lose digits in float32 "
+                "(exact only to 2^24)"), cast
+    return None, cast
+
+
+FLOAT32 = np.dtype(np.float32)
 
 
 class WatchedArray(np.ndarray):
     """A view of a blob's data or diff that reports writes whose values the float32 cast changes."""
 
     def __setitem__(self, key, value):
-        report = getattr(self, "report_write", None)
-        if report is not None:
-            problem = lossy_cast(value)
+        watch = getattr(self, "watch", None)
+        dtype = getattr(value, "dtype", None)
+        if watch is not None and dtype is not None and dtype != FLOAT32 and dtype.kind in "fiu":
+            problem, value = cast_to_float32(value)  # the cast numpy would make anyway, done once
             if problem:
-                report(problem)
+                blob, part = watch
+                blob.report(blob.where, part, problem)
         super().__setitem__(key, value)
+
+
+def _entry_summary(blob, part: str, fresh: dict | None, blob_ids: list[int], position: int) -> dict:
+    """blob_summary of a blob a method reads, taking the statistics its writer left in this sweep when there are."""
+    stats = fresh.get((blob_ids[position], part)) if fresh is not None and position < len(blob_ids) else None
+    if stats is None:
+        return blob_summary(blob, part)
+    return {"shape": blob_shape(blob), "dtype": "float32", part: stats}
+
+
+def _shares_a_top(bottom, top_arrays: list) -> bool:
+    """Whether a bottom is also one of the tops (in place), from their memory."""
+    if not bottom.count:
+        return False
+    data = bottom.data
+    return any(a is not None and a.shape == data.shape and np.may_share_memory(a, data) for a in top_arrays)
 
 
 class WatchedBlob:
     """Stands in for a Blob forward writes (a top) or backward writes (a bottom); .data and .diff come back
-    as WatchedArray views."""
+    as WatchedArray views. `report(where, part, problem)` hears of lossy writes."""
 
-    __slots__ = ("_blob", "_report")
+    __slots__ = ("_blob", "where", "report")
 
-    def __init__(self, blob, report: Callable[[str, str], None]):
+    def __init__(self, blob, where: str, report: Callable[[str, str, str], None]):
         self._blob = blob
-        self._report = report
-
-    def _watched(self, part: str) -> np.ndarray:
-        view = getattr(self._blob, part).view(WatchedArray)
-        view.report_write = lambda problem: self._report(part, problem)
-        return view
+        self.where = where
+        self.report = report
 
     @property
     def data(self):
-        return self._watched("data")
+        view = self._blob.data.view(WatchedArray)
+        view.watch = (self, "data")
+        return view
 
     @property
     def diff(self):
-        return self._watched("diff")
+        view = self._blob.diff.view(WatchedArray)
+        view.watch = (self, "diff")
+        return view
 
     def __getattr__(self, name):
         return getattr(self._blob, name)
@@ -157,6 +194,15 @@ class Marker:
         if self._map is not None:
             _MARK.pack_into(self._map, 0, 1, METHOD_CODES.get(method, -1), iteration,
                             layer.encode()[:96])
+
+    def marker_for(self, layer: str) -> Callable[[int, int], None] | None:
+        """A faster mark(layer, ...) for one layer, taking the method's code: the layer callbacks run it twice a layer
+        per pass. None when there is no file."""
+        if self._map is None:
+            return None
+        name = layer.encode()[:96]
+        pack, mapped = _MARK.pack_into, self._map
+        return lambda code, iteration: pack(mapped, 0, 1, code, iteration, name)
 
     @staticmethod
     def create(path: Path) -> None:
@@ -201,6 +247,10 @@ class LayerState:
     param_str: str = ""
     calls: int = 0
     backward_calls: int = 0
+    index: int | None = None  # in the net, with the net's indices of its bottom and top blobs
+    bottom_ids: list[int] = field(default_factory=list)
+    top_ids: list[int] = field(default_factory=list)
+    reshaped_in: int = -1  # the net's layer call (Tracer._layer_calls) its last reshape ran in
 
 
 @dataclass
@@ -222,6 +272,12 @@ class Tracer:
     _restore: list[Callable[[], None]] = field(default_factory=list)
     _started: dict[int, float] = field(default_factory=dict)
     _reported: set = field(default_factory=set)
+    _running: tuple[int, str] | None = None  # (layer index, "forward" | "backward") between a layer's callbacks
+    _layer_calls: int = 0  # layer calls the net made so far (its callbacks count them)
+    _blobs: list = field(default_factory=list)  # the net's blobs, by index: a layer the net calls gets these
+    # (blob index, "data" | "diff") -> statistics measured since a layer last wrote that part, within one sweep
+    # of the net (one C++ forward or backward): the next Python layer reads the blob its neighbour just wrote
+    _fresh: dict[tuple[int, str], dict] = field(default_factory=dict)
 
     # -- naming --
     def state_of(self, layer) -> LayerState:
@@ -235,13 +291,16 @@ class Tracer:
     def adopt(self, net) -> None:
         """Name the Python layer objects of a built net (and forget setup-order guesses that disagree)."""
         self.layer_names = list(net._layer_names)
-        for name, layer in zip(net._layer_names, net.layers):
+        self._blobs = list(net._blobs)
+        for index, (name, layer) in enumerate(zip(net._layer_names, net.layers)):
             if layer.type == "Python":
                 state = self.states.get(id(layer))
                 if state is None:
-                    self.states[id(layer)] = LayerState(name, param_str=getattr(layer, "param_str", ""))
+                    state = self.states[id(layer)] = LayerState(name, param_str=getattr(layer, "param_str", ""))
                 else:
                     state.name = name
+                state.index = index
+                state.bottom_ids, state.top_ids = list(net._bottom_ids(index)), list(net._top_ids(index))
 
     # -- findings --
     def finding(self, check: str, severity: str, layer: str, method: str, message: str, fix: str,
@@ -257,32 +316,53 @@ class Tracer:
     def call(self, layer, method: str, function, args):
         if not self.active:
             return function(layer, *args)
-        state = self.state_of(layer)
+        state = self.states.get(id(layer)) or self.state_of(layer)
         self.marker.mark(state.name, method, self.iteration)
         if method == "backward":
-            top, propagate_down, bottom = args
-            propagate_down = [bool(flag) for flag in propagate_down]
+            top, flags, bottom = args
+            propagate_down = [bool(flags[i]) for i in range(len(flags))]  # iterating a BoolVec is ten times slower
         else:
             bottom, top = args
             propagate_down = None
-        bottoms, tops = [bottom[i] for i in range(len(bottom))], [top[i] for i in range(len(top))]
-        top_shapes_before = [blob_shape(b) for b in tops]
-        bottom_copies = None
+        running = self._running
+        in_net = running is not None and running[0] == state.index and bool(self._blobs)
+        if in_net:  # the net's own blobs, already wrapped: indexing pycaffe's blob vectors costs a C++ call each
+            blobs = self._blobs
+            bottoms, tops = [blobs[j] for j in state.bottom_ids], [blobs[j] for j in state.top_ids]
+        else:
+            bottoms, tops = [bottom[i] for i in range(len(bottom))], [top[i] for i in range(len(top))]
+        passing = method == "forward" or method == "backward"
+        top_shapes_before = top_arrays = bottom_copies = entry = None
         call_args = args
-        if self.stats and method in ("forward", "backward"):
+        if method == "forward" and in_net and state.reshaped_in == self._layer_calls:
+            top_shapes_before = state.shapes_after_reshape  # Layer::Forward ran reshape just before, nothing between
+        elif passing:
+            top_arrays = [b.data if b.count else None for b in tops]
+            top_shapes_before = [list(b.shape) if a is None else list(a.shape) for a, b in zip(top_arrays, tops)]
+        if self.stats and passing:
+            # the blobs a method reads are summarised as it gets them, those it writes as it leaves them
+            fresh = self._fresh if in_net and running[1] == method else None
             # only the blobs the method writes are watched: reads get plain arrays and stay at numpy's speed
+            report = self._write_reporter(state, method)
             if method == "forward":
-                watched_top = [WatchedBlob(b, self._write_reporter(state, method, "top", i)) for i, b in enumerate(tops)]
-                call_args = (bottom, watched_top)
+                if in_net:  # in place: a bottom that is also a top, meant to change
+                    in_place = [blob_id in state.top_ids for blob_id in state.bottom_ids]
+                else:
+                    in_place = [_shares_a_top(b, top_arrays) for b in bottoms]
+                entry, bottom_copies = [], []  # the copies (bytes compare NaN-safe and fast) show a changed bottom
+                for j, b in enumerate(bottoms):
+                    if not b.count:
+                        entry.append(blob_summary(b))
+                        bottom_copies.append(None)
+                        continue
+                    data = b.data
+                    stats = fresh.get((state.bottom_ids[j], "data")) if fresh is not None else None
+                    entry.append({"shape": list(data.shape), "dtype": "float32", "data": stats or array_stats(data)})
+                    bottom_copies.append(None if in_place[j] else data.tobytes())
+                call_args = (bottom, [WatchedBlob(b, f"top[{i}]", report) for i, b in enumerate(tops)])
             else:
-                watched_bottom = [WatchedBlob(b, self._write_reporter(state, method, "bottom", i))
-                                  for i, b in enumerate(bottoms)]
-                call_args = (top, args[1], watched_bottom)
-            if method == "forward":
-                top_pointers = {data_pointer(b.data) for b in tops if b.count}
-                # bytes compare NaN-safe and fast; in-place bottoms (shared with a top) are meant to change
-                bottom_copies = [None if not b.count or data_pointer(b.data) in top_pointers else b.data.tobytes()
-                                 for b in bottoms]
+                entry = [_entry_summary(b, "diff", fresh, state.top_ids, j) for j, b in enumerate(tops)]
+                call_args = (top, flags, [WatchedBlob(b, f"bottom[{i}]", report) for i, b in enumerate(bottoms)])
         if method == "backward" and state.shapes_after_reshape not in (None, top_shapes_before):
             # checked before the call: a backward given tops of the wrong shape often raises
             self.finding("shape_changed_after_reshape", "error", state.name, "backward",
@@ -294,6 +374,7 @@ class Tracer:
         try:
             function(layer, *call_args)
         except BaseException as exc:
+            self._running = None  # Caffe calls no after_* callback past an exception
             self.emit({"event": "exception", "layer": state.name, "method": method,
                        "iteration": self.iteration, **format_traceback(exc)})
             if self.post_mortem:
@@ -301,28 +382,36 @@ class Tracer:
             raise
         wall_ms = (time.perf_counter() - started) * 1e3
         state.calls += 1
-        if method == "backward":
-            state.backward_calls += 1
+        if entry is None:
+            bottom_summaries = [blob_summary(b) for b in bottoms]
+            top_summaries = [blob_summary(b) for b in tops]
+        elif method == "forward":
+            bottom_summaries = entry
+            top_summaries = [blob_summary(b, "data") for b in tops]
+            if fresh is not None:
+                for blob_id, summary in zip(state.top_ids, top_summaries):
+                    fresh[blob_id, "data"] = summary.get("data")
+        else:
+            bottom_summaries = [blob_summary(b, "diff" if flag else None) for b, flag in zip(bottoms, propagate_down)]
+            top_summaries = entry
+            if fresh is not None:
+                for blob_id, summary in zip(state.bottom_ids, bottom_summaries):
+                    fresh[blob_id, "diff"] = summary.get("diff")
         record = {
             "event": "call", "layer": state.name, "method": method, "iteration": self.iteration,
-            "probe": self.probing, "wall_ms": round(wall_ms, 4),
-            "bottoms": [blob_summary(b, data=method == "forward", diff=method == "backward" and propagate_down[i],
-                                     stats=self.stats) for i, b in enumerate(bottoms)],
-            "tops": [blob_summary(b, data=method == "forward", diff=method == "backward", stats=self.stats)
-                     for b in tops],
+            "probe": self.probing, "wall_ms": round(wall_ms, 4), "bottoms": bottom_summaries, "tops": top_summaries,
         }
         if propagate_down is not None:
+            state.backward_calls += 1
             record["propagate_down"] = propagate_down
         self.emit(record)
         self._check_call(state, method, record, top_shapes_before, bottoms, bottom_copies, propagate_down)
 
-    def _write_reporter(self, state: LayerState, method: str, side: str, index: int):
-        def report(part: str, problem: str) -> None:
-            self.finding("lossy_write", "error", state.name, method,
-                         f"{method} wrote to {side}[{index}].{part}: {problem}.",
+    def _write_reporter(self, state: LayerState, method: str) -> Callable[[str, str, str], None]:
+        def report(where: str, part: str, problem: str) -> None:
+            self.finding("lossy_write", "error", state.name, method, f"{method} wrote to {where}.{part}: {problem}.",
                          f"Compute in a range float32 holds and assign float32 values, e.g. "
-                         f"{side}[{index}].{part}[...] = values.astype(np.float32).",
-                         blob=f"{side}[{index}]")
+                         f"{where}.{part}[...] = values.astype(np.float32).", blob=where)
         return report
 
     def _check_call(self, state, method, record, top_shapes_before, bottoms, bottom_copies, propagate_down):
@@ -330,6 +419,7 @@ class Tracer:
         name = state.name
         if method == "reshape":
             state.shapes_after_reshape = top_shapes
+            state.reshaped_in = self._layer_calls
         elif method == "forward":
             if top_shapes != top_shapes_before:
                 changed = [i for i, (a, b) in enumerate(zip(top_shapes_before, top_shapes)) if a != b]
@@ -352,6 +442,8 @@ class Tracer:
                                  "Guard divisions and logs (add an epsilon, clip) in forward.", blob=f"top[{i}]")
             for i, copy in enumerate(bottom_copies or []):
                 if copy is not None and (not bottoms[i].count or bottoms[i].data.tobytes() != copy):
+                    if i < len(state.bottom_ids):
+                        self._fresh.pop((state.bottom_ids[i], "data"), None)  # its writer's statistics no longer hold
                     self.finding("bottom_modified", "error", name, "forward",
                                  f"forward changed bottom[{i}].data, which other layers read too.",
                                  "Work on a copy (bottom[i].data.copy()) instead of writing to a bottom.",
@@ -381,6 +473,15 @@ class Tracer:
         traced.__wrapped__ = function
         return traced
 
+    def _bound_wrapper(self, layer, method: str, function):
+        call = self.call
+
+        def traced(*args):  # one frame between Caffe and the tracer: this runs on every call
+            return call(layer, method, function, args)
+
+        traced.__wrapped__ = function
+        return traced
+
     def wrap_classes(self, classes) -> None:
         """Wrap the methods of Python layer classes (before the net is built, so setup is seen)."""
         for cls in dict.fromkeys(classes):
@@ -401,8 +502,7 @@ class Tracer:
                 function = getattr(cls, method, None)
                 if function is None:
                     continue
-                traced = self._wrapper(method, function)
-                self._replace(layer, method, lambda *args, _traced=traced, _layer=layer: _traced(_layer, *args))
+                self._replace(layer, method, self._bound_wrapper(layer, method, function))
             self._track_param_str(cls)
 
     def _replace(self, owner, attribute: str, value) -> None:
@@ -463,32 +563,56 @@ class Tracer:
         started = self._started
         names = list(net._layer_names)
         last = len(names) - 1
-        marker = self.marker
+        marks = [self.marker.marker_for(name) for name in names]
+        if None in marks:  # no marker file (the Python API)
+            marks = None
+        forward_code, backward_code = METHOD_CODES["forward"], METHOD_CODES["backward"]
         counting = on_pass_end is not None
+
+        # with statistics, what each layer writes, to drop the statistics carried for it (see _fresh)
+        tops_of = [[(b, "data") for b in net._top_ids(i)] if self.stats else () for i in range(len(names))]
+        bottoms_of = [[(b, "diff") for b in net._bottom_ids(i)] if self.stats else () for i in range(len(names))]
+        fresh = self._fresh
 
         def before_forward(i):
             if self.active:
                 if counting and i == 0 and not self.probing:
                     self.iteration += 1
-                marker.mark(names[i], "forward", self.iteration)
+                if marks:
+                    marks[i](forward_code, self.iteration)
+                for key in tops_of[i]:
+                    fresh.pop(key, None)
+                self._running = (i, "forward")
+                self._layer_calls += 1
                 started[i] = clock()
 
         def after_forward(i):
             if self.active and i in started:
                 self.forward_ms[i] = self.forward_ms.get(i, 0.0) + (clock() - started.pop(i)) * 1e3
+                self._running = None
                 if counting and i == last and not self.probing:
                     on_pass_end()
 
         def before_backward(i):
             if self.active:
-                marker.mark(names[i], "backward", self.iteration)
+                if marks:
+                    marks[i](backward_code, self.iteration)
+                for key in bottoms_of[i]:
+                    fresh.pop(key, None)
+                self._running = (i, "backward")
+                self._layer_calls += 1
                 started[-1 - i] = clock()
 
         def after_backward(i):
             if self.active and -1 - i in started:
                 self.backward_ms[i] = self.backward_ms.get(i, 0.0) + (clock() - started.pop(-1 - i)) * 1e3
+                self._running = None
                 if on_backward_end is not None and i == 0 and not self.probing:
                     on_backward_end()
+
+        if self.stats:  # statistics carry over from layer to layer only inside one sweep: between, any code may write
+            for attribute in ("_forward", "_backward"):
+                self._replace(net, attribute, _sweep(getattr(net, attribute), fresh))
 
         net.before_forward(before_forward)
         net.after_forward(after_forward)
@@ -502,6 +626,17 @@ class Tracer:
                 self.finding("param_str_unread", "warning", state.name, "setup",
                              f"the layer was given param_str {state.param_str!r} but never read self.param_str.",
                              "Parse self.param_str in setup(), or drop the param_str from the prototxt.")
+
+
+def _sweep(run, fresh: dict):
+    """net._forward or net._backward (one C++ sweep over layers), forgetting carried statistics before and after."""
+    def sweep(*args):
+        fresh.clear()
+        try:
+            return run(*args)
+        finally:
+            fresh.clear()
+    return sweep
 
 
 def class_source(cls) -> str | None:

@@ -7,9 +7,11 @@ TraceReport, so the command and a debugging session give the same records and fi
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rich import box
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
@@ -138,9 +140,15 @@ class TraceReport:
                        else "No findings.", style="red" if errors else "green")
 
     def _layer_table(self) -> Table:
-        table = Table(title="layers", title_justify="left")
-        for column in ("#", "layer", "type", "top shapes", "params", "fwd ms", "bwd ms", "backward"):
-            table.add_column(column, overflow="fold")
+        table = Table(title="layers", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
+        table.add_column("#", justify="right")
+        table.add_column("layer", no_wrap=True)  # names and types whole; the shapes fold, at ", "
+        table.add_column("type", no_wrap=True)
+        table.add_column("top shapes", overflow="fold", ratio=1)
+        table.add_column("params", justify="right")
+        table.add_column("fwd ms", justify="right")
+        table.add_column("bwd ms", justify="right")
+        table.add_column("bwd")
         for layer in self.layers:
             params = f"{layer['param_count']:,}" if layer["param_shapes"] else ""
             if layer["shares_params_with"]:
@@ -148,25 +156,44 @@ class TraceReport:
             needs = layer.get("needs_backward")
             kind = layer["type"] + (" (inserted)" if layer["inserted_by_caffe"] else "")
             table.add_row(str(layer["index"]), layer["name"], kind,
-                          "; ".join(f"{k} {v}" for k, v in layer["top_shapes"].items()), params,
+                          _named_shapes(layer["top_shapes"]), params,
                           _ms(layer["forward_ms"]), _ms(layer["backward_ms"]),
                           "" if needs is None else ("yes" if needs else "no"),
                           style="bold cyan" if layer["python"] else None)
         return table
 
     def _call_log(self, record: PythonLayerRecord) -> Group:
-        head = Text(f"{record.name}: {record.module}.{record.class_name} ({record.source_file}) "
-                    f"param_str={record.param_str!r} phase={record.phase}", style="bold cyan")
-        table = Table(show_header=True, box=None, pad_edge=False)
-        for column in ("iter", "method", "ms", "bottoms", "tops", "propagate_down"):
-            table.add_column(column, overflow="fold")
+        """One line a call, as a debugger's log: iteration, method, time, shapes (bottoms -> tops), propagate_down,
+        and the tops' data (forward) or the bottoms' diffs (backward) in brief; NaN and Inf counts and the
+        findings of the call in red. Every number stays in the JSON view."""
+        head = Text.assemble((record.name, "bold cyan"), f"  {record.module}.{record.class_name}",
+                             f"  param_str={record.param_str!r}" if record.param_str else "",
+                             f"  phase {record.phase}")
+        source = Text(f"  {record.source_file}", style="dim") if record.source_file else Text("")
+        findings: dict[tuple, list[str]] = {}
+        for f in self.findings:
+            if f.layer == record.name:
+                findings.setdefault((f.method, f.iteration), []).append(f.check)
+        table = Table(box=None, pad_edge=False, show_edge=False, header_style="dim", padding=(0, 1, 0, 0))
+        table.add_column("iter", justify="right")
+        table.add_column("method")
+        table.add_column("ms", justify="right")
+        table.add_column("bottoms -> tops", overflow="fold")
+        table.add_column("p.down")
+        table.add_column("top data / bottom diff", overflow="fold", ratio=1)
         for call in record.calls:
-            table.add_row(str(call["iteration"]) + ("*" if call.get("probe") else ""), call["method"],
-                          f"{call['wall_ms']:.3f}",
-                          "\n".join(_blob_line(b) for b in call["bottoms"]),
-                          "\n".join(_blob_line(b) for b in call["tops"]),
-                          str(call.get("propagate_down", "")))
-        return Group(head, table)
+            stats = _call_stats(call)
+            checks = findings.pop((call["method"], call["iteration"]), None)
+            if checks:
+                stats.append(("  " if stats else "") + "! " + ", ".join(checks), "bold red")
+            flags = call.get("propagate_down")
+            table.add_row(f"{call['iteration']}{'*' if call.get('probe') else ''}", call["method"],
+                          f"{call['wall_ms']:.3f}", f"{_shapes(call['bottoms'])} -> {_shapes(call['tops'])}",
+                          "" if flags is None else ",".join("T" if flag else "F" for flag in flags), stats)
+        lines = [head, source, table]
+        if any(call.get("probe") for call in record.calls):
+            lines.append(Text("  * a probe pass of the contract checks, after the iterations", style="dim"))
+        return Group(*lines)
 
     def _findings_table(self) -> Table:
         table = Table(title="findings", title_justify="left")
@@ -207,15 +234,71 @@ def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
 
 
-def _blob_line(blob: dict) -> str:
-    text = f"{blob['shape']} {blob['dtype']}"
-    for part in ("data", "diff"):
-        s = blob.get(part)
-        if s and s["min"] is not None:
-            text += (f" {part}[{s['min']:.3g}..{s['max']:.3g} μ{s['mean']:.3g} σ{s['std']:.3g}"
-                     + (f" nan{s['nan']}" if s["nan"] else "") + (f" inf{s['inf']}" if s["inf"] else "") + "]")
-        elif s:
-            text += f" {part}[nan{s['nan']} inf{s['inf']}]"
+def _shape(shape: list[int]) -> str:
+    return "x".join(map(str, shape)) if shape else "()"
+
+
+def _shapes(blobs: list[dict]) -> str:
+    """Compact shapes, runs of one shape counted: `100x32, 100` or `3x 100x32`."""
+    runs: list[list] = []
+    for blob in blobs:
+        shape = _shape(blob["shape"])
+        if runs and runs[-1][0] == shape:
+            runs[-1][1] += 1
+        else:
+            runs.append([shape, 1])
+    return ", ".join(shape if count == 1 else f"{count}x {shape}" for shape, count in runs)
+
+
+def _named_shapes(shapes: dict[str, list[int]]) -> str:
+    """`data 100x1x8x8, labels 100`, blobs of one shape in a row sharing it: `archor, positive, negative 100x32`."""
+    runs: list[list] = []
+    for name, shape in shapes.items():
+        if runs and runs[-1][1] == shape:
+            runs[-1][0].append(name)
+        else:
+            runs.append([[name], shape])
+    return ", ".join(f"{', '.join(names)} {_shape(shape)}" for names, shape in runs)
+
+
+def _pooled(parts: list[tuple[dict, int]]) -> dict | None:
+    """min, max, mean and std over several blobs' finite values, from each one's statistics and size."""
+    parts = [(s, size - s["nan"] - s["inf"]) for s, size in parts if s and s["min"] is not None]
+    total = sum(n for _, n in parts)
+    if not total:
+        return None
+    mean = sum(s["mean"] * n for s, n in parts) / total
+    variance = sum(n * (s["std"] ** 2 + (s["mean"] - mean) ** 2) for s, n in parts) / total
+    return {"min": min(s["min"] for s, _ in parts), "max": max(s["max"] for s, _ in parts),
+            "mean": mean, "std": variance ** 0.5}
+
+
+def _call_stats(call: dict) -> Text:
+    """The tops' data after forward or the bottoms' diffs after backward (pooled over blobs of one shape,
+    else the first one's and how many more), then every non-zero NaN or Inf count of the call's blobs, in red."""
+    text = Text()
+    part, blobs = ("data", call["tops"]) if call["method"] == "forward" else ("diff", call["bottoms"])
+    blobs = [b for b in blobs if b.get(part)]
+    if blobs and all(b["shape"] == blobs[0]["shape"] for b in blobs):
+        pooled, more = _pooled([(b[part], math.prod(b["shape"])) for b in blobs]), 0
+    else:
+        pooled, more = (_pooled([(blobs[0][part], math.prod(blobs[0]["shape"]))]), len(blobs) - 1) if blobs else (None, 0)
+    if pooled and pooled["min"] == pooled["max"]:
+        text.append(f"all {pooled['min']:.3g}")
+    elif pooled:
+        text.append(f"{pooled['min']:.3g}..{pooled['max']:.3g}")
+        if part == "data":
+            text.append(f" μ{pooled['mean']:.3g}")
+        text.append(f" σ{pooled['std']:.3g}")
+        if more:
+            text.append(f" +{more} more", "dim")
+    for side in ("bottoms", "tops"):
+        for i, blob in enumerate(call[side]):
+            for name in ("data", "diff"):
+                s = blob.get(name)
+                counts = [f"{s[kind]} {label}" for kind, label in (("nan", "NaN"), ("inf", "Inf")) if s and s[kind]]
+                if counts:
+                    text.append(f"{'  ' if text else ''}{side[:-1]}[{i}].{name} {' '.join(counts)}", "bold red")
     return text
 
 
@@ -239,7 +322,11 @@ class ReportBuilder:
     def add(self, event: dict) -> None:
         kind = event.get("event")
         r = self.report
-        if kind == "python_layers":
+        if kind == "call":  # by far the most frequent
+            call = dict(event)
+            del call["event"]
+            self._record(call.pop("layer")).calls.append(call)
+        elif kind == "python_layers":
             for spec in event["layers"]:
                 r.python_layers.append(PythonLayerRecord(spec["name"], spec["module"], spec["class"],
                                                          spec.get("source_file"), spec["param_str"], r.phase))
@@ -247,8 +334,6 @@ class ReportBuilder:
             r.layers = event["layers"]
             r.blob_shapes = event["blob_shapes"]
             r.inputs = event.get("inputs", {})
-        elif kind == "call":
-            self._record(event["layer"]).calls.append({k: v for k, v in event.items() if k not in ("event", "layer")})
         elif kind == "exception":
             if self.last_exception is None or event.get("layer"):  # the layer's own record beats the re-raise
                 self.last_exception = event

@@ -5,7 +5,8 @@ this side folds them into a TraceReport, copies them to the JSONL file when aske
 the progress bar. Caffe's log (the child's stderr, INFO level) is read at the same time: the
 "needs backward computation" lines Net::Init prints, and the "Check failed" line of an abort.
 If the child dies, the report keeps every event that arrived, and the marker file names the
-layer and method that were running.
+layer and method that were running. run_child (the process, the pipe, the log) is shared with
+`inspector gradcheck`, whose check runs the same way.
 """
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ import threading
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Callable
 
-from ..errors import InputError, MissingDependency
+from ..errors import CheckFailed, InputError, InspectorError, MissingDependency
+from .events import decode_event
 from .instrument import Marker
 from .netload import existing_file
 from .report import Crash, ReportBuilder, TraceReport
@@ -91,6 +93,74 @@ def check_failed_line(lines: list[str]) -> str | None:
     return lines[0] if lines else None
 
 
+@dataclass
+class ChildRun:
+    """How a child process ended: its exit code, Caffe's log, what its code printed, the marker's last mark."""
+
+    returncode: int
+    log: CaffeLog
+    printed: CaffeLog | None
+    mark: dict | None
+
+    @property
+    def abort_kind(self) -> str:
+        return "caffe_abort" if self.returncode < 0 or self.log.fatal else "killed"
+
+    def add_log(self, crash: Crash) -> Crash:
+        """The crash with Caffe's "Check failed" line, the log's last lines and the last printed lines."""
+        crash.check_failed = check_failed_line(self.log.fatal)
+        crash.log_tail = list(self.log.tail)
+        if self.printed is not None and self.printed.tail:
+            crash.printed = list(self.printed.tail)
+        return crash
+
+
+def run_child(module: str, config: dict, on_event: Callable[[str, dict], None], glog_level: int = 0,
+              interactive: bool = False) -> ChildRun:
+    """Run `python -m MODULE --events-fd N --marker M --config JSON`, passing each event line it streams
+    (raw and parsed) to on_event, and return how it ended. Caffe may abort the child: whatever it sent
+    before that has been passed on, and the marker holds what was running."""
+    with tempfile.TemporaryDirectory(prefix="inspector-child-") as tmp:
+        marker_path = Path(tmp) / "marker"
+        Marker.create(marker_path)
+        read_fd, write_fd = os.pipe()
+        env = dict(os.environ, GLOG_minloglevel=str(glog_level), GLOG_logtostderr="1", PYTHONUNBUFFERED="1")
+        command = [sys.executable, "-m", module, "--events-fd", str(write_fd),
+                   "--marker", str(marker_path), "--config", json.dumps(config)]
+        try:
+            child = subprocess.Popen(
+                command, pass_fds=(write_fd,), env=env, cwd=os.getcwd(), text=True,
+                # --pdb needs the terminal; otherwise the layers' prints join Caffe's log, keeping stdout for the report
+                stdin=None if interactive else subprocess.DEVNULL,
+                stdout=None if interactive else subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+        finally:
+            os.close(write_fd)
+        log = CaffeLog(child.stderr)
+        printed = CaffeLog(child.stdout) if child.stdout else None
+        with os.fdopen(read_fd, "r") as events:
+            for line in events:
+                try:
+                    event = decode_event(line)
+                except json.JSONDecodeError:
+                    continue
+                on_event(line, event)
+        returncode = child.wait()
+        log.join()
+        if printed:
+            printed.join()
+        return ChildRun(returncode, log, printed, Marker.read(marker_path))
+
+
+def child_error(event: dict) -> InspectorError:
+    """The InspectorError a child reported in an "error" event, with its kind and exit code."""
+    kinds = {"MissingDependency": MissingDependency, "CheckFailed": CheckFailed}
+    error = kinds.get(event.get("kind"), InputError)(event["message"], event.get("remedy"))
+    error.exit_code = event.get("exit_code", error.exit_code)
+    return error
+
+
 def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: bool = False,
               finetune=None) -> TraceReport:
     """Trace the net in a child process; the report holds everything recorded, even after a crash."""
@@ -101,72 +171,39 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
               "stats": options.stats, "pdb": options.pdb}
     builder = ReportBuilder(str(options.net), options.phase, options.iterations, options.seed, options.stats)
     builder.report.finetune = finetune
-    with tempfile.TemporaryDirectory(prefix="inspector-trace-") as tmp:
-        marker_path = Path(tmp) / "marker"
-        Marker.create(marker_path)
-        read_fd, write_fd = os.pipe()
-        env = dict(os.environ, GLOG_minloglevel="0", GLOG_logtostderr="1", PYTHONUNBUFFERED="1")
-        command = [sys.executable, "-m", "inspector.trace.child", "--events-fd", str(write_fd),
-                   "--marker", str(marker_path), "--config", json.dumps(config)]
-        try:
-            child = subprocess.Popen(
-                command, pass_fds=(write_fd,), env=env, cwd=os.getcwd(), text=True,
-                # --pdb needs the terminal; otherwise the layers' prints join Caffe's log, keeping stdout for the report
-                stdin=None if options.pdb else subprocess.DEVNULL,
-                stdout=None if options.pdb else subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-        finally:
-            os.close(write_fd)
-        log = CaffeLog(child.stderr)
-        printed = CaffeLog(child.stdout) if child.stdout else None
-        with os.fdopen(read_fd, "r") as events, _progress_bar(progress, options.iterations) as advance:
-            for line in events:
-                try:
-                    event = json.loads(line)
-                except json.JSONDecodeError:
-                    continue
-                builder.add(event)
-                if jsonl is not None:
-                    jsonl.write(line if line.endswith("\n") else line + "\n")
-                    jsonl.flush()
-                if event.get("event") == "iteration":
-                    advance()
-        returncode = child.wait()
-        log.join()
-        if printed:
-            printed.join()
-        mark = Marker.read(marker_path)
+    with _progress_bar(progress, options.iterations) as advance:
+        def on_event(line: str, event: dict) -> None:
+            builder.add(event)
+            if jsonl is not None:
+                jsonl.write(line if line.endswith("\n") else line + "\n")
+                jsonl.flush()
+            if event.get("event") == "iteration":
+                advance()
+
+        child = run_child("inspector.trace.child", config, on_event, glog_level=0, interactive=options.pdb)
+    log = child.log
     if log.needs_backward:
         event = {"event": "needs_backward", "layers": log.needs_backward}
         builder.add(event)
         if jsonl is not None:
             jsonl.write(json.dumps(event) + "\n")
     if builder.error:
-        kind = MissingDependency if builder.error.get("kind") == "MissingDependency" else InputError
-        error = kind(builder.error["message"], builder.error.get("remedy"))
-        error.exit_code = builder.error.get("exit_code", error.exit_code)
-        raise error
+        raise child_error(builder.error)
     report = builder.report
     if not report.completed:
-        report.crash = _crash(builder, returncode, mark, log, printed)
+        report.crash = _crash(builder, child)
     return report
 
 
-def _crash(builder: ReportBuilder, returncode: int, mark: dict | None, log: CaffeLog,
-           printed: CaffeLog | None) -> Crash:
-    crash = builder.python_exception_crash(returncode)
+def _crash(builder: ReportBuilder, child: ChildRun) -> Crash:
+    mark = child.mark
+    crash = builder.python_exception_crash(child.returncode)
     if crash is not None and crash.layer is None and mark:
         crash.layer, crash.method, crash.iteration = mark["layer"], mark["method"], mark["iteration"]
     if crash is None:
-        kind = "caffe_abort" if returncode < 0 or log.fatal else "killed"
-        crash = Crash(kind, returncode, mark["layer"] if mark else None, mark["method"] if mark else None,
-                      mark["iteration"] if mark else None)
-    crash.check_failed = check_failed_line(log.fatal)
-    crash.log_tail = list(log.tail)
-    if printed is not None and printed.tail:
-        crash.printed = list(printed.tail)
-    return crash
+        crash = Crash(child.abort_kind, child.returncode, mark["layer"] if mark else None,
+                      mark["method"] if mark else None, mark["iteration"] if mark else None)
+    return child.add_log(crash)
 
 
 def _progress_bar(enabled: bool, total: int):

@@ -124,3 +124,29 @@ class EuclideanLossLayer(caffe.Layer):
                 continue
             sign = 1 if i == 0 else -1
             bottom[i].diff[...] = sign * top[0].diff[0] * self.diff / bottom[i].num
+
+
+# ---- layers that end the check early (crashes.prototxt, raises_in_setup.prototxt) ----
+class FirstInputOnlyLayer(SquareLayer):
+    """Broken: keeps its first input and raises when a later forward sees a different one."""
+
+    def forward(self, bottom, top):
+        if not hasattr(self, "first_input"):
+            self.first_input = bottom[0].data.copy()
+        if not np.array_equal(bottom[0].data, self.first_input):
+            raise ValueError("the input changed since the first forward")
+        super().forward(bottom, top)
+
+
+class SegfaultInBackwardLayer(SquareLayer):
+    """Broken: backward reads memory at address 0 (as a bad C extension would), killing the process."""
+
+    def backward(self, top, propagate_down, bottom):
+        import ctypes
+
+        ctypes.string_at(0)
+
+
+class RaisesInSetupLayer(SquareLayer):
+    def setup(self, bottom, top):
+        raise ValueError("setup rejects param_str " + repr(self.param_str))
