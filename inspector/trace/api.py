@@ -12,12 +12,15 @@ layer callbacks. The records and findings are those of the command.
 """
 from __future__ import annotations
 
+import numpy as np
+
 from .checks import check_backward_calls, check_diff_accumulation, check_loss_uses_top_diff
 from .instrument import Tracer, class_source
 from .netinfo import blob_shapes, describe_layers
 from .report import ReportBuilder, TraceReport
 
 PHASE_NAMES = {0: "train", 1: "test"}
+_sum = np.add.reduce  # ndarray.sum without its Python wrapper
 
 
 def _net_of(target):
@@ -67,8 +70,10 @@ class Trace:
         tracer.attach_timers(net, on_pass_end=self._pass_ended, on_backward_end=self._backward_ended)
         return self
 
-    def _pass_ended(self) -> None:
-        loss = float(sum(w * float(blob.data.sum()) for blob, w in self._loss_blobs))
+    def _pass_ended(self) -> None:  # runs inside the pass (the last layer's callback): kept lean
+        loss = 0.0
+        for blob, weight in self._loss_blobs:
+            loss += weight * float(_sum(blob.data, None))
         self._emit({"event": "iteration", "iteration": self.tracer.iteration, "loss": loss})
 
     def _backward_ended(self) -> None:

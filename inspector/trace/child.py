@@ -106,11 +106,14 @@ def serve(job, argv: list[str] | None = None, prog: str = "inspector.trace.child
     parser.add_argument("--marker")
     parser.add_argument("--config", required=True)
     args = parser.parse_args(argv)
-    events = os.fdopen(args.events_fd, "w", buffering=1)
+    events_fd = args.events_fd
     faulthandler.enable(sys.stderr)  # a Caffe abort still prints the Python stack that led to it
 
     def emit(event: dict) -> None:
-        events.write(encode_event(event) + "\n")
+        # unbuffered: each line is in the pipe before the traced code goes on, so an abort loses none
+        line = memoryview(encode_event(event))
+        while line:
+            line = line[os.write(events_fd, line):]
 
     try:
         job(json.loads(args.config), emit, Marker(args.marker))

@@ -36,20 +36,26 @@ import numpy as np
 
 METHODS = ("setup", "reshape", "forward", "backward")
 FLOAT32_EXACT_INTEGER = 2 ** 24  # larger integers do not survive Caffe's cast to float32
+_clock = time.perf_counter
 
 
 # ---- statistics ----
 
 NO_VALUES = {"min": None, "max": None, "mean": None, "std": None}
-_minimum, _maximum, _add = np.minimum.reduce, np.maximum.reduce, np.add.reduce
+_minimum, _maximum, _add, _vdot = np.minimum.reduce, np.maximum.reduce, np.add.reduce, np.vdot
+# mean square minus squared mean loses about float32's precision times mean_square / variance: kept
+# when that ratio is under 100 (std within a few 1e-6), else the variance comes from centred values
+VARIANCE_KEPT = 0.01
 
 
 def array_stats(array: np.ndarray) -> dict:
     """min, max, mean, std and the NaN and Inf counts of a blob's data or diff.
 
-    Five numpy calls on the common all-finite path, since this runs on every blob of every call:
+    Four numpy calls on the common all-finite path, since this runs on every blob of every call:
     min and max (which propagate NaN and show Inf, so two finite ones prove every value finite),
-    a float64 sum for the mean, and the dot product of the centred values for the variance.
+    a float64 sum for the mean and a dot product for the mean square. Where the variance is small
+    beside the mean square, mean square minus squared mean cancels badly in float32, so it is
+    computed again from the centred values.
     """
     count = array.size
     if not count:
@@ -57,13 +63,19 @@ def array_stats(array: np.ndarray) -> dict:
     # the ufuncs' own reduce, not ndarray.min and friends: those go through numpy's Python wrappers
     low, high = float(_minimum(array, None)), float(_maximum(array, None))
     if -math.inf < low and high < math.inf:
+        if low == high:  # constant (an all-zero diff, often): nothing more to compute
+            return {"min": low, "max": high, "mean": low, "std": 0.0, "nan": 0, "inf": 0}
         mean = float(_add(array, None, np.float64)) / count
-        centred = array - mean  # centred first: E[x^2] - mean^2 cancels badly in float32
-        square_sum = float(np.vdot(centred, centred))
-        if square_sum == math.inf:  # squares past float32's range: redo in float64 (the stats stay finite)
-            centred = array.astype(np.float64) - mean
-            square_sum = float(np.vdot(centred, centred))
-        return {"min": low, "max": high, "mean": mean, "std": math.sqrt(square_sum / count), "nan": 0, "inf": 0}
+        mean_square = float(_vdot(array, array)) / count  # BLAS: overflows to Inf without a numpy warning
+        variance = mean_square - mean * mean
+        if not VARIANCE_KEPT * mean_square < variance < math.inf:
+            centred = array - mean
+            square_sum = float(_vdot(centred, centred))
+            if square_sum == math.inf:  # squares past float32's range: redo in float64 (the stats stay finite)
+                centred = array.astype(np.float64) - mean
+                square_sum = float(_vdot(centred, centred))
+            variance = square_sum / count
+        return {"min": low, "max": high, "mean": mean, "std": math.sqrt(variance), "nan": 0, "inf": 0}
     values = array.reshape(-1)
     finite_mask = np.isfinite(values)
     nan = int(np.isnan(values).sum())
@@ -186,14 +198,19 @@ class Marker:
 
     def __init__(self, path: str | None):
         self._map = None
+        self._names: dict[str, bytes] = {}  # encoded once: mark() runs before every Python layer call
+        self.active = False  # whether there is a file to mark
         if path:
             with open(path, "r+b") as handle:
                 self._map = mmap.mmap(handle.fileno(), _MARK.size)
+            self.active = True
 
     def mark(self, layer: str, method: str, iteration: int) -> None:
         if self._map is not None:
-            _MARK.pack_into(self._map, 0, 1, METHOD_CODES.get(method, -1), iteration,
-                            layer.encode()[:96])
+            name = self._names.get(layer)
+            if name is None:
+                name = self._names[layer] = layer.encode()[:96]
+            _MARK.pack_into(self._map, 0, 1, METHOD_CODES.get(method, -1), iteration, name)
 
     def marker_for(self, layer: str) -> Callable[[int, int], None] | None:
         """A faster mark(layer, ...) for one layer, taking the method's code: the layer callbacks run it twice a layer
@@ -250,7 +267,14 @@ class LayerState:
     index: int | None = None  # in the net, with the net's indices of its bottom and top blobs
     bottom_ids: list[int] = field(default_factory=list)
     top_ids: list[int] = field(default_factory=list)
+    bottom_blobs: list = field(default_factory=list)  # the net's blobs of those indices
+    top_blobs: list = field(default_factory=list)
     reshaped_in: int = -1  # the net's layer call (Tracer._layer_calls) its last reshape ran in
+    # the net's propagate_down for this layer: Caffe fixes it when it builds the net (bottom_need_backward_)
+    net_propagate_down: list[bool] | None = None
+    # "forward" -> the WatchedBlob stand-ins of its tops, "backward" -> of its bottoms, for calls from the net,
+    # whose blobs stay the same: made once, not on every call
+    watched: dict[str, list] = field(default_factory=dict)
 
 
 @dataclass
@@ -266,11 +290,11 @@ class Tracer:
     probing: bool = False
     active: bool = True
     layer_names: list[str] = field(default_factory=list)
-    forward_ms: dict[int, float] = field(default_factory=dict)
-    backward_ms: dict[int, float] = field(default_factory=dict)
+    # nanoseconds spent in each layer's forward and backward (by layer index), summed over the passes
+    forward_ns: list[int] = field(default_factory=list)
+    backward_ns: list[int] = field(default_factory=list)
     states: dict[int, LayerState] = field(default_factory=dict)  # id(layer object) -> state
     _restore: list[Callable[[], None]] = field(default_factory=list)
-    _started: dict[int, float] = field(default_factory=dict)
     _reported: set = field(default_factory=set)
     _running: tuple[int, str] | None = None  # (layer index, "forward" | "backward") between a layer's callbacks
     _layer_calls: int = 0  # layer calls the net made so far (its callbacks count them)
@@ -278,6 +302,15 @@ class Tracer:
     # (blob index, "data" | "diff") -> statistics measured since a layer last wrote that part, within one sweep
     # of the net (one C++ forward or backward): the next Python layer reads the blob its neighbour just wrote
     _fresh: dict[tuple[int, str], dict] = field(default_factory=dict)
+
+    @property
+    def forward_ms(self) -> dict[int, float]:
+        """Milliseconds in each layer's forward over all passes, for the layers that ran one."""
+        return {i: ns / 1e6 for i, ns in enumerate(self.forward_ns) if ns}
+
+    @property
+    def backward_ms(self) -> dict[int, float]:
+        return {i: ns / 1e6 for i, ns in enumerate(self.backward_ns) if ns}
 
     # -- naming --
     def state_of(self, layer) -> LayerState:
@@ -301,6 +334,8 @@ class Tracer:
                     state.name = name
                 state.index = index
                 state.bottom_ids, state.top_ids = list(net._bottom_ids(index)), list(net._top_ids(index))
+                state.bottom_blobs = [self._blobs[j] for j in state.bottom_ids]
+                state.top_blobs = [self._blobs[j] for j in state.top_ids]
 
     # -- findings --
     def finding(self, check: str, severity: str, layer: str, method: str, message: str, fix: str,
@@ -317,18 +352,22 @@ class Tracer:
         if not self.active:
             return function(layer, *args)
         state = self.states.get(id(layer)) or self.state_of(layer)
-        self.marker.mark(state.name, method, self.iteration)
+        if self.marker.active:
+            self.marker.mark(state.name, method, self.iteration)
+        running = self._running
+        in_net = running is not None and running[0] == state.index and bool(self._blobs)
         if method == "backward":
             top, flags, bottom = args
-            propagate_down = [bool(flags[i]) for i in range(len(flags))]  # iterating a BoolVec is ten times slower
+            propagate_down = state.net_propagate_down if in_net else None
+            if propagate_down is None:
+                propagate_down = [bool(flags[i]) for i in range(len(flags))]  # iterating a BoolVec is ten times slower
+                if in_net:
+                    state.net_propagate_down = propagate_down
         else:
             bottom, top = args
             propagate_down = None
-        running = self._running
-        in_net = running is not None and running[0] == state.index and bool(self._blobs)
         if in_net:  # the net's own blobs, already wrapped: indexing pycaffe's blob vectors costs a C++ call each
-            blobs = self._blobs
-            bottoms, tops = [blobs[j] for j in state.bottom_ids], [blobs[j] for j in state.top_ids]
+            bottoms, tops = state.bottom_blobs, state.top_blobs
         else:
             bottoms, tops = [bottom[i] for i in range(len(bottom))], [top[i] for i in range(len(top))]
         passing = method == "forward" or method == "backward"
@@ -343,7 +382,13 @@ class Tracer:
             # the blobs a method reads are summarised as it gets them, those it writes as it leaves them
             fresh = self._fresh if in_net and running[1] == method else None
             # only the blobs the method writes are watched: reads get plain arrays and stay at numpy's speed
-            report = self._write_reporter(state, method)
+            watched = state.watched.get(method) if in_net else None
+            if watched is None:
+                report = self._write_reporter(state, method)
+                part, written = ("top", tops) if method == "forward" else ("bottom", bottoms)
+                watched = [WatchedBlob(b, f"{part}[{i}]", report) for i, b in enumerate(written)]
+                if in_net:
+                    state.watched[method] = watched
             if method == "forward":
                 if in_net:  # in place: a bottom that is also a top, meant to change
                     in_place = [blob_id in state.top_ids for blob_id in state.bottom_ids]
@@ -359,10 +404,10 @@ class Tracer:
                     stats = fresh.get((state.bottom_ids[j], "data")) if fresh is not None else None
                     entry.append({"shape": list(data.shape), "dtype": "float32", "data": stats or array_stats(data)})
                     bottom_copies.append(None if in_place[j] else data.tobytes())
-                call_args = (bottom, [WatchedBlob(b, f"top[{i}]", report) for i, b in enumerate(tops)])
+                call_args = (bottom, watched)
             else:
                 entry = [_entry_summary(b, "diff", fresh, state.top_ids, j) for j, b in enumerate(tops)]
-                call_args = (top, flags, [WatchedBlob(b, f"bottom[{i}]", report) for i, b in enumerate(bottoms)])
+                call_args = (top, flags, watched)
         if method == "backward" and state.shapes_after_reshape not in (None, top_shapes_before):
             # checked before the call: a backward given tops of the wrong shape often raises
             self.finding("shape_changed_after_reshape", "error", state.name, "backward",
@@ -370,7 +415,7 @@ class Tracer:
                          "reshape() left: a layer above reshaped them as its bottoms, or this layer did after "
                          "reshape().", "Reshape a blob only in the reshape() of the layer whose top it is; "
                          "a layer above should reshape its own tops, never its bottoms.")
-        started = time.perf_counter()
+        started = _clock()
         try:
             function(layer, *call_args)
         except BaseException as exc:
@@ -380,11 +425,13 @@ class Tracer:
             if self.post_mortem:
                 pdb_module.post_mortem(exc.__traceback__)
             raise
-        wall_ms = (time.perf_counter() - started) * 1e3
+        wall_ms = (_clock() - started) * 1e3
         state.calls += 1
-        if entry is None:
-            bottom_summaries = [blob_summary(b) for b in bottoms]
-            top_summaries = [blob_summary(b) for b in tops]
+        if entry is None:  # blob_summary(b), inlined: this runs for every blob of every call
+            bottom_summaries = [{"shape": list(b.data.shape), "dtype": "float32"} if b.count else blob_summary(b)
+                                for b in bottoms]
+            top_summaries = [{"shape": list(b.data.shape), "dtype": "float32"} if b.count else blob_summary(b)
+                             for b in tops]
         elif method == "forward":
             bottom_summaries = entry
             top_summaries = [blob_summary(b, "data") for b in tops]
@@ -559,10 +606,16 @@ class Tracer:
     def attach_timers(self, net, on_pass_end: Callable[[], None] | None = None,
                       on_backward_end: Callable[[], None] | None = None) -> None:
         """Time every layer; with the hooks, also count the passes a caller makes (net.forward, solver.step)."""
-        clock = time.perf_counter
-        started = self._started
+        # the four callbacks run around every layer of every pass: integer nanoseconds in list slots, tuples
+        # made once, no dict lookups; the milliseconds are worked out when asked for (forward_ms, backward_ms)
+        clock = time.perf_counter_ns
         names = list(net._layer_names)
-        last = len(names) - 1
+        count, last = len(names), len(names) - 1
+        forward_ns, backward_ns = self.forward_ns, self.backward_ns
+        forward_ns[:], backward_ns[:] = [0] * count, [0] * count
+        forward_started, backward_started = [0] * count, [0] * count  # 0: no before_* seen while active
+        running_forward = [(i, "forward") for i in range(count)]
+        running_backward = [(i, "backward") for i in range(count)]
         marks = [self.marker.marker_for(name) for name in names]
         if None in marks:  # no marker file (the Python API)
             marks = None
@@ -570,25 +623,27 @@ class Tracer:
         counting = on_pass_end is not None
 
         # with statistics, what each layer writes, to drop the statistics carried for it (see _fresh)
-        tops_of = [[(b, "data") for b in net._top_ids(i)] if self.stats else () for i in range(len(names))]
-        bottoms_of = [[(b, "diff") for b in net._bottom_ids(i)] if self.stats else () for i in range(len(names))]
+        tops_of = [[(b, "data") for b in net._top_ids(i)] if self.stats else () for i in range(count)]
+        bottoms_of = [[(b, "diff") for b in net._bottom_ids(i)] if self.stats else () for i in range(count)]
         fresh = self._fresh
 
         def before_forward(i):
             if self.active:
-                if counting and i == 0 and not self.probing:
+                if counting and not i and not self.probing:
                     self.iteration += 1
                 if marks:
                     marks[i](forward_code, self.iteration)
                 for key in tops_of[i]:
                     fresh.pop(key, None)
-                self._running = (i, "forward")
+                self._running = running_forward[i]
                 self._layer_calls += 1
-                started[i] = clock()
+                forward_started[i] = clock()
 
         def after_forward(i):
-            if self.active and i in started:
-                self.forward_ms[i] = self.forward_ms.get(i, 0.0) + (clock() - started.pop(i)) * 1e3
+            started = forward_started[i]
+            if started and self.active:
+                forward_ns[i] += clock() - started
+                forward_started[i] = 0
                 self._running = None
                 if counting and i == last and not self.probing:
                     on_pass_end()
@@ -599,15 +654,17 @@ class Tracer:
                     marks[i](backward_code, self.iteration)
                 for key in bottoms_of[i]:
                     fresh.pop(key, None)
-                self._running = (i, "backward")
+                self._running = running_backward[i]
                 self._layer_calls += 1
-                started[-1 - i] = clock()
+                backward_started[i] = clock()
 
         def after_backward(i):
-            if self.active and -1 - i in started:
-                self.backward_ms[i] = self.backward_ms.get(i, 0.0) + (clock() - started.pop(-1 - i)) * 1e3
+            started = backward_started[i]
+            if started and self.active:
+                backward_ns[i] += clock() - started
+                backward_started[i] = 0
                 self._running = None
-                if on_backward_end is not None and i == 0 and not self.probing:
+                if on_backward_end is not None and not i and not self.probing:
                     on_backward_end()
 
         if self.stats:  # statistics carry over from layer to layer only inside one sweep: between, any code may write
