@@ -56,6 +56,7 @@ from rich.text import Text
 
 from ..errors import CheckFailed, InputError
 from ..prototxt import read_net
+from .runner import INSPECTOR_PACKAGE
 from .netload import PHASES, build_net, existing_file
 
 DEFAULT_STEP = 1e-2
@@ -69,8 +70,6 @@ DIFF_SENTINEL = np.float32(0.3183099)
 OK, FAIL, KINK = "ok", "fail", "kink"
 # Where --step flips a discrete choice, the step is shrunk by these factors before calling it a kink.
 STEP_FACTORS = (1.0, 0.1, 0.01)
-# A crash report leaves out frames in here: the user's layers are what they can fix.
-INSPECTOR_PACKAGE = str(Path(__file__).resolve().parent.parent)
 
 
 @dataclass
@@ -504,10 +503,7 @@ def _crash_error(layer: str, stage: str | None, child, exception: dict | None) -
         message = f"The process running the gradcheck of {layer!r} died of {_signal_name(-child.returncode)}{doing}."
     else:
         message = f"The gradcheck of {layer!r} ended without a result{doing} (exit code {child.returncode})."
-    # faulthandler's dump of the Python stack, without inspector's frames and the list of extension modules
-    noise = ('File "' + INSPECTOR_PACKAGE, 'File "<frozen ', "Extension modules:")
-    tail = [line for line in crash.log_tail if not line.strip().startswith(noise)][-15:]
-    return GradcheckCrash(message, remedy, stage, crash, "\n".join(tail).strip() or None)
+    return GradcheckCrash(message, remedy, stage, crash, "\n".join(crash.log_tail[-15:]).strip() or None)
 
 
 def _signal_name(number: int) -> str:

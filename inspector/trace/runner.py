@@ -58,6 +58,10 @@ def validate(options: TraceOptions) -> TraceOptions:
     return options
 
 
+# glog's line prefix: severity, then the date as mmdd or yyyymmdd, then the time
+GLOG_PREFIX = re.compile(r"^([IWEF])\d{4,8} \d\d:\d\d:\d\d")
+
+
 class CaffeLog:
     """Reads the child's stderr (Caffe's glog and any prints) on a thread, keeping what the report needs."""
 
@@ -69,6 +73,7 @@ class CaffeLog:
         self._thread.start()
 
     def _read(self, stream) -> None:
+        in_info = False  # inside a multi-line INFO message (Caffe prints the whole net definition)
         for line in stream:
             line = line.rstrip("\n")
             match = NEEDS_BACKWARD.search(line)
@@ -77,13 +82,28 @@ class CaffeLog:
                 continue
             if "Check failed" in line or FATAL_LINE.match(line):
                 self.fatal.append(line)
-            if line.startswith("I") and re.match(r"^I\d{4} ", line):
-                continue  # Caffe's INFO chatter (the whole net definition) is not worth keeping
+            glog = GLOG_PREFIX.match(line)
+            if glog:
+                in_info = glog.group(1) == "I"
+            if in_info:
+                continue  # Caffe's INFO chatter is not worth keeping
             self.tail.append(line)
             del self.tail[:-LOG_TAIL_LINES]
 
     def join(self) -> None:
         self._thread.join(timeout=10)
+
+
+# A crash report leaves out frames in here: the user's layers are what they can fix.
+INSPECTOR_PACKAGE = str(Path(__file__).resolve().parent.parent)
+# faulthandler's dump after an abort: inspector's and the interpreter's own frames, the module list
+FAULTHANDLER_NOISE = ('File "' + INSPECTOR_PACKAGE, 'File "<frozen ', "Extension modules:")
+
+
+def readable_log_tail(lines: list[str], check_failed: str | None) -> list[str]:
+    """The log's last lines as a user reads them: the Check failed line (shown on its own) and
+    faulthandler's frames of inspector and of the interpreter left out."""
+    return [line for line in lines if line != check_failed and not line.strip().startswith(FAULTHANDLER_NOISE)]
 
 
 def check_failed_line(lines: list[str]) -> str | None:
@@ -109,7 +129,7 @@ class ChildRun:
     def add_log(self, crash: Crash) -> Crash:
         """The crash with Caffe's "Check failed" line, the log's last lines and the last printed lines."""
         crash.check_failed = check_failed_line(self.log.fatal)
-        crash.log_tail = list(self.log.tail)
+        crash.log_tail = readable_log_tail(self.log.tail, crash.check_failed)
         if self.printed is not None and self.printed.tail:
             crash.printed = list(self.printed.tail)
         return crash
