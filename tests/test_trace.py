@@ -307,3 +307,13 @@ def test_test_phase_runs_forward_only():
     assert report.phase == "test" and report.python_layer("scale").phase == "test"
     assert [c["method"] for c in report.calls("scale")] == ["setup", "reshape", "reshape", "forward", "reshape", "forward"]
     assert report.findings == []
+
+
+def test_segfault_in_a_layer_names_the_signal_and_the_layers_frame(tmp_path):
+    report = traced("segfault_in_backward")
+    crash = report.crash
+    assert (crash.kind, crash.exit_code) == ("SIGSEGV", -11)
+    assert (crash.layer, crash.method, crash.iteration) == ("broken", "backward", 1)
+    assert any(str(NETS / "tracetestlayers.py") in line and "in backward" in line for line in crash.log_tail)
+    assert not any("/inspector/trace/" in line for line in crash.log_tail)  # inspector's own frames left out
+    assert len(report.calls("broken", "forward")) == 1  # what ran before the crash is kept

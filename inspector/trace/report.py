@@ -53,7 +53,7 @@ class PythonLayerRecord:
 class Crash:
     """How the run ended early: the running layer and method, Caffe's CHECK line, the Python traceback."""
 
-    kind: str  # "caffe_abort" | "python_exception" | "killed"
+    kind: str  # "caffe_abort" | "python_exception" | a signal's name ("SIGSEGV") | "killed"
     exit_code: int | None
     layer: str | None
     method: str | None

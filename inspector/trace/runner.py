@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -60,6 +61,8 @@ def validate(options: TraceOptions) -> TraceOptions:
 
 # glog's line prefix: severity, then the date as mmdd or yyyymmdd, then the time
 GLOG_PREFIX = re.compile(r"^([IWEF])\d{4,8} \d\d:\d\d:\d\d")
+# a line of the net definition Caffe prints in an INFO message: `name: ...`, `layer {`, `}`
+PROTOTXT_LINE = re.compile(r"^\s*(\w+\s*[:{]|\})")
 
 
 class CaffeLog:
@@ -85,8 +88,10 @@ class CaffeLog:
             glog = GLOG_PREFIX.match(line)
             if glog:
                 in_info = glog.group(1) == "I"
+            elif in_info:
+                in_info = bool(PROTOTXT_LINE.match(line))
             if in_info:
-                continue  # Caffe's INFO chatter is not worth keeping
+                continue  # Caffe's INFO chatter, the net definition it prints included, is not worth keeping
             self.tail.append(line)
             del self.tail[:-LOG_TAIL_LINES]
 
@@ -94,6 +99,7 @@ class CaffeLog:
         self._thread.join(timeout=10)
 
 
+SIGNAL_NUMBERS = {int(number) for number in signal.Signals}
 # A crash report leaves out frames in here: the user's layers are what they can fix.
 INSPECTOR_PACKAGE = str(Path(__file__).resolve().parent.parent)
 # faulthandler's dump after an abort: inspector's and the interpreter's own frames, the module list
@@ -124,7 +130,11 @@ class ChildRun:
 
     @property
     def abort_kind(self) -> str:
-        return "caffe_abort" if self.returncode < 0 or self.log.fatal else "killed"
+        if self.log.fatal or self.returncode == -signal.SIGABRT:
+            return "caffe_abort"  # a failed CHECK or LOG(FATAL) ends in abort()
+        if self.returncode < 0:
+            return signal.Signals(-self.returncode).name if -self.returncode in SIGNAL_NUMBERS else "signal"
+        return "killed"
 
     def add_log(self, crash: Crash) -> Crash:
         """The crash with Caffe's "Check failed" line, the log's last lines and the last printed lines."""

@@ -159,3 +159,12 @@ class ReshapesItsBottom(SquareLoss):
     def reshape(self, bottom, top):
         bottom[0].reshape(bottom[0].count)
         top[0].reshape(1)
+
+
+class SegfaultInBackward(Scale):
+    """Broken: backward reads memory at address 0 (as a bad C extension would), killing the process."""
+
+    def backward(self, top, propagate_down, bottom):
+        import ctypes
+
+        ctypes.string_at(0)
