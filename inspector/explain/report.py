@@ -16,6 +16,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from pathlib import PurePath
 
+# table columns that hold a file:line
+LOCATION_COLUMNS = ("declared", "body", "at")
+
 
 def where(file: str | None, line: int | None) -> str:
     if not file:
@@ -263,7 +266,10 @@ class ExplainReport:
              or ("no body found" if m.kind == "method" else ""))
             for m in self.methods
         ]
-        yield "Methods", ("C++ method", "virtual", "access", "calls Python", "declared", "body"), methods
+        header = ("C++ method", "virtual", "access", "calls Python", "declared", "body")
+        if not any(m.python for m in self.methods):  # a C++ layer: no column of blanks
+            header, methods = header[:3] + header[4:], [row[:3] + row[4:] for row in methods]
+        yield "Methods", header, methods
         if self.attributes:
             yield ("Attributes set on the Python object", ("attribute", "value", "set in", "at"),
                    [(a.name, a.value, a.method, loc(a.file, a.line)) for a in self.attributes])
@@ -344,7 +350,8 @@ class ExplainReport:
         for title, header, rows in self._sections(cell):
             table = Table(title=title, title_justify="left", show_lines=False)
             for col in header:
-                table.add_column(col, overflow="fold")
+                # a file:line folded over two lines reads as two things
+                table.add_column(col, overflow="fold", no_wrap=col in LOCATION_COLUMNS)
             for row in rows:
                 table.add_row(*[Text(str(c)) for c in row])
             yield table
