@@ -29,27 +29,27 @@ def run(config: dict, emit, marker: Marker) -> None:
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
     from . import checks  # noqa: PLC0415
     from .netinfo import describe_layers, blob_shapes, python_layer_specs, read_net_parameter  # noqa: PLC0415
-    from .netload import build_net, fill_inputs, phase_constant, put_layers_on_path  # noqa: PLC0415
+    from .netload import build_net, fill_inputs, put_layers_on_path  # noqa: PLC0415
 
     caffe = import_pycaffe()
     require_python_layer(caffe)
     prototxt = Path(config["net"])
     phase = config["phase"]
     put_layers_on_path(prototxt)
-    param = read_net_parameter(prototxt)
-    specs = python_layer_specs(param, phase_constant(caffe, phase))
+    param = read_net_parameter(prototxt)  # Caffe's own schema first: a net it rejects is bad input
+    specs = python_layer_specs(prototxt, phase)
     classes, described = [], []
     for spec in specs:
         marker.mark(spec.name, "import", 0)
         try:
-            cls = getattr(importlib.import_module(spec.module), spec.class_name)
+            cls = getattr(importlib.import_module(spec.python.module), spec.python.layer)
         except Exception as exc:
             emit({"event": "exception", "layer": spec.name, "method": "import", "iteration": 0,
                   **format_traceback(exc)})
             raise
         classes.append(cls)
-        described.append({"name": spec.name, "module": spec.module, "class": spec.class_name,
-                          "source_file": class_source(cls), "param_str": spec.param_str})
+        described.append({"name": spec.name, "module": spec.python.module, "class": spec.python.layer,
+                          "source_file": class_source(cls), "param_str": spec.python.param_str})
     emit({"event": "python_layers", "layers": described})
     if config.get("weights"):
         from .finetune import finetune_view  # noqa: PLC0415

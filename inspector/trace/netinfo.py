@@ -1,10 +1,10 @@
 """What a net is made of, read from the prototxt and from the built caffe.Net.
 
-- `read_net_parameter` parses the prototxt with Caffe's own protobuf schema (caffe_pb2), and
-  `filter_layers` keeps the layers Caffe keeps for a phase (its include/exclude rules, as
-  Net::FilterNet applies them with level 0 and no stages).
-- `python_layer_specs` lists the Python layers in build order: Caffe creates and sets up layers
-  one after another, so the k-th setup call belongs to the k-th of them.
+- `read_net_parameter` parses the prototxt with Caffe's own protobuf schema (caffe_pb2): what
+  this Caffe (a fork included) would reject is an input error here, not an abort in the child.
+- `python_layer_specs` lists the Python layers Caffe keeps for a phase, in build order, from the
+  project's NetSpec (its include/exclude rules are Net::FilterNet's): Caffe creates and sets up
+  layers one after another, so the k-th setup call belongs to the k-th of them.
 - `describe_layers` reads the built net: type, top shapes, parameter shapes and counts (a blob
   shared through `param { name }` is counted once, found by its data pointer), and the Split
   layers Caffe inserted.
@@ -16,17 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-
-
-@dataclass
-class PythonLayerSpec:
-    name: str
-    module: str
-    class_name: str
-    param_str: str
-    bottoms: list[str]
-    tops: list[str]
-    propagate_down: list[bool]
+from ..prototxt import LayerSpec, read_net
 
 
 def read_net_parameter(prototxt: Path):
@@ -42,38 +32,9 @@ def read_net_parameter(prototxt: Path):
     return param
 
 
-def _rule_met(rule, phase: int, level: int = 0, stages: tuple[str, ...] = ()) -> bool:
-    if rule.HasField("phase") and rule.phase != phase:
-        return False
-    if rule.HasField("min_level") and level < rule.min_level:
-        return False
-    if rule.HasField("max_level") and level > rule.max_level:
-        return False
-    if any(stage not in stages for stage in rule.stage):
-        return False
-    return not any(stage in stages for stage in rule.not_stage)
-
-
-def filter_layers(param, phase: int) -> list:
-    """The layers Caffe builds for `phase`, in order (Net::FilterNet with level 0, no stages)."""
-    kept = []
-    for layer in param.layer:
-        if layer.include:
-            included = any(_rule_met(rule, phase) for rule in layer.include)
-        else:
-            included = not any(_rule_met(rule, phase) for rule in layer.exclude)
-        if included:
-            kept.append(layer)
-    return kept
-
-
-def python_layer_specs(param, phase: int) -> list[PythonLayerSpec]:
-    return [
-        PythonLayerSpec(layer.name, layer.python_param.module, layer.python_param.layer,
-                        layer.python_param.param_str, list(layer.bottom), list(layer.top),
-                        list(layer.propagate_down))
-        for layer in filter_layers(param, phase) if layer.type == "Python"
-    ]
+def python_layer_specs(prototxt: Path, phase: str) -> list[LayerSpec]:
+    """The Python layers Caffe builds for `phase`, in build order (the shared NetSpec's FilterNet)."""
+    return [layer for layer in read_net(prototxt).layers_for(phase) if layer.type == "Python"]
 
 
 def data_pointer(array) -> int:
