@@ -56,7 +56,7 @@ from rich.text import Text
 
 from ..errors import CheckFailed, InputError
 from ..prototxt import read_net
-from .runner import INSPECTOR_PACKAGE
+from .instrument import INSPECTOR_PACKAGE
 from .netload import PHASES, build_net, existing_file
 
 DEFAULT_STEP = 1e-2

@@ -238,7 +238,8 @@ class Marker:
                 "iteration": iteration}
 
 
-TRACE_PACKAGE = str(Path(__file__).resolve().parent)
+# Frames in here are inspector's own; the user's layers are what a report points at.
+INSPECTOR_PACKAGE = str(Path(__file__).resolve().parent.parent)
 
 
 def format_traceback(exc: BaseException) -> dict:
@@ -246,7 +247,7 @@ def format_traceback(exc: BaseException) -> dict:
     user's code: the innermost frame outside this package (a write check may sit below it)."""
     frames = [{"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line or ""}
               for f in traceback.extract_tb(exc.__traceback__)]
-    own = [f for f in frames if not f["file"].startswith(TRACE_PACKAGE)]
+    own = [f for f in frames if not f["file"].startswith(INSPECTOR_PACKAGE)]
     raised_at = own[-1] if own else (frames[-1] if frames else None)
     return {"type": type(exc).__name__, "message": str(exc), "frames": frames,
             "location": f"{raised_at['file']}:{raised_at['line']}" if raised_at else None,

@@ -25,7 +25,7 @@ from typing import IO, Callable
 
 from ..errors import CheckFailed, InputError, InspectorError, MissingDependency
 from .events import decode_event
-from .instrument import Marker
+from .instrument import INSPECTOR_PACKAGE, Marker
 from .netload import existing_file
 from .report import Crash, ReportBuilder, TraceReport
 
@@ -100,8 +100,6 @@ class CaffeLog:
 
 
 SIGNAL_NUMBERS = {int(number) for number in signal.Signals}
-# A crash report leaves out frames in here: the user's layers are what they can fix.
-INSPECTOR_PACKAGE = str(Path(__file__).resolve().parent.parent)
 # faulthandler's dump after an abort: inspector's and the interpreter's own frames, the module list
 FAULTHANDLER_NOISE = ('File "' + INSPECTOR_PACKAGE, 'File "<frozen ', "Extension modules:")
 
