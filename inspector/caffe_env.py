@@ -202,3 +202,18 @@ def caffe_compile_flags(root: Path | None) -> list[str]:
     flags += [f"-I{d}" for d in python_include_dirs()]
     flags += [f"-isystem{d}" for d in system_include_dirs()]
     return flags
+
+
+def load_cindex():
+    """clang.cindex with its libclang loaded (the PyPI wheel ships both), or MissingDependency."""
+    try:
+        from clang import cindex  # noqa: PLC0415 - only the commands that parse C++ need it
+
+        cindex.Index.create()
+    except ImportError as exc:
+        raise MissingDependency(f"libclang's Python binding is not installed: {exc}.",
+                                "pip install libclang (the PyPI wheel ships libclang itself).") from exc
+    except Exception as exc:  # LibclangError when the shared library does not load
+        raise MissingDependency(f"libclang did not load: {exc}.",
+                                "pip install --force-reinstall libclang") from exc
+    return cindex

@@ -117,13 +117,10 @@ def check_caffe_source(caffe_root: str | None) -> Check:
 
 def check_libclang() -> Check:
     try:
-        from clang import cindex  # noqa: PLC0415
-    except ImportError as exc:
-        return Check("libclang", False, f"clang.cindex not importable: {exc}", "pip install libclang")
-    try:
-        index = cindex.Index.create()
-    except Exception as exc:  # a missing or mismatched libclang.so raises LibclangError
-        return Check("libclang", False, f"libclang did not load: {exc}", "pip install --force-reinstall libclang")
+        cindex = caffe_env.load_cindex()
+    except InspectorError as exc:
+        return Check("libclang", False, exc.message, exc.remedy)
+    index = cindex.Index.create()
     include_dirs = caffe_env.system_include_dirs()
     if not include_dirs:
         return Check("libclang", False, "no system C++ compiler found for the standard headers",

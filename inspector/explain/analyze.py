@@ -19,7 +19,7 @@ import re
 from pathlib import Path
 
 from .. import caffe_env
-from ..errors import InputError, MissingDependency
+from ..errors import InputError
 from . import facts as body_facts
 from .locate import Target, lifecycle_sources, matching_sources
 from .report import (Attribute, BaseClass, Call, ClassInfo, Constraint, Diagnostic, ExplainReport,
@@ -31,25 +31,12 @@ _DEVICE_METHODS = ("Forward_cpu", "Forward_gpu", "Backward_cpu", "Backward_gpu")
 MAX_DIAGNOSTICS = 25
 
 
-def load_cindex():
-    try:
-        from clang import cindex  # noqa: PLC0415
-        cindex.Index.create()
-    except ImportError as exc:
-        raise MissingDependency(f"libclang's Python binding is not installed: {exc}.",
-                                "pip install libclang (the PyPI wheel ships libclang itself).") from exc
-    except Exception as exc:  # LibclangError when the shared library does not load
-        raise MissingDependency(f"libclang did not load: {exc}.",
-                                "pip install --force-reinstall libclang") from exc
-    return cindex
-
-
 def parse_flags(target: Target) -> list[str]:
     return caffe_env.caffe_compile_flags(target.root)
 
 
 def analyze(target: Target, flags: list[str]) -> ExplainReport:
-    cindex = load_cindex()
+    cindex = caffe_env.load_cindex()
     index = cindex.Index.create()
     flags = flags + [f"-D{macro}=" for macro in _export_macros(lex_file(index, target.header))]
     try:
