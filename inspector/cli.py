@@ -131,14 +131,8 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
         jsonl = (stream or sys.stdout) if fmt == "jsonl" else None
         report = run_trace(options, jsonl=jsonl, progress=fmt != "jsonl" and sys.stderr.isatty())
         write_last_trace(report)
-        if fmt == "json":
-            from .render import to_json
-
-            (stream or sys.stdout).write(to_json(report) + "\n")
-        elif fmt == "text":
-            from rich.console import Console
-
-            emit(report, fmt, Console(file=stream, width=200, highlight=False) if stream else None)
+        if fmt != "jsonl":  # jsonl went out event by event
+            emit(report, fmt, stream)
     finally:
         if stream:
             stream.close()

@@ -12,7 +12,7 @@ import os
 import sys
 from enum import Enum
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from rich.console import Console
 
@@ -45,6 +45,8 @@ def to_json(result: Any, indent: int | None = 2) -> str:
 # Piped output (a log, a file, a pasted report) is read later on a wide screen: rich's 80 columns
 # would fold every file:line and shape, so a pipe gets this width unless COLUMNS says otherwise.
 PIPE_WIDTH = 120
+# A text report written to a file (--out) is for reading later, never for a terminal's width.
+FILE_WIDTH = 200
 
 
 def stdout_console() -> Console:
@@ -58,13 +60,16 @@ def stderr_console() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)  # a message is never folded mid-path
 
 
-def emit(result: Any, fmt: str, console: Console | None = None) -> None:
-    """Print a result object in the chosen format on stdout."""
+def emit(result: Any, fmt: str, stream: IO[str] | None = None) -> None:
+    """Print a result object in the chosen format on stdout, or into `stream` (a file: full width)."""
+    out = stream or sys.stdout
     if fmt == "json":
-        sys.stdout.write(to_json(result) + "\n")
+        out.write(to_json(result) + "\n")
     elif fmt == "markdown":
         if not hasattr(result, "to_markdown"):
             raise ValueError(f"{type(result).__name__} has no markdown view")
-        sys.stdout.write(result.to_markdown().rstrip() + "\n")
+        out.write(result.to_markdown().rstrip() + "\n")
+    elif stream is not None:
+        Console(file=stream, width=FILE_WIDTH, highlight=False, soft_wrap=False).print(result)
     else:
-        (console or stdout_console()).print(result)
+        stdout_console().print(result)
