@@ -1,14 +1,19 @@
 """How much `inspector trace` slows a net down: the triplet sample net, plain pycaffe against traced.
 
-In one run, on three nets built alike from sample_nets/triplet/train.prototxt (batch >= 64, set
-through the data layer's param_str in a temp copy when the sample's is smaller):
-- plain: N forward+backward passes in pycaffe;
-- traced --no-stats: the same under inspector.trace (shapes and timings only);
-- traced (default): with the statistics of the Python layers' blobs and the write checks;
-each traced run also encodes every event as the command streams it (inspector.trace.events). Passes
-are interleaved (one of each in turn, the order rotating) and the median pass of each is compared, so
-load from other processes hits all three alike; the load average is printed beside the result. Prints
-both ratios against their goals (<= 1.05 and <= 1.15).
+In one run, on nets built alike from sample_nets/triplet/train.prototxt (batch >= 64, set through
+the data layer's param_str in a temp copy when the sample's is smaller):
+- plain: forward+backward passes in pycaffe;
+- trace --no-stats: each pass as the command's child runs it (inspector.trace.child.run_pass), with
+  its Tracer set up as the child sets it up: the marker file, every event written unbuffered as a JSON
+  line to an event log (inspector.trace.events.EventLog), shapes and timings only. The differences: the Python layers are wrapped
+  on the instances, not the classes, since the plain net shares the classes; and nothing reads the
+  event log (the command's parent reads it every 20 ms, in its own process);
+- trace (default): the same with the statistics of the Python layers' blobs and the write checks;
+- API: `with inspector.trace(net)` (statistics on, events kept for the report) around plain
+  net.forward()/net.backward(), as in a notebook.
+Passes are interleaved (one of each in turn, the order rotating) and the median pass of each is
+compared, so load from other processes hits all alike; the load average is printed beside the result.
+The command's two ratios are printed against their goals (<= 1.05 and <= 1.15), the API's beside them.
 
 Then trace's per-layer times beside `caffe time -model X -iterations N` (build/tools/caffe in the
 Caffe tree, PYTHONPATH set to the layers' folder) on the same net.
@@ -75,6 +80,26 @@ def caffe_time(prototxt: Path, iterations: int) -> dict[str, tuple[float, float]
     return {k: tuple(v) for k, v in times.items()}
 
 
+def command_tracer(net, stats: bool, events: Path, marker_path: Path):
+    """A Tracer on `net` set up as the command's child sets one up (see the module's docstring), and its pass."""
+    from inspector.trace.child import run_pass
+    from inspector.trace.events import EventLog
+    from inspector.trace.instrument import Marker, Tracer
+    from inspector.trace.netinfo import loss_reader
+
+    events.touch()
+    emit = EventLog(events).emit
+    tracer = Tracer(emit, stats=stats, marker=Marker(str(marker_path)))
+    tracer.adopt(net)
+    tracer.wrap_instances(net)
+    tracer.attach_timers(net)
+    loss = loss_reader(net)
+
+    def one_pass() -> None:
+        run_pass(net, tracer, emit, tracer.iteration + 1, True, loss)
+    return tracer, one_pass
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passes", type=int, default=30)
@@ -83,46 +108,64 @@ def main() -> None:
     args = parser.parse_args()
     os.environ.setdefault("GLOG_minloglevel", "2")
     from inspector import trace
-    from inspector.trace.events import encode_event
+    from inspector.trace.instrument import Marker
     from inspector.trace.netload import build_net
 
     prototxt = batch_prototxt(args.batch)
+    marker = prototxt.with_suffix(".marker")
+    events = [prototxt.with_suffix(".events-no-stats"), prototxt.with_suffix(".events-default")]
     try:
-        plain, quick, full = (build_net(prototxt) for _ in range(3))
+        plain, quick, full, api_net = (build_net(prototxt) for _ in range(4))
         batch = plain.blobs["data"].data.shape[0]
-        sink = os.open(os.devnull, os.O_WRONLY)
-
-        def stream(event):  # what the command's child does with every event
-            os.write(sink, encode_event(event))
-
-        for net in (plain, quick, full):  # warm up (first-call allocations, numpy caches)
+        for net in (plain, quick, full, api_net):  # warm up (first-call allocations, numpy caches)
             time_passes(net, 2)
-        nets = {"plain": plain, "no-stats": quick, "stats": full}
-        pass_times: dict[str, list[float]] = {name: [] for name in nets}
-        with trace(quick, stats=False, on_event=stream), trace(full, stats=True, on_event=stream) as full_trace:
+        Marker.create(marker)
+        quick_tracer, quick_pass = command_tracer(quick, False, events[0], marker)
+        full_tracer, full_pass = command_tracer(full, True, events[1], marker)
+
+        def plain_pass(net=plain) -> None:
+            net.forward()
+            net.backward()
+
+        def api_pass(net=api_net) -> None:
+            net.forward()
+            net.backward()
+
+        runs = {"plain": plain_pass, "--no-stats": quick_pass, "default": full_pass, "API": api_pass}
+        pass_times: dict[str, list[float]] = {name: [] for name in runs}
+        names = list(runs)
+        clock = time.perf_counter
+        with trace(api_net):
             for i in range(args.rounds * args.passes):
                 # one pass of each in turn, the order rotating, so load from other processes hits all alike
-                order = list(nets)[i % 3:] + list(nets)[:i % 3]
-                for name in order:
-                    pass_times[name].append(time_passes(nets[name], 1))
-        report = full_trace.report
+                for name in names[i % len(names):] + names[:i % len(names)]:
+                    started = clock()
+                    runs[name]()
+                    pass_times[name].append(clock() - started)
+        for tracer in (quick_tracer, full_tracer):
+            tracer.restore()
+            tracer.active = False
         median = {name: statistics.median(times) for name, times in pass_times.items()}
         print(f"triplet net, batch {batch}, {args.rounds * args.passes} forward+backward passes each, "
               f"interleaved; median pass (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
         for name, seconds in median.items():
-            print(f"  {name:9s} {seconds * 1e3:8.3f} ms/pass")
-        for name, label, goal in (("no-stats", "--no-stats", 1.05), ("stats", "(stats)   ", 1.15)):
+            print(f"  {name:11s} {seconds * 1e3:8.3f} ms/pass")
+        for name, label, goal in (("--no-stats", "trace --no-stats", 1.05), ("default", "trace (default) ", 1.15)):
             ratio = median[name] / median["plain"]
-            print(f"ratio traced {label} / plain: {ratio:.3f}  (goal <= {goal:.2f}: {'met' if ratio <= goal else 'MISSED'})")
+            print(f"ratio {label} / plain: {ratio:.3f}  (goal <= {goal:.2f}: {'met' if ratio <= goal else 'MISSED'})")
+        print(f"ratio API trace(net)     / plain: {median['API'] / median['plain']:.3f}  (statistics on, events kept)")
 
         reference = caffe_time(prototxt, args.passes)
-        print(f"\nper-layer ms per pass: inspector trace (stats) beside `caffe time -iterations {args.passes}`")
+        passes = full_tracer.iteration
+        print(f"\nper-layer ms per pass: inspector trace (default) beside `caffe time -iterations {args.passes}`")
         print(f"  {'layer':16s} {'trace fwd':>10s} {'caffe fwd':>10s} {'trace bwd':>10s} {'caffe bwd':>10s}")
-        for layer in report.layers:
-            ref = reference.get(layer["name"], (float("nan"), float("nan")))
-            print(f"  {layer['name']:16s} {layer['forward_ms']:10.3f} {ref[0]:10.3f} {layer['backward_ms']:10.3f} {ref[1]:10.3f}")
+        for i, name in enumerate(full_tracer.layer_names):
+            ref = reference.get(name, (float("nan"), float("nan")))
+            print(f"  {name:16s} {full_tracer.forward_ns[i] / 1e6 / passes:10.3f} {ref[0]:10.3f} "
+                  f"{full_tracer.backward_ns[i] / 1e6 / passes:10.3f} {ref[1]:10.3f}")
     finally:
-        prototxt.unlink(missing_ok=True)
+        for path in (prototxt, marker, *events):
+            path.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -8,11 +8,11 @@
 - checks: the probes after the passes (diffs accumulated with +=, a loss ignoring top[0].diff,
   backward never called).
 - report: TraceReport, built from the event stream, with its text and JSON views.
-- runner / child: the command runs the net in a child process that streams events over a pipe,
-  so a Caffe abort loses nothing.
+- runner / child: the command runs the net in a child process that writes events to an event log
+  file the parent follows, so a Caffe abort loses nothing.
 - api: `from inspector import trace; with trace(net) as t: ...` around a built net or solver.
 - gradcheck, finetune: the gradient check and the fine-tuning view, built on netload; the
-  command's check runs in gradcheck_child, through the same pipe (runner.run_child, child.serve).
+  command's check runs in gradcheck_child, through the same event log (runner.run_child, child.serve).
 
 The package itself is callable (`trace(net)`), so `from inspector import trace` gives the
 debugging-session API whether or not the package was imported before.

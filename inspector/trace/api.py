@@ -12,15 +12,12 @@ layer callbacks. The records and findings are those of the command.
 """
 from __future__ import annotations
 
-import numpy as np
-
 from .checks import check_backward_calls, check_diff_accumulation, check_loss_uses_top_diff
 from .instrument import Tracer, class_source
-from .netinfo import blob_shapes, describe_layers
+from .netinfo import blob_shapes, describe_layers, loss_reader
 from .report import ReportBuilder, TraceReport
 
 PHASE_NAMES = {0: "train", 1: "test"}
-_sum = np.add.reduce  # ndarray.sum without its Python wrapper
 
 
 def _net_of(target):
@@ -64,17 +61,13 @@ class Trace:
         self._emit({"event": "python_layers", "layers": described})
         self._emit({"event": "net", "layers": [i.to_dict() for i in describe_layers(net)],
                     "blob_shapes": blob_shapes(net)})
-        blobs = list(net._blobs)  # read once: pycaffe's blob_loss_weights rebuilds its dict on every access
-        self._loss_blobs = [(blobs[i], w) for i, w in enumerate(net._blob_loss_weights) if w]
+        self._loss = loss_reader(net)
         tracer.wrap_instances(net)
         tracer.attach_timers(net, on_pass_end=self._pass_ended, on_backward_end=self._backward_ended)
         return self
 
-    def _pass_ended(self) -> None:  # runs inside the pass (the last layer's callback): kept lean
-        loss = 0.0
-        for blob, weight in self._loss_blobs:
-            loss += weight * float(_sum(blob.data, None))
-        self._emit({"event": "iteration", "iteration": self.tracer.iteration, "loss": loss})
+    def _pass_ended(self) -> None:  # runs inside the pass (the last layer's callback)
+        self._emit({"event": "iteration", "iteration": self.tracer.iteration, "loss": self._loss()})
 
     def _backward_ended(self) -> None:
         self._backward_passes += 1

@@ -1,7 +1,7 @@
-"""The process that runs the traced net: `python -m inspector.trace.child --events-fd N --config JSON`.
+"""The process that runs the traced net: `python -m inspector.trace.child --events FILE --config JSON`.
 
 It builds the net with the real pycaffe, runs the passes and the contract checks, and writes
-every event as one JSON line to the pipe the parent gave it, as it happens. Caffe may abort
+every event as one JSON line to the event log file the parent reads, as it happens. Caffe may abort
 this process (a failed CHECK); the parent keeps what arrived and reads the marker file for the
 layer and method that were running. stdout is the user's (their layers may print, --pdb needs it).
 """
@@ -11,24 +11,28 @@ import argparse
 import faulthandler
 import importlib
 import json
-import os
 import sys
 from pathlib import Path
 
 from ..errors import InspectorError
-from .events import encode_event
+from .events import EventLog
 from .instrument import Marker, Tracer, class_source, format_traceback
 
 
-def loss_of(net) -> float:
-    weights = net.blob_loss_weights
-    return float(sum(w * float(net.blobs[name].data.sum()) for name, w in weights.items() if w))
+def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) -> None:
+    """One traced iteration as the command runs it: forward, backward when training, the loss (netinfo.loss_reader)
+    as an event."""
+    tracer.iteration = iteration
+    net.forward()
+    if training:
+        net.backward()
+    emit({"event": "iteration", "iteration": iteration, "loss": loss()})
 
 
 def run(config: dict, emit, marker: Marker) -> None:
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
     from . import checks  # noqa: PLC0415
-    from .netinfo import describe_layers, blob_shapes, python_layer_specs, read_net_parameter  # noqa: PLC0415
+    from .netinfo import blob_shapes, describe_layers, loss_reader, python_layer_specs, read_net_parameter  # noqa: PLC0415
     from .netload import build_net, fill_inputs, put_layers_on_path  # noqa: PLC0415
 
     caffe = import_pycaffe()
@@ -73,12 +77,9 @@ def run(config: dict, emit, marker: Marker) -> None:
               "blob_shapes": blob_shapes(net), "inputs": fill_inputs(net, inputs, config["seed"])})
         training = phase == "train"
         iterations = config["iterations"]
+        loss = loss_reader(net)
         for iteration in range(1, iterations + 1):
-            tracer.iteration = iteration
-            net.forward()
-            if training:
-                net.backward()
-            emit({"event": "iteration", "iteration": iteration, "loss": loss_of(net)})
+            run_pass(net, tracer, emit, iteration, training, loss)
         emit({"event": "timings",
               "forward_ms": {str(i): t / iterations for i, t in tracer.forward_ms.items()},
               "backward_ms": {str(i): t / iterations for i, t in tracer.backward_ms.items()},
@@ -99,21 +100,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def serve(job, argv: list[str] | None = None, prog: str = "inspector.trace.child") -> int:
-    """The child's side of the pipe, for any job (the trace here, inspector.trace.gradcheck_child):
+    """The child's side of the event log, for any job (the trace here, inspector.trace.gradcheck_child):
     job(config, emit, marker) runs; its InspectorError or other exception is sent as an event."""
     parser = argparse.ArgumentParser(prog=prog)
-    parser.add_argument("--events-fd", type=int, required=True)
+    parser.add_argument("--events", required=True, help="the event log file, written from its end")
     parser.add_argument("--marker")
     parser.add_argument("--config", required=True)
     args = parser.parse_args(argv)
-    events_fd = args.events_fd
     faulthandler.enable(sys.stderr)  # a Caffe abort still prints the Python stack that led to it
-
-    def emit(event: dict) -> None:
-        # unbuffered: each line is in the pipe before the traced code goes on, so an abort loses none
-        line = memoryview(encode_event(event))
-        while line:
-            line = line[os.write(events_fd, line):]
+    emit = EventLog(args.events).emit  # each line is in the file before the traced code goes on: an abort loses none
 
     try:
         job(json.loads(args.config), emit, Marker(args.marker))

@@ -37,7 +37,7 @@ applied to one layer of a real net):
    original inputs, then the saved arrays written back).
 
 `gradcheck()` runs passes 1-7 in a child process (inspector.trace.gradcheck_child, over
-trace.runner's pipe), since a failed CHECK in Caffe ends the process it runs in. The child sends
+trace.runner's event log), since a failed CHECK in Caffe ends the process it runs in. The child sends
 what it is doing as "stage" events and the report as JSON; the parent rebuilds the report, or, when
 the child dies, raises GradcheckCrash naming the stage, Caffe's "Check failed" line or the layer's
 traceback. `check_layer()` is the same check in-process, on a net the caller built.

@@ -1,7 +1,7 @@
-"""The process that runs a gradient check: `python -m inspector.trace.gradcheck_child --events-fd N --config JSON`.
+"""The process that runs a gradient check: `python -m inspector.trace.gradcheck_child --events FILE --config JSON`.
 
 Caffe aborts the process a failed CHECK happens in, so `inspector gradcheck` runs the check here,
-through trace.child's pipe protocol: a "stage" event before each step (building the net, the
+through trace.child's event log: a "stage" event before each step (building the net, the
 forward up to the layer, each blob checked), then the report as one "result" event.
 """
 from __future__ import annotations

@@ -88,20 +88,38 @@ def array_stats(array: np.ndarray) -> dict:
     return stats
 
 
-def blob_shape(blob) -> list[int]:
+def blob_shape(blob) -> tuple[int, ...]:
     # blob.data.shape is ten times faster than pycaffe's blob.shape (an IntVec), but touching the
-    # data of an empty blob fails Caffe's CHECK(data_), so empty blobs take the slow way
-    return list(blob.data.shape) if blob.count else list(blob.shape)
+    # data of an empty blob fails Caffe's CHECK(data_), so empty blobs take the slow way. Shapes stay
+    # tuples while tracing (a list would be one more call per blob); the report gives lists.
+    return blob.data.shape if blob.count else tuple(blob.shape)
 
 
-def blob_summary(blob, part: str | None = None) -> dict:
-    """The blob's shape and dtype, with the statistics of its "data" or "diff" when `part` names one."""
-    if not blob.count:
-        return {"shape": list(blob.shape), "dtype": "float32"}  # pycaffe's Blob is Blob<float>, always
+def blob_summary(blob, part: str | None = None, allocated: bool = False) -> dict:
+    """The blob's shape and dtype, with the statistics of its "data" or "diff" when `part` names one;
+    `allocated` when the blob is known to have memory (see LayerState.allocated), so count need not be asked."""
+    if not (allocated or blob.count):
+        return {"shape": tuple(blob.shape), "dtype": "float32"}  # pycaffe's Blob is Blob<float>, always
     if part is None:
-        return {"shape": list(blob.data.shape), "dtype": "float32"}
+        return {"shape": blob.data.shape, "dtype": "float32"}
     array = blob.data if part == "data" else blob.diff
-    return {"shape": list(array.shape), "dtype": "float32", part: array_stats(array)}
+    return {"shape": array.shape, "dtype": "float32", part: array_stats(array)}
+
+
+def shape_summaries(blobs, allocated: bool = False) -> list[dict]:
+    """blob_summary(b) of each blob, inlined: this runs on every call. `allocated` when every blob is known
+    to have memory (see LayerState.allocated), so count need not be asked."""
+    if allocated:
+        return [{"shape": b.data.shape, "dtype": "float32"} for b in blobs]
+    return [{"shape": b.data.shape, "dtype": "float32"} if b.count else blob_summary(b) for b in blobs]
+
+
+def _shape_text(shape) -> str:
+    return f"[{', '.join(map(str, shape))}]"
+
+
+def _shapes_text(shapes) -> str:
+    return f"[{', '.join(map(_shape_text, shapes))}]"
 
 
 # ---- watching what a layer writes ----
@@ -144,20 +162,20 @@ class WatchedArray(np.ndarray):
         super().__setitem__(key, value)
 
 
-def _entry_summary(blob, part: str, fresh: dict | None, blob_ids: list[int], position: int) -> dict:
+def _entry_summary(blob, part: str, fresh: dict | None, blob_ids: list[int], position: int, allocated: bool) -> dict:
     """blob_summary of a blob a method reads, taking the statistics its writer left in this sweep when there are."""
     stats = fresh.get((blob_ids[position], part)) if fresh is not None and position < len(blob_ids) else None
     if stats is None:
-        return blob_summary(blob, part)
-    return {"shape": blob_shape(blob), "dtype": "float32", part: stats}
+        return blob_summary(blob, part, allocated)
+    return {"shape": blob.data.shape if allocated else blob_shape(blob), "dtype": "float32", part: stats}
 
 
-def _shares_a_top(bottom, top_arrays: list) -> bool:
+def _shares_a_top(bottom, tops: list) -> bool:
     """Whether a bottom is also one of the tops (in place), from their memory."""
     if not bottom.count:
         return False
     data = bottom.data
-    return any(a is not None and a.shape == data.shape and np.may_share_memory(a, data) for a in top_arrays)
+    return any(t.count and t.data.shape == data.shape and np.may_share_memory(t.data, data) for t in tops)
 
 
 class WatchedBlob:
@@ -189,52 +207,51 @@ class WatchedBlob:
 
 # ---- where the process is, for after an abort ----
 
-METHOD_CODES = {name: i for i, name in enumerate(("setup", "reshape", "forward", "backward", "import"))}
-_MARK = struct.Struct("<ii i 96s")
+METHOD_CODES = {name: i for i, name in enumerate(("setup", "reshape", "forward", "backward", "import"), 1)}
+_SLOTS = struct.Struct("=3i")  # the method's code (0: nothing marked yet), the layer's index in the net, the iteration
+_NAME_BYTES = 96
 
 
 class Marker:
-    """The layer and method running now, in a small shared file the parent reads if Caffe aborts."""
+    """The layer and method running now, in a small shared file the parent reads if Caffe aborts.
+
+    Three int32 slots, then a name: the method's code (METHOD_CODES, 0 while nothing is marked), the
+    layer's index in the net, or -1 when the name field names it (at import and setup, before the net
+    exists), and the iteration. The layer callbacks mark every layer of every pass, so marking a layer of
+    the net is two stores into the mapped file (`slots`), and the iteration a third, once a pass.
+    """
 
     def __init__(self, path: str | None):
         self._map = None
-        self._names: dict[str, bytes] = {}  # encoded once: mark() runs before every Python layer call
-        self.active = False  # whether there is a file to mark
+        self.slots = None  # the three slots as a memoryview of int32, None when there is no file
         if path:
             with open(path, "r+b") as handle:
-                self._map = mmap.mmap(handle.fileno(), _MARK.size)
-            self.active = True
+                self._map = mmap.mmap(handle.fileno(), _SLOTS.size + _NAME_BYTES)
+            self.slots = memoryview(self._map)[:_SLOTS.size].cast("i")
+        self.active = self.slots is not None  # whether there is a file to mark
 
     def mark(self, layer: str, method: str, iteration: int) -> None:
-        if self._map is not None:
-            name = self._names.get(layer)
-            if name is None:
-                name = self._names[layer] = layer.encode()[:96]
-            _MARK.pack_into(self._map, 0, 1, METHOD_CODES.get(method, -1), iteration, name)
-
-    def marker_for(self, layer: str) -> Callable[[int, int], None] | None:
-        """A faster mark(layer, ...) for one layer, taking the method's code: the layer callbacks run it twice a layer
-        per pass. None when there is no file."""
-        if self._map is None:
-            return None
-        name = layer.encode()[:96]
-        pack, mapped = _MARK.pack_into, self._map
-        return lambda code, iteration: pack(mapped, 0, 1, code, iteration, name)
+        """Mark a layer by its name."""
+        if self.slots is not None:
+            self._map[_SLOTS.size:] = layer.encode()[:_NAME_BYTES].ljust(_NAME_BYTES, b"\0")
+            self.slots[1], self.slots[2], self.slots[0] = -1, iteration, METHOD_CODES[method]
 
     @staticmethod
     def create(path: Path) -> None:
-        path.write_bytes(b"\0" * _MARK.size)
+        path.write_bytes(b"\0" * (_SLOTS.size + _NAME_BYTES))
 
     @staticmethod
     def read(path: Path) -> dict | None:
+        """The last mark: layer (None when the mark gives its index in the net instead), index, method, iteration."""
         raw = Path(path).read_bytes()
-        if len(raw) < _MARK.size:
+        if len(raw) < _SLOTS.size + _NAME_BYTES:
             return None
-        valid, code, iteration, name = _MARK.unpack_from(raw)
-        if not valid:
+        code, index, iteration = _SLOTS.unpack_from(raw)
+        if not code:
             return None
+        layer = raw[_SLOTS.size:].rstrip(b"\0").decode(errors="replace") if index < 0 else None
         methods = {v: k for k, v in METHOD_CODES.items()}
-        return {"layer": name.rstrip(b"\0").decode(errors="replace"), "method": methods.get(code, "?"),
+        return {"layer": layer, "index": index if index >= 0 else None, "method": methods.get(code, "?"),
                 "iteration": iteration}
 
 
@@ -259,7 +276,8 @@ class LayerState:
     """What the tracer keeps between calls of one Python layer."""
 
     name: str
-    shapes_after_reshape: list[list[int]] | None = None
+    shapes_after_reshape: list[tuple[int, ...]] | None = None
+    reshape_bottoms: list[dict] | None = None  # the bottoms' summaries its last reshape recorded
     param_str_reads: int = 0
     fork_param_str_reads: int = 0
     param_str: str = ""
@@ -268,6 +286,11 @@ class LayerState:
     index: int | None = None  # in the net, with the net's indices of its bottom and top blobs
     bottom_ids: list[int] = field(default_factory=list)
     top_ids: list[int] = field(default_factory=list)
+    bottom_in_place: list[bool] = field(default_factory=list)  # by bottom: also one of its tops
+    # Whether all those blobs have memory, so that reading .data cannot fail Caffe's CHECK(data_) and pycaffe
+    # need not be asked for .count first (a C++ call a blob on every call): a blob keeps its memory once it
+    # has had some, since Blob::Reshape only ever replaces it with a larger one
+    allocated: bool = False
     bottom_blobs: list = field(default_factory=list)  # the net's blobs of those indices
     top_blobs: list = field(default_factory=list)
     reshaped_in: int = -1  # the net's layer call (Tracer._layer_calls) its last reshape ran in
@@ -335,8 +358,10 @@ class Tracer:
                     state.name = name
                 state.index = index
                 state.bottom_ids, state.top_ids = list(net._bottom_ids(index)), list(net._top_ids(index))
+                state.bottom_in_place = [blob_id in state.top_ids for blob_id in state.bottom_ids]
                 state.bottom_blobs = [self._blobs[j] for j in state.bottom_ids]
                 state.top_blobs = [self._blobs[j] for j in state.top_ids]
+                state.allocated = all(blob.count for blob in state.bottom_blobs + state.top_blobs)
 
     # -- findings --
     def finding(self, check: str, severity: str, layer: str, method: str, message: str, fix: str,
@@ -350,75 +375,52 @@ class Tracer:
 
     # -- the wrapper every Python layer method goes through --
     def call(self, layer, method: str, function, args):
+        """Run one Python layer method and record it as a "call" event, with the contract checks that need its data.
+
+        A forward's bottoms are recorded as the method got them and its tops as it left them; a backward's
+        tops as it got them and its bottoms as it left them; setup and reshape record both as left. Inside
+        a pass of the net (the layer callbacks say which layer is running), the layer's blobs are the net's,
+        known since adopt(), and a forward right after its reshape takes the shapes that reshape recorded:
+        Layer::Forward runs one after the other with nothing between.
+        """
         if not self.active:
             return function(layer, *args)
         state = self.states.get(id(layer)) or self.state_of(layer)
-        if self.marker.active:
-            self.marker.mark(state.name, method, self.iteration)
         running = self._running
-        in_net = running is not None and running[0] == state.index and bool(self._blobs)
-        if method == "backward":
-            top, flags, bottom = args
-            propagate_down = state.net_propagate_down if in_net else None
-            if propagate_down is None:
-                propagate_down = [bool(flags[i]) for i in range(len(flags))]  # iterating a BoolVec is ten times slower
-                if in_net:
-                    state.net_propagate_down = propagate_down
-        else:
-            bottom, top = args
-            propagate_down = None
-        if in_net:  # the net's own blobs, already wrapped: indexing pycaffe's blob vectors costs a C++ call each
+        in_net = running is not None and running[0] == state.index
+        marker = self.marker
+        if marker.active:
+            if in_net:  # the callbacks marked this layer's index and the iteration: the method is new
+                marker.slots[0] = METHOD_CODES[method]
+            else:
+                marker.mark(state.name, method, self.iteration)
+        if in_net:  # the net's own blobs: indexing pycaffe's blob vectors costs a C++ call each
             bottoms, tops = state.bottom_blobs, state.top_blobs
         else:
+            bottom, top = (args[2], args[0]) if method == "backward" else args
             bottoms, tops = [bottom[i] for i in range(len(bottom))], [top[i] for i in range(len(top))]
-        passing = method == "forward" or method == "backward"
-        top_shapes_before = top_arrays = bottom_copies = entry = None
-        call_args = args
-        if method == "forward" and in_net and state.reshaped_in == self._layer_calls:
-            top_shapes_before = state.shapes_after_reshape  # Layer::Forward ran reshape just before, nothing between
-        elif passing:
-            top_arrays = [b.data if b.count else None for b in tops]
-            top_shapes_before = [list(b.shape) if a is None else list(a.shape) for a, b in zip(top_arrays, tops)]
-        if self.stats and passing:
-            # the blobs a method reads are summarised as it gets them, those it writes as it leaves them
-            fresh = self._fresh if in_net and running[1] == method else None
-            # only the blobs the method writes are watched: reads get plain arrays and stay at numpy's speed
-            watched = state.watched.get(method) if in_net else None
-            if watched is None:
-                report = self._write_reporter(state, method)
-                part, written = ("top", tops) if method == "forward" else ("bottom", bottoms)
-                watched = [WatchedBlob(b, f"{part}[{i}]", report) for i, b in enumerate(written)]
-                if in_net:
-                    state.watched[method] = watched
-            if method == "forward":
-                if in_net:  # in place: a bottom that is also a top, meant to change
-                    in_place = [blob_id in state.top_ids for blob_id in state.bottom_ids]
-                else:
-                    in_place = [_shares_a_top(b, top_arrays) for b in bottoms]
-                entry, bottom_copies = [], []  # the copies (bytes compare NaN-safe and fast) show a changed bottom
-                for j, b in enumerate(bottoms):
-                    if not b.count:
-                        entry.append(blob_summary(b))
-                        bottom_copies.append(None)
-                        continue
-                    data = b.data
-                    stats = fresh.get((state.bottom_ids[j], "data")) if fresh is not None else None
-                    entry.append({"shape": list(data.shape), "dtype": "float32", "data": stats or array_stats(data)})
-                    bottom_copies.append(None if in_place[j] else data.tobytes())
-                call_args = (bottom, watched)
-            else:
-                entry = [_entry_summary(b, "diff", fresh, state.top_ids, j) for j, b in enumerate(tops)]
-                call_args = (top, flags, watched)
-        if method == "backward" and state.shapes_after_reshape not in (None, top_shapes_before):
-            # checked before the call: a backward given tops of the wrong shape often raises
-            self.finding("shape_changed_after_reshape", "error", state.name, "backward",
-                         f"the tops were {top_shapes_before} at backward, not the {state.shapes_after_reshape} its "
-                         "reshape() left: a layer above reshaped them as its bottoms, or this layer did after "
-                         "reshape().", "Reshape a blob only in the reshape() of the layer whose top it is; "
-                         "a layer above should reshape its own tops, never its bottoms.")
+        if method == "forward":
+            return self._forward(layer, state, function, args, bottoms, tops, in_net and state.allocated,
+                                 in_net and running[1] == "forward")
+        if method == "backward":
+            return self._backward(layer, state, function, args, bottoms, tops, in_net, in_net and state.allocated,
+                                  in_net and running[1] == "backward")
+        wall_ms = self._run(layer, state, method, function, args)
+        allocated = in_net and state.allocated
+        bottom_summaries, top_summaries = shape_summaries(bottoms, allocated), shape_summaries(tops, allocated)
+        if method == "reshape":
+            state.shapes_after_reshape = [s["shape"] for s in top_summaries]
+            state.reshaped_in = self._layer_calls if in_net else -1
+            state.reshape_bottoms = bottom_summaries
+        self.emit({"event": "call", "layer": state.name, "method": method, "iteration": self.iteration,
+                   "probe": self.probing, "wall_ms": wall_ms, "bottoms": bottom_summaries, "tops": top_summaries})
+
+    def _run(self, layer, state: LayerState, method: str, function, args) -> float:
+        """Call the user's method; its wall time in milliseconds. An exception is sent as an event (and, with
+        post_mortem, opens pdb in its frame) and raised again for Caffe."""
         started = _clock()
         try:
-            function(layer, *call_args)
+            function(layer, *args)
         except BaseException as exc:
             self._running = None  # Caffe calls no after_* callback past an exception
             self.emit({"event": "exception", "layer": state.name, "method": method,
@@ -426,34 +428,144 @@ class Tracer:
             if self.post_mortem:
                 pdb_module.post_mortem(exc.__traceback__)
             raise
-        wall_ms = (_clock() - started) * 1e3
+        wall_ms = round((_clock() - started) * 1e3, 4)
         state.calls += 1
-        if entry is None:  # blob_summary(b), inlined: this runs for every blob of every call
-            bottom_summaries = [{"shape": list(b.data.shape), "dtype": "float32"} if b.count else blob_summary(b)
-                                for b in bottoms]
-            top_summaries = [{"shape": list(b.data.shape), "dtype": "float32"} if b.count else blob_summary(b)
-                             for b in tops]
-        elif method == "forward":
-            bottom_summaries = entry
-            top_summaries = [blob_summary(b, "data") for b in tops]
+        return wall_ms
+
+    def _forward(self, layer, state: LayerState, function, args, bottoms, tops, allocated: bool,
+                 in_sweep: bool) -> None:
+        """forward(bottom, top), `in_sweep` when the net's forward sweep called it."""
+        after_reshape = in_sweep and state.reshaped_in == self._layer_calls
+        top_shapes_before = (state.shapes_after_reshape if after_reshape
+                             else [s["shape"] for s in shape_summaries(tops, allocated)])
+        stats = self.stats
+        if stats:
+            # the bottoms are summarised as forward gets them, the tops as it leaves them; the copies
+            # (bytes compare NaN-safe and fast) show a bottom forward changed
+            fresh = self._fresh if in_sweep else None
+            in_place = state.bottom_in_place if in_sweep else [_shares_a_top(b, tops) for b in bottoms]
+            bottom_summaries, bottom_copies = [], []
+            for j, b in enumerate(bottoms):
+                if not (allocated or b.count):
+                    bottom_summaries.append(blob_summary(b))
+                    bottom_copies.append(None)
+                    continue
+                data = b.data
+                carried = fresh.get((state.bottom_ids[j], "data")) if fresh is not None else None
+                bottom_summaries.append({"shape": data.shape, "dtype": "float32", "data": carried or array_stats(data)})
+                bottom_copies.append(None if in_place[j] else data.tobytes())
+            # only the tops are watched: the bottoms it reads stay plain arrays, at numpy's speed
+            args = (args[0], self._watched(state, "forward", tops, in_sweep))
+        else:
+            bottom_summaries = state.reshape_bottoms if after_reshape else shape_summaries(bottoms, allocated)
+        wall_ms = self._run(layer, state, "forward", function, args)
+        if stats:
+            top_summaries = [blob_summary(b, "data", allocated) for b in tops]
             if fresh is not None:
                 for blob_id, summary in zip(state.top_ids, top_summaries):
                     fresh[blob_id, "data"] = summary.get("data")
         else:
-            bottom_summaries = [blob_summary(b, "diff" if flag else None) for b, flag in zip(bottoms, propagate_down)]
-            top_summaries = entry
+            top_summaries = shape_summaries(tops, allocated)
+        self.emit({"event": "call", "layer": state.name, "method": "forward", "iteration": self.iteration,
+                   "probe": self.probing, "wall_ms": wall_ms, "bottoms": bottom_summaries, "tops": top_summaries})
+
+        name = state.name
+        top_shapes = [s["shape"] for s in top_summaries]
+        if top_shapes != top_shapes_before:
+            i = next(i for i, (a, b) in enumerate(zip(top_shapes_before, top_shapes)) if a != b)
+            self.finding("reshape_in_forward", "error", name, "forward",
+                         f"forward reshaped top[{i}] from {_shape_text(top_shapes_before[i])} to "
+                         f"{_shape_text(top_shapes[i])}; Caffe had already reshaped the layers above for the old shape.",
+                         "Move top[i].reshape(...) into reshape(); forward must only fill the tops.", blob=f"top[{i}]")
+            state.shapes_after_reshape = top_shapes  # reported once here, not again at backward
+        elif state.shapes_after_reshape is not None and top_shapes_before != state.shapes_after_reshape:
+            self.finding("shape_changed_after_reshape", "error", name, "forward",
+                         f"the tops were {_shapes_text(top_shapes_before)} at forward, not the "
+                         f"{_shapes_text(state.shapes_after_reshape)} reshape left.",
+                         "Set top shapes only in reshape() and do not reshape them elsewhere.")
+        if not stats:
+            return
+        for i, top in enumerate(top_summaries):
+            data = top.get("data")
+            if data and (data["nan"] or data["inf"]):
+                self.finding("nonfinite_output", "error", name, "forward",
+                             f"forward wrote {data['nan']} NaN and {data['inf']} Inf values to top[{i}].",
+                             "Guard divisions and logs (add an epsilon, clip) in forward.", blob=f"top[{i}]")
+        for i, copy in enumerate(bottom_copies):
+            if copy is not None and (not bottoms[i].count or bottoms[i].data.tobytes() != copy):
+                if i < len(state.bottom_ids):
+                    self._fresh.pop((state.bottom_ids[i], "data"), None)  # its writer's statistics no longer hold
+                self.finding("bottom_modified", "error", name, "forward",
+                             f"forward changed bottom[{i}].data, which other layers read too.",
+                             "Work on a copy (bottom[i].data.copy()) instead of writing to a bottom.",
+                             blob=f"bottom[{i}]")
+
+    def _backward(self, layer, state: LayerState, function, args, bottoms, tops, in_net: bool, allocated: bool,
+                  in_sweep: bool) -> None:
+        """backward(top, propagate_down, bottom), `in_sweep` when the net's backward sweep called it."""
+        flags = args[1]
+        propagate_down = state.net_propagate_down if in_net else None
+        if propagate_down is None:  # Caffe fixes the net's propagate_down when it builds the net: read once
+            propagate_down = [bool(flags[i]) for i in range(len(flags))]  # iterating a BoolVec is ten times slower
+            if in_net:
+                state.net_propagate_down = propagate_down
+        stats = self.stats
+        if stats:  # the tops' diffs as backward gets them
+            fresh = self._fresh if in_sweep else None
+            top_summaries = [_entry_summary(b, "diff", fresh, state.top_ids, j, allocated) for j, b in enumerate(tops)]
+            args = (args[0], flags, self._watched(state, "backward", bottoms, in_net))
+        else:
+            top_summaries = shape_summaries(tops, allocated)
+        top_shapes = [s["shape"] for s in top_summaries]
+        if state.shapes_after_reshape is not None and top_shapes != state.shapes_after_reshape:
+            # checked before the call: a backward given tops of the wrong shape often raises
+            self.finding("shape_changed_after_reshape", "error", state.name, "backward",
+                         f"the tops were {_shapes_text(top_shapes)} at backward, not the "
+                         f"{_shapes_text(state.shapes_after_reshape)} its reshape() left: a layer above reshaped "
+                         "them as its bottoms, or this layer did after reshape().",
+                         "Reshape a blob only in the reshape() of the layer whose top it is; "
+                         "a layer above should reshape its own tops, never its bottoms.")
+        wall_ms = self._run(layer, state, "backward", function, args)
+        state.backward_calls += 1
+        if stats:  # the bottoms' diffs as backward leaves them
+            bottom_summaries = [blob_summary(b, "diff" if flag else None, allocated)
+                                for b, flag in zip(bottoms, propagate_down)]
             if fresh is not None:
                 for blob_id, summary in zip(state.bottom_ids, bottom_summaries):
                     fresh[blob_id, "diff"] = summary.get("diff")
-        record = {
-            "event": "call", "layer": state.name, "method": method, "iteration": self.iteration,
-            "probe": self.probing, "wall_ms": round(wall_ms, 4), "bottoms": bottom_summaries, "tops": top_summaries,
-        }
-        if propagate_down is not None:
-            state.backward_calls += 1
-            record["propagate_down"] = propagate_down
-        self.emit(record)
-        self._check_call(state, method, record, top_shapes_before, bottoms, bottom_copies, propagate_down)
+        else:
+            bottom_summaries = shape_summaries(bottoms, allocated)
+        self.emit({"event": "call", "layer": state.name, "method": "backward", "iteration": self.iteration,
+                   "probe": self.probing, "wall_ms": wall_ms, "bottoms": bottom_summaries, "tops": top_summaries,
+                   "propagate_down": propagate_down})
+        if not stats:
+            return
+        name = state.name
+        for i, bottom in enumerate(bottom_summaries):
+            diff = bottom.get("diff")
+            if not diff or not propagate_down[i]:
+                continue
+            if diff["nan"] or diff["inf"]:
+                self.finding("nonfinite_diff", "error", name, "backward",
+                             f"backward wrote {diff['nan']} NaN and {diff['inf']} Inf values to bottom[{i}].diff.",
+                             "Guard divisions and logs (add an epsilon, clip) in backward.", blob=f"bottom[{i}]")
+            elif diff["min"] == 0 and diff["max"] == 0 and not self.probing:
+                self.finding("zero_diff", "warning", name, "backward",
+                             f"backward left bottom[{i}].diff all zero although propagate_down[{i}] is true.",
+                             f"Assign the gradient to bottom[{i}].diff[...] (or check it is really zero).",
+                             blob=f"bottom[{i}]")
+
+    def _watched(self, state: LayerState, method: str, written: list, in_net: bool) -> list:
+        """WatchedBlob stand-ins of the blobs `method` writes (forward: the tops, backward: the bottoms), made once
+        for the net's calls, whose blobs stay the same."""
+        watched = state.watched.get(method) if in_net else None
+        if watched is None:
+            report = self._write_reporter(state, method)
+            part = "top" if method == "forward" else "bottom"
+            watched = [WatchedBlob(b, f"{part}[{i}]", report) for i, b in enumerate(written)]
+            if in_net:
+                state.watched[method] = watched
+        return watched
 
     def _write_reporter(self, state: LayerState, method: str) -> Callable[[str, str, str], None]:
         def report(where: str, part: str, problem: str) -> None:
@@ -461,55 +573,6 @@ class Tracer:
                          f"Compute in a range float32 holds and assign float32 values, e.g. "
                          f"{where}.{part}[...] = values.astype(np.float32).", blob=where)
         return report
-
-    def _check_call(self, state, method, record, top_shapes_before, bottoms, bottom_copies, propagate_down):
-        top_shapes = [t["shape"] for t in record["tops"]]
-        name = state.name
-        if method == "reshape":
-            state.shapes_after_reshape = top_shapes
-            state.reshaped_in = self._layer_calls
-        elif method == "forward":
-            if top_shapes != top_shapes_before:
-                changed = [i for i, (a, b) in enumerate(zip(top_shapes_before, top_shapes)) if a != b]
-                i = changed[0]
-                self.finding("reshape_in_forward", "error", name, "forward",
-                             f"forward reshaped top[{i}] from {top_shapes_before[i]} to {top_shapes[i]}; Caffe had "
-                             "already reshaped the layers above for the old shape.",
-                             "Move top[i].reshape(...) into reshape(); forward must only fill the tops.",
-                             blob=f"top[{i}]")
-                state.shapes_after_reshape = top_shapes  # reported once here, not again at backward
-            elif state.shapes_after_reshape is not None and top_shapes_before != state.shapes_after_reshape:
-                self.finding("shape_changed_after_reshape", "error", name, "forward",
-                             f"the tops were {top_shapes_before} at forward, not the {state.shapes_after_reshape} "
-                             "reshape left.", "Set top shapes only in reshape() and do not reshape them elsewhere.")
-            for i, top in enumerate(record["tops"]):
-                data = top.get("data")
-                if data and (data["nan"] or data["inf"]):
-                    self.finding("nonfinite_output", "error", name, "forward",
-                                 f"forward wrote {data['nan']} NaN and {data['inf']} Inf values to top[{i}].",
-                                 "Guard divisions and logs (add an epsilon, clip) in forward.", blob=f"top[{i}]")
-            for i, copy in enumerate(bottom_copies or []):
-                if copy is not None and (not bottoms[i].count or bottoms[i].data.tobytes() != copy):
-                    if i < len(state.bottom_ids):
-                        self._fresh.pop((state.bottom_ids[i], "data"), None)  # its writer's statistics no longer hold
-                    self.finding("bottom_modified", "error", name, "forward",
-                                 f"forward changed bottom[{i}].data, which other layers read too.",
-                                 "Work on a copy (bottom[i].data.copy()) instead of writing to a bottom.",
-                                 blob=f"bottom[{i}]")
-        elif method == "backward":
-            for i, bottom in enumerate(record["bottoms"]):
-                diff = bottom.get("diff")
-                if not diff or not propagate_down[i]:
-                    continue
-                if diff["nan"] or diff["inf"]:
-                    self.finding("nonfinite_diff", "error", name, "backward",
-                                 f"backward wrote {diff['nan']} NaN and {diff['inf']} Inf values to bottom[{i}].diff.",
-                                 "Guard divisions and logs (add an epsilon, clip) in backward.", blob=f"bottom[{i}]")
-                elif diff["min"] == 0 and diff["max"] == 0 and not self.probing:
-                    self.finding("zero_diff", "warning", name, "backward",
-                                 f"backward left bottom[{i}].diff all zero although propagate_down[{i}] is true.",
-                                 f"Assign the gradient to bottom[{i}].diff[...] (or check it is really zero).",
-                                 blob=f"bottom[{i}]")
 
     # -- installing the wrappers --
     def _wrapper(self, method: str, function):
@@ -617,9 +680,7 @@ class Tracer:
         forward_started, backward_started = [0] * count, [0] * count  # 0: no before_* seen while active
         running_forward = [(i, "forward") for i in range(count)]
         running_backward = [(i, "backward") for i in range(count)]
-        marks = [self.marker.marker_for(name) for name in names]
-        if None in marks:  # no marker file (the Python API)
-            marks = None
+        slots = self.marker.slots  # None without a marker file (the Python API)
         forward_code, backward_code = METHOD_CODES["forward"], METHOD_CODES["backward"]
         counting = on_pass_end is not None
 
@@ -632,8 +693,10 @@ class Tracer:
             if self.active:
                 if counting and not i and not self.probing:
                     self.iteration += 1
-                if marks:
-                    marks[i](forward_code, self.iteration)
+                if slots is not None:
+                    if not i:
+                        slots[2] = self.iteration
+                    slots[0], slots[1] = forward_code, i
                 for key in tops_of[i]:
                     fresh.pop(key, None)
                 self._running = running_forward[i]
@@ -651,8 +714,8 @@ class Tracer:
 
         def before_backward(i):
             if self.active:
-                if marks:
-                    marks[i](backward_code, self.iteration)
+                if slots is not None:
+                    slots[0], slots[1] = backward_code, i
                 for key in bottoms_of[i]:
                     fresh.pop(key, None)
                 self._running = running_backward[i]

@@ -15,6 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import InputError
 from ..prototxt import LayerSpec, read_net
 
@@ -96,6 +98,21 @@ def describe_layers(net, declared_names: set[str] | None = None) -> list[LayerIn
             python=(layer_type == "Python"),
         ))
     return infos
+
+
+def loss_reader(net):
+    """loss() -> the net's weighted loss as it stands (after a forward pass). The loss blobs are found once:
+    this runs every pass, and pycaffe's blob_loss_weights builds a dict on every access."""
+    blobs = list(net._blobs)
+    weighted = [(blobs[i], float(w)) for i, w in enumerate(net._blob_loss_weights) if w]
+    add = np.add.reduce  # ndarray.sum without its Python wrapper
+
+    def loss() -> float:
+        total = 0.0
+        for blob, weight in weighted:
+            total += weight * float(add(blob.data, None))
+        return total
+    return loss
 
 
 def blob_shapes(net) -> dict[str, list[int]]:

@@ -1,6 +1,6 @@
 """TraceReport: what a traced run recorded, built from its event stream, with its text and JSON views.
 
-The same events come from the child process of `inspector trace` (over a pipe) or from the
+The same events come from the child process of `inspector trace` (through its event log) or from the
 in-process tracer of the Python API, and ReportBuilder turns either stream into one
 TraceReport, so the command and a debugging session give the same records and findings.
 """
@@ -325,6 +325,9 @@ class ReportBuilder:
         if kind == "call":  # by far the most frequent
             call = dict(event)
             del call["event"]
+            for blob in (*call["bottoms"], *call["tops"]):  # the tracer's tuples (in-process), as JSON gives them
+                if type(blob["shape"]) is tuple:
+                    blob["shape"] = list(blob["shape"])
             self._record(call.pop("layer")).calls.append(call)
         elif kind == "python_layers":
             for spec in event["layers"]:

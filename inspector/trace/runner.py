@@ -1,11 +1,12 @@
 """`inspector trace`: run the net in a child process and build the report from what it streams.
 
-The child (inspector.trace.child) writes one JSON event per line to a pipe as things happen;
-this side folds them into a TraceReport, copies them to the JSONL file when asked, and drives
-the progress bar. Caffe's log (the child's stderr, INFO level) is read at the same time: the
+The child (inspector.trace.child) writes one JSON event per line to an event log (events.EventLog,
+a file it appends to through shared memory) as things happen; this side reads the log as it grows,
+every POLL_SECONDS, folds the events into a TraceReport, copies them to the JSONL file when asked,
+and drives the progress bar. Caffe's log (the child's stderr, INFO level) is read at the same time: the
 "needs backward computation" lines Net::Init prints, and the "Check failed" line of an abort.
 If the child dies, the report keeps every event that arrived, and the marker file names the
-layer and method that were running. run_child (the process, the pipe, the log) is shared with
+layer and method that were running. run_child (the process, the event log, Caffe's log) is shared with
 `inspector gradcheck`, whose check runs the same way.
 """
 from __future__ import annotations
@@ -18,13 +19,14 @@ import subprocess
 import sys
 import tempfile
 import threading
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable
 
 from ..errors import CheckFailed, InputError, InspectorError, MissingDependency
-from .events import decode_event
+from .events import follow_event_log
 from .instrument import INSPECTOR_PACKAGE, Marker
 from .netload import existing_file
 from .report import Crash, ReportBuilder, TraceReport
@@ -32,6 +34,7 @@ from .report import Crash, ReportBuilder, TraceReport
 NEEDS_BACKWARD = re.compile(r"\] (\S+) (needs|does not need) backward computation\.")
 FATAL_LINE = re.compile(r"^F\d{4} ")
 LOG_TAIL_LINES = 60
+POLL_SECONDS = 0.02  # how often the event log is read while the child runs
 
 
 @dataclass
@@ -145,35 +148,27 @@ class ChildRun:
 
 def run_child(module: str, config: dict, on_event: Callable[[str, dict], None], glog_level: int = 0,
               interactive: bool = False) -> ChildRun:
-    """Run `python -m MODULE --events-fd N --marker M --config JSON`, passing each event line it streams
-    (raw and parsed) to on_event, and return how it ended. Caffe may abort the child: whatever it sent
-    before that has been passed on, and the marker holds what was running."""
+    """Run `python -m MODULE --events FILE --marker M --config JSON`, passing each event line it writes
+    (raw and parsed) to on_event as it comes, and return how it ended. Caffe may abort the child:
+    whatever it wrote before that has been passed on, and the marker holds what was running."""
     with tempfile.TemporaryDirectory(prefix="inspector-child-") as tmp:
-        marker_path = Path(tmp) / "marker"
+        marker_path, events_path = Path(tmp) / "marker", Path(tmp) / "events.jsonl"
         Marker.create(marker_path)
-        read_fd, write_fd = os.pipe()
+        events_path.touch()
         env = dict(os.environ, GLOG_minloglevel=str(glog_level), GLOG_logtostderr="1", PYTHONUNBUFFERED="1")
-        command = [sys.executable, "-m", module, "--events-fd", str(write_fd),
+        command = [sys.executable, "-m", module, "--events", str(events_path),
                    "--marker", str(marker_path), "--config", json.dumps(config)]
-        try:
-            child = subprocess.Popen(
-                command, pass_fds=(write_fd,), env=env, cwd=os.getcwd(), text=True,
-                # --pdb needs the terminal; otherwise the layers' prints join Caffe's log, keeping stdout for the report
-                stdin=None if interactive else subprocess.DEVNULL,
-                stdout=None if interactive else subprocess.PIPE,
-                stderr=subprocess.PIPE,
-            )
-        finally:
-            os.close(write_fd)
+        child = subprocess.Popen(
+            command, env=env, cwd=os.getcwd(), text=True,
+            # --pdb needs the terminal; otherwise the layers' prints join Caffe's log, keeping stdout for the report
+            stdin=None if interactive else subprocess.DEVNULL,
+            stdout=None if interactive else subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         log = CaffeLog(child.stderr)
         printed = CaffeLog(child.stdout) if child.stdout else None
-        with os.fdopen(read_fd, "r") as events:
-            for line in events:
-                try:
-                    event = decode_event(line)
-                except json.JSONDecodeError:
-                    continue
-                on_event(line, event)
+        follow_event_log(events_path, lambda: child.poll() is not None,
+                         lambda line, event: on_event(line.decode() + "\n", event), POLL_SECONDS)
         returncode = child.wait()
         log.join()
         if printed:
@@ -225,6 +220,9 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
 
 def _crash(builder: ReportBuilder, child: ChildRun) -> Crash:
     mark = child.mark
+    if mark and mark["layer"] is None and mark["index"] is not None and builder.report.layers:
+        layers = builder.report.layers  # the marker names a layer of the net by its index
+        mark["layer"] = layers[mark["index"]]["name"] if mark["index"] < len(layers) else f"layer #{mark['index']}"
     crash = builder.python_exception_crash(child.returncode)
     if crash is not None and crash.layer is None and mark:
         crash.layer, crash.method, crash.iteration = mark["layer"], mark["method"], mark["iteration"]

@@ -1,0 +1,76 @@
+"""The event log between the trace child and its parent: lines in order, growth, a writer that dies mid-line."""
+import math
+import multiprocessing
+import os
+
+from inspector.trace.events import EventLog, encode_event, follow_event_log
+
+
+def read_all(path):
+    lines = []
+    follow_event_log(path, lambda: True, lambda line, event: lines.append((line, event)))
+    return lines
+
+
+def test_lines_come_back_in_order_across_growth(tmp_path):
+    path = tmp_path / "events"
+    path.touch()
+    log = EventLog(path)
+    events = [{"event": "call", "i": i, "pad": "x" * 500} for i in range(5000)]  # about 2.6 MB: the map doubles twice
+    for event in events:
+        log.emit(event)
+    got = read_all(path)
+    assert [event for _, event in got] == events
+    assert got[0][0] == encode_event(events[0]).rstrip(b"\n")
+
+
+def test_non_finite_numbers_survive(tmp_path):
+    path = tmp_path / "events"
+    path.touch()
+    EventLog(path).emit({"event": "iteration", "iteration": 1, "loss": math.nan})
+    [(_, event)] = read_all(path)
+    assert math.isnan(event["loss"])
+
+
+def _write_then_die(path):
+    log = EventLog(path)
+    log.emit({"event": "call", "n": 1})
+    log._map[log._end:log._end + 5] = b'{"eve'  # a line being copied when the process dies, not yet counted
+    os._exit(3)
+
+
+def test_what_a_dead_writer_wrote_is_read_and_a_cut_line_is_not(tmp_path):
+    path = tmp_path / "events"
+    path.touch()
+    process = multiprocessing.get_context("fork").Process(target=_write_then_die, args=(path,))
+    process.start()
+    seen = []
+    follow_event_log(path, lambda: process.exitcode is not None, lambda line, event: seen.append(event), 0.01)
+    assert process.exitcode == 3
+    assert seen == [{"event": "call", "n": 1}]
+
+
+def test_an_empty_log_ends_when_the_writer_has(tmp_path):
+    path = tmp_path / "events"
+    path.touch()
+    assert read_all(path) == []
+
+
+def test_a_counted_line_not_yet_visible_is_read_again(tmp_path):
+    """On a weakly ordered CPU the reader may see the count before the bytes: it waits for them."""
+    path = tmp_path / "events"
+    path.touch()
+    log = EventLog(path)
+    line = encode_event({"event": "call", "n": 2})
+    start = log._end
+    log.write(b"\0" * (len(line) - 1) + b"\n")  # counted, its bytes still zeros
+    polls = []
+
+    def finished():
+        polls.append(1)
+        if len(polls) == 2:
+            log._map[start:start + len(line)] = line  # the bytes arrive
+        return len(polls) > 3
+    seen = []
+    follow_event_log(path, finished, lambda raw, event: seen.append(event), 0.001)
+    assert seen == [{"event": "call", "n": 2}]
