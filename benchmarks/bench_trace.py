@@ -13,12 +13,14 @@ the data layer's param_str in a temp copy when the sample's is smaller):
   net.forward()/net.backward(), as in a notebook.
 Passes are interleaved (one of each in turn, the order rotating) and the median pass of each is
 compared, so load from other processes hits all alike; the load average is printed beside the result.
+All the nets are built afresh several times (--builds, in a rotating order), since where a net's
+memory lands alone moves one net's passes by a few percent against another's.
 The command's two ratios are printed against their goals (<= 1.05 and <= 1.15), the API's beside them.
 
 Then trace's per-layer times beside `caffe time -model X -iterations N` (build/tools/caffe in the
 Caffe tree, PYTHONPATH set to the layers' folder) on the same net.
 
-    .venv/bin/python benchmarks/bench_trace.py [--passes 30] [--rounds 10] [--batch 256]
+    .venv/bin/python benchmarks/bench_trace.py [--passes 100] [--builds 6] [--batch 256]
 """
 from __future__ import annotations
 
@@ -49,6 +51,12 @@ def batch_prototxt(batch: int | None) -> Path:
     path = SAMPLE.parent / f".bench_trace_{os.getpid()}.prototxt"
     path.write_text(text)
     return path
+
+
+def batch_size(prototxt: Path) -> int:
+    text = prototxt.read_text()
+    return (int(re.search(r"'classes_per_batch': (\d+)", text).group(1))
+            * int(re.search(r"'samples_per_class': (\d+)", text).group(1)))
 
 
 def time_passes(net, passes: int) -> float:
@@ -100,53 +108,73 @@ def command_tracer(net, stats: bool, events: Path, marker_path: Path):
     return tracer, one_pass
 
 
+CONFIGS = ("plain", "--no-stats", "default", "API")
+
+
+def build_round(prototxt: Path, marker: Path, events: dict[str, Path], order: int, passes: int,
+                pass_times: dict[str, list[float]]):
+    """Fresh nets for every configuration (built in a rotating order), `passes` interleaved passes of each
+    appended to pass_times; returns the default configuration's tracer for its per-layer times."""
+    from inspector import trace
+    from inspector.trace.netload import build_net
+
+    names = CONFIGS[order % len(CONFIGS):] + CONFIGS[:order % len(CONFIGS)]
+    nets = {name: build_net(prototxt) for name in names}
+    for net in nets.values():  # warm up (first-call allocations, numpy caches)
+        time_passes(net, 2)
+    quick_tracer, quick_pass = command_tracer(nets["--no-stats"], False, events["--no-stats"], marker)
+    full_tracer, full_pass = command_tracer(nets["default"], True, events["default"], marker)
+
+    def plain_pass(net=nets["plain"]) -> None:
+        net.forward()
+        net.backward()
+
+    def api_pass(net=nets["API"]) -> None:
+        net.forward()
+        net.backward()
+
+    runs = {"plain": plain_pass, "--no-stats": quick_pass, "default": full_pass, "API": api_pass}
+    clock = time.perf_counter
+    with trace(nets["API"]):
+        for i in range(passes):
+            # one pass of each in turn, the order rotating, so load from other processes hits all alike
+            for name in names[i % len(names):] + names[:i % len(names)]:
+                started = clock()
+                runs[name]()
+                pass_times[name].append(clock() - started)
+    for tracer in (quick_tracer, full_tracer):
+        tracer.restore()
+        tracer.active = False
+    return full_tracer
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--passes", type=int, default=30)
-    parser.add_argument("--rounds", type=int, default=10)
+    parser.add_argument("--passes", type=int, default=100, help="passes of each configuration per build")
+    parser.add_argument("--builds", type=int, default=6, help="times all the nets are built afresh")
     parser.add_argument("--batch", type=int, help=f"rows per batch (default: the sample's, at least {MIN_BATCH})")
     args = parser.parse_args()
     os.environ.setdefault("GLOG_minloglevel", "2")
-    from inspector import trace
     from inspector.trace.instrument import Marker
-    from inspector.trace.netload import build_net
 
     prototxt = batch_prototxt(args.batch)
     marker = prototxt.with_suffix(".marker")
-    events = [prototxt.with_suffix(".events-no-stats"), prototxt.with_suffix(".events-default")]
+    events = {name: prototxt.with_suffix(f".events{name.lstrip('-')}") for name in ("--no-stats", "default")}
     try:
-        plain, quick, full, api_net = (build_net(prototxt) for _ in range(4))
-        batch = plain.blobs["data"].data.shape[0]
-        for net in (plain, quick, full, api_net):  # warm up (first-call allocations, numpy caches)
-            time_passes(net, 2)
         Marker.create(marker)
-        quick_tracer, quick_pass = command_tracer(quick, False, events[0], marker)
-        full_tracer, full_pass = command_tracer(full, True, events[1], marker)
-
-        def plain_pass(net=plain) -> None:
-            net.forward()
-            net.backward()
-
-        def api_pass(net=api_net) -> None:
-            net.forward()
-            net.backward()
-
-        runs = {"plain": plain_pass, "--no-stats": quick_pass, "default": full_pass, "API": api_pass}
-        pass_times: dict[str, list[float]] = {name: [] for name in runs}
-        names = list(runs)
-        clock = time.perf_counter
-        with trace(api_net):
-            for i in range(args.rounds * args.passes):
-                # one pass of each in turn, the order rotating, so load from other processes hits all alike
-                for name in names[i % len(names):] + names[:i % len(names)]:
-                    started = clock()
-                    runs[name]()
-                    pass_times[name].append(clock() - started)
-        for tracer in (quick_tracer, full_tracer):
-            tracer.restore()
-            tracer.active = False
+        pass_times: dict[str, list[float]] = {name: [] for name in CONFIGS}
+        forward_ns, backward_ns, traced_passes, names = None, None, 0, []
+        for build in range(args.builds):
+            for path in events.values():
+                path.write_bytes(b"")
+            tracer = build_round(prototxt, marker, events, build, args.passes, pass_times)
+            names = tracer.layer_names
+            forward_ns = [a + b for a, b in zip(forward_ns or [0] * len(names), tracer.forward_ns)]
+            backward_ns = [a + b for a, b in zip(backward_ns or [0] * len(names), tracer.backward_ns)]
+            traced_passes += tracer.iteration
         median = {name: statistics.median(times) for name, times in pass_times.items()}
-        print(f"triplet net, batch {batch}, {args.rounds * args.passes} forward+backward passes each, "
+        batch = batch_size(prototxt)
+        print(f"triplet net, batch {batch}: {args.builds} builds x {args.passes} forward+backward passes of each, "
               f"interleaved; median pass (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
         for name, seconds in median.items():
             print(f"  {name:11s} {seconds * 1e3:8.3f} ms/pass")
@@ -156,15 +184,14 @@ def main() -> None:
         print(f"ratio API trace(net)     / plain: {median['API'] / median['plain']:.3f}  (statistics on, events kept)")
 
         reference = caffe_time(prototxt, args.passes)
-        passes = full_tracer.iteration
         print(f"\nper-layer ms per pass: inspector trace (default) beside `caffe time -iterations {args.passes}`")
         print(f"  {'layer':16s} {'trace fwd':>10s} {'caffe fwd':>10s} {'trace bwd':>10s} {'caffe bwd':>10s}")
-        for i, name in enumerate(full_tracer.layer_names):
+        for i, name in enumerate(names):
             ref = reference.get(name, (float("nan"), float("nan")))
-            print(f"  {name:16s} {full_tracer.forward_ns[i] / 1e6 / passes:10.3f} {ref[0]:10.3f} "
-                  f"{full_tracer.backward_ns[i] / 1e6 / passes:10.3f} {ref[1]:10.3f}")
+            print(f"  {name:16s} {forward_ns[i] / 1e6 / traced_passes:10.3f} {ref[0]:10.3f} "
+                  f"{backward_ns[i] / 1e6 / traced_passes:10.3f} {ref[1]:10.3f}")
     finally:
-        for path in (prototxt, marker, *events):
+        for path in (prototxt, marker, *events.values()):
             path.unlink(missing_ok=True)
 
 
