@@ -1,26 +1,27 @@
 """How much `inspector trace` slows a net down: the triplet sample net, plain pycaffe against traced.
 
-In one run, on nets built alike from sample_nets/triplet/train.prototxt (batch >= 64, set through
-the data layer's param_str in a temp copy when the sample's is smaller):
+By default at two batch sizes, one run each: the sample's own (100) and 256 (--batch; at least 64,
+set through the data layer's param_str in a temp copy of sample_nets/triplet/train.prototxt). In
+each run, nets built alike:
 - plain: forward+backward passes in pycaffe;
-- trace --no-stats: each pass as the command's child runs it (inspector.trace.child.run_pass), with
-  its Tracer set up as the child sets it up: the marker file, every event written unbuffered as a JSON
-  line to an event log (inspector.trace.events.EventLog), shapes and timings only. The differences: the Python layers are wrapped
-  on the instances, not the classes, since the plain net shares the classes; and nothing reads the
-  event log (the command's parent reads it every 20 ms, in its own process);
+- trace --no-stats: each pass as the command's child runs it (inspector.trace.child.run_pass), its
+  Tracer set up as the child sets it up: the marker file, every event written as a JSON line to an
+  event log (inspector.trace.events.EventLog), shapes and timings only. The differences: the Python
+  layers are wrapped on the instances, not the classes (the plain net shares the classes), and
+  nothing reads the event log (the command's parent reads it every 20 ms, in its own process);
 - trace (default): the same with the statistics of the Python layers' blobs and the write checks;
 - API: `with inspector.trace(net)` (statistics on, events kept for the report) around plain
   net.forward()/net.backward(), as in a notebook.
 Passes are interleaved (one of each in turn, the order rotating) and the median pass of each is
 compared, so load from other processes hits all alike; the load average is printed beside the result.
 All the nets are built afresh several times (--builds, in a rotating order), since where a net's
-memory lands alone moves one net's passes by a few percent against another's.
-The command's two ratios are printed against their goals (<= 1.05 and <= 1.15), the API's beside them.
+memory lands alone moves one net's passes by a few percent against another's. The command's two
+ratios are printed against their goals (<= 1.05 and <= 1.15), the API's beside them.
 
 Then trace's per-layer times beside `caffe time -model X -iterations N` (build/tools/caffe in the
 Caffe tree, PYTHONPATH set to the layers' folder) on the same net.
 
-    .venv/bin/python benchmarks/bench_trace.py [--passes 100] [--builds 6] [--batch 256]
+    .venv/bin/python benchmarks/bench_trace.py [--passes 100] [--builds 6] [--batch 0 256]
 """
 from __future__ import annotations
 
@@ -152,29 +153,38 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--passes", type=int, default=100, help="passes of each configuration per build")
     parser.add_argument("--builds", type=int, default=6, help="times all the nets are built afresh")
-    parser.add_argument("--batch", type=int, help=f"rows per batch (default: the sample's, at least {MIN_BATCH})")
+    parser.add_argument("--batch", type=int, nargs="+", default=[0, 256],
+                        help=f"rows per batch, one run each (0: the sample's own; at least {MIN_BATCH}); "
+                             "default: the sample's, then 256")
     args = parser.parse_args()
     os.environ.setdefault("GLOG_minloglevel", "2")
+    for i, batch in enumerate(args.batch):
+        if i:
+            print()
+        benchmark(batch or None, args.passes, args.builds)
+
+
+def benchmark(batch: int | None, passes: int, builds: int) -> None:
+    """The measurement at one batch size (None: the sample's own), printed."""
     from inspector.trace.instrument import Marker
 
-    prototxt = batch_prototxt(args.batch)
+    prototxt = batch_prototxt(batch)
     marker = prototxt.with_suffix(".marker")
     events = {name: prototxt.with_suffix(f".events{name.lstrip('-')}") for name in ("--no-stats", "default")}
     try:
         Marker.create(marker)
         pass_times: dict[str, list[float]] = {name: [] for name in CONFIGS}
         forward_ns, backward_ns, traced_passes, names = None, None, 0, []
-        for build in range(args.builds):
+        for build in range(builds):
             for path in events.values():
                 path.write_bytes(b"")
-            tracer = build_round(prototxt, marker, events, build, args.passes, pass_times)
+            tracer = build_round(prototxt, marker, events, build, passes, pass_times)
             names = tracer.layer_names
             forward_ns = [a + b for a, b in zip(forward_ns or [0] * len(names), tracer.forward_ns)]
             backward_ns = [a + b for a, b in zip(backward_ns or [0] * len(names), tracer.backward_ns)]
             traced_passes += tracer.iteration
         median = {name: statistics.median(times) for name, times in pass_times.items()}
-        batch = batch_size(prototxt)
-        print(f"triplet net, batch {batch}: {args.builds} builds x {args.passes} forward+backward passes of each, "
+        print(f"triplet net, batch {batch_size(prototxt)}: {builds} builds x {passes} forward+backward passes of each, "
               f"interleaved; median pass (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
         for name, seconds in median.items():
             print(f"  {name:11s} {seconds * 1e3:8.3f} ms/pass")
@@ -183,8 +193,8 @@ def main() -> None:
             print(f"ratio {label} / plain: {ratio:.3f}  (goal <= {goal:.2f}: {'met' if ratio <= goal else 'MISSED'})")
         print(f"ratio API trace(net)     / plain: {median['API'] / median['plain']:.3f}  (statistics on, events kept)")
 
-        reference = caffe_time(prototxt, args.passes)
-        print(f"\nper-layer ms per pass: inspector trace (default) beside `caffe time -iterations {args.passes}`")
+        reference = caffe_time(prototxt, passes)
+        print(f"\nper-layer ms per pass: inspector trace (default) beside `caffe time -iterations {passes}`")
         print(f"  {'layer':16s} {'trace fwd':>10s} {'caffe fwd':>10s} {'trace bwd':>10s} {'caffe bwd':>10s}")
         for i, name in enumerate(names):
             ref = reference.get(name, (float("nan"), float("nan")))
