@@ -10,6 +10,8 @@ each run, nets built alike:
   layers are wrapped on the instances, not the classes (the plain net shares the classes), and
   nothing reads the event log (the command's parent reads it every 20 ms, in its own process);
 - trace (default): the same with the statistics of the Python layers' blobs and the write checks;
+- hooks only: the --no-stats set-up with the tracer inactive, so the method wrappers and the layer
+  callbacks run and return at once: what intercepting the calls costs before anything is recorded;
 - API: `with inspector.trace(net)` (statistics on, events kept for the report) around plain
   net.forward()/net.backward(), as in a notebook.
 Passes are interleaved (one of each in turn, the order rotating) and the median pass of each is
@@ -109,7 +111,7 @@ def command_tracer(net, stats: bool, events: Path, marker_path: Path):
     return tracer, one_pass
 
 
-CONFIGS = ("plain", "--no-stats", "default", "API")
+CONFIGS = ("plain", "hooks only", "--no-stats", "default", "API")
 
 
 def build_round(prototxt: Path, marker: Path, events: dict[str, Path], order: int, passes: int,
@@ -123,6 +125,8 @@ def build_round(prototxt: Path, marker: Path, events: dict[str, Path], order: in
     nets = {name: build_net(prototxt) for name in names}
     for net in nets.values():  # warm up (first-call allocations, numpy caches)
         time_passes(net, 2)
+    hooks_tracer, hooks_pass = command_tracer(nets["hooks only"], False, events["hooks only"], marker)
+    hooks_tracer.active = False  # the wrappers and callbacks still run, and return at once
     quick_tracer, quick_pass = command_tracer(nets["--no-stats"], False, events["--no-stats"], marker)
     full_tracer, full_pass = command_tracer(nets["default"], True, events["default"], marker)
 
@@ -134,7 +138,8 @@ def build_round(prototxt: Path, marker: Path, events: dict[str, Path], order: in
         net.forward()
         net.backward()
 
-    runs = {"plain": plain_pass, "--no-stats": quick_pass, "default": full_pass, "API": api_pass}
+    runs = {"plain": plain_pass, "hooks only": hooks_pass, "--no-stats": quick_pass, "default": full_pass,
+            "API": api_pass}
     clock = time.perf_counter
     with trace(nets["API"]):
         for i in range(passes):
@@ -143,7 +148,7 @@ def build_round(prototxt: Path, marker: Path, events: dict[str, Path], order: in
                 started = clock()
                 runs[name]()
                 pass_times[name].append(clock() - started)
-    for tracer in (quick_tracer, full_tracer):
+    for tracer in (hooks_tracer, quick_tracer, full_tracer):
         tracer.restore()
         tracer.active = False
     return full_tracer
@@ -170,7 +175,8 @@ def benchmark(batch: int | None, passes: int, builds: int) -> None:
 
     prototxt = batch_prototxt(batch)
     marker = prototxt.with_suffix(".marker")
-    events = {name: prototxt.with_suffix(f".events{name.lstrip('-')}") for name in ("--no-stats", "default")}
+    events = {name: prototxt.with_suffix(f".events-{name.lstrip('-').replace(' ', '-')}")
+              for name in ("hooks only", "--no-stats", "default")}
     try:
         Marker.create(marker)
         pass_times: dict[str, list[float]] = {name: [] for name in CONFIGS}
@@ -192,6 +198,8 @@ def benchmark(batch: int | None, passes: int, builds: int) -> None:
             ratio = median[name] / median["plain"]
             print(f"ratio {label} / plain: {ratio:.3f}  (goal <= {goal:.2f}: {'met' if ratio <= goal else 'MISSED'})")
         print(f"ratio API trace(net)     / plain: {median['API'] / median['plain']:.3f}  (statistics on, events kept)")
+        print(f"ratio hooks only         / plain: {median['hooks only'] / median['plain']:.3f}  (the wrappers and "
+              "layer callbacks of --no-stats, recording nothing: the floor of tracing through pycaffe)")
 
         reference = caffe_time(prototxt, passes)
         print(f"\nper-layer ms per pass: inspector trace (default) beside `caffe time -iterations {passes}`")
