@@ -1,9 +1,14 @@
-"""The event log between the trace child and its parent: lines in order, growth, a writer that dies mid-line."""
+"""The event log between the trace child and its parent (lines in order, growth, a writer that dies mid-line),
+and the statistics the events carry."""
 import math
 import multiprocessing
 import os
 
+import numpy as np
+import pytest
+
 from inspector.trace.events import EventLog, encode_event, follow_event_log
+from inspector.trace.instrument import array_stats
 
 
 def read_all(path):
@@ -74,3 +79,43 @@ def test_a_counted_line_not_yet_visible_is_read_again(tmp_path):
     seen = []
     follow_event_log(path, finished, lambda raw, event: seen.append(event), 0.001)
     assert seen == [{"event": "call", "n": 2}]
+
+
+# ---- the statistics each call carries, against numpy in float64 ----
+
+def reference(values):
+    values = np.asarray(values, dtype=np.float64).ravel()
+    finite = values[np.isfinite(values)]
+    return {"min": finite.min(), "max": finite.max(), "mean": finite.mean(), "std": finite.std(),
+            "nan": int(np.isnan(values).sum()), "inf": int(np.isinf(values).sum())}
+
+
+def assert_stats(array, rtol=1e-5):
+    got, want = array_stats(array), reference(array)
+    assert (got["nan"], got["inf"]) == (want["nan"], want["inf"])
+    for key in ("min", "max", "mean"):
+        assert got[key] == pytest.approx(want[key], rel=rtol, abs=1e-12), key
+    assert got["std"] == pytest.approx(want["std"], rel=1e-3, abs=1e-12)
+
+
+def test_statistics_of_ordinary_blobs():
+    rng = np.random.default_rng(0)
+    assert_stats(rng.standard_normal((100, 32)).astype(np.float32))
+    assert_stats(rng.random(7).astype(np.float32))
+
+
+def test_statistics_keep_a_small_spread_on_a_large_offset():
+    """mean square minus squared mean cancels here in float32: the spread comes from centred values."""
+    rng = np.random.default_rng(1)
+    assert_stats((1000 + 1e-3 * rng.standard_normal(4096)).astype(np.float32))
+
+
+def test_statistics_of_huge_values_and_non_finite_ones():
+    assert_stats(np.array([3e38, -3e38, 1e38], dtype=np.float32))  # squares past float32's range
+    mixed = np.array([1.0, np.nan, 2.0, np.inf, -np.inf, 4.0], dtype=np.float32)
+    assert_stats(mixed)
+    assert array_stats(np.full(5, np.nan, dtype=np.float32)) == {"min": None, "max": None, "mean": None,
+                                                                   "std": None, "nan": 5, "inf": 0}
+    assert array_stats(np.zeros(0, dtype=np.float32))["mean"] is None
+    assert array_stats(np.zeros(9, dtype=np.float32)) == {"min": 0.0, "max": 0.0, "mean": 0.0, "std": 0.0,
+                                                         "nan": 0, "inf": 0}
