@@ -88,11 +88,12 @@ def array_stats(array: np.ndarray) -> dict:
     return stats
 
 
-def blob_shape(blob) -> tuple[int, ...]:
+def blob_shape(blob, allocated: bool = False) -> tuple[int, ...]:
     # blob.data.shape is ten times faster than pycaffe's blob.shape (an IntVec), but touching the
-    # data of an empty blob fails Caffe's CHECK(data_), so empty blobs take the slow way. Shapes stay
-    # tuples while tracing (a list would be one more call per blob); the report gives lists.
-    return blob.data.shape if blob.count else tuple(blob.shape)
+    # data of a blob without memory fails Caffe's CHECK(data_), so those take the slow way (`allocated`:
+    # see blob_summary). Shapes stay tuples while tracing (a list would be one more call per blob); the
+    # report gives lists.
+    return blob.data.shape if allocated or blob.count else tuple(blob.shape)
 
 
 def blob_summary(blob, part: str | None = None, allocated: bool = False) -> dict:
@@ -167,7 +168,7 @@ def _entry_summary(blob, part: str, fresh: dict | None, blob_ids: list[int], pos
     stats = fresh.get((blob_ids[position], part)) if fresh is not None and position < len(blob_ids) else None
     if stats is None:
         return blob_summary(blob, part, allocated)
-    return {"shape": blob.data.shape if allocated else blob_shape(blob), "dtype": "float32", part: stats}
+    return {"shape": blob_shape(blob, allocated), "dtype": "float32", part: stats}
 
 
 def _shares_a_top(bottom, tops: list) -> bool:
@@ -175,7 +176,8 @@ def _shares_a_top(bottom, tops: list) -> bool:
     if not bottom.count:
         return False
     data = bottom.data
-    return any(t.count and t.data.shape == data.shape and np.may_share_memory(t.data, data) for t in tops)
+    top_arrays = (t.data for t in tops if t.count)
+    return any(a.shape == data.shape and np.may_share_memory(a, data) for a in top_arrays)
 
 
 class WatchedBlob:
@@ -228,7 +230,6 @@ class Marker:
             with open(path, "r+b") as handle:
                 self._map = mmap.mmap(handle.fileno(), _SLOTS.size + _NAME_BYTES)
             self.slots = memoryview(self._map)[:_SLOTS.size].cast("i")
-        self.active = self.slots is not None  # whether there is a file to mark
 
     def mark(self, layer: str, method: str, iteration: int) -> None:
         """Mark a layer by its name."""
@@ -322,7 +323,6 @@ class Tracer:
     _reported: set = field(default_factory=set)
     _running: tuple[int, str] | None = None  # (layer index, "forward" | "backward") between a layer's callbacks
     _layer_calls: int = 0  # layer calls the net made so far (its callbacks count them)
-    _blobs: list = field(default_factory=list)  # the net's blobs, by index: a layer the net calls gets these
     # (blob index, "data" | "diff") -> statistics measured since a layer last wrote that part, within one sweep
     # of the net (one C++ forward or backward): the next Python layer reads the blob its neighbour just wrote
     _fresh: dict[tuple[int, str], dict] = field(default_factory=dict)
@@ -348,7 +348,7 @@ class Tracer:
     def adopt(self, net) -> None:
         """Name the Python layer objects of a built net (and forget setup-order guesses that disagree)."""
         self.layer_names = list(net._layer_names)
-        self._blobs = list(net._blobs)
+        blobs = list(net._blobs)  # by index: a layer the net calls gets these
         for index, (name, layer) in enumerate(zip(net._layer_names, net.layers)):
             if layer.type == "Python":
                 state = self.states.get(id(layer))
@@ -359,8 +359,8 @@ class Tracer:
                 state.index = index
                 state.bottom_ids, state.top_ids = list(net._bottom_ids(index)), list(net._top_ids(index))
                 state.bottom_in_place = [blob_id in state.top_ids for blob_id in state.bottom_ids]
-                state.bottom_blobs = [self._blobs[j] for j in state.bottom_ids]
-                state.top_blobs = [self._blobs[j] for j in state.top_ids]
+                state.bottom_blobs = [blobs[j] for j in state.bottom_ids]
+                state.top_blobs = [blobs[j] for j in state.top_ids]
                 state.allocated = all(blob.count for blob in state.bottom_blobs + state.top_blobs)
 
     # -- findings --
@@ -388,12 +388,12 @@ class Tracer:
         state = self.states.get(id(layer)) or self.state_of(layer)
         running = self._running
         in_net = running is not None and running[0] == state.index
-        marker = self.marker
-        if marker.active:
+        slots = self.marker.slots
+        if slots is not None:
             if in_net:  # the callbacks marked this layer's index and the iteration: the method is new
-                marker.slots[0] = METHOD_CODES[method]
+                slots[0] = METHOD_CODES[method]
             else:
-                marker.mark(state.name, method, self.iteration)
+                self.marker.mark(state.name, method, self.iteration)
         if in_net:  # the net's own blobs: indexing pycaffe's blob vectors costs a C++ call each
             bottoms, tops = state.bottom_blobs, state.top_blobs
         else:
@@ -455,7 +455,7 @@ class Tracer:
                 bottom_summaries.append({"shape": data.shape, "dtype": "float32", "data": carried or array_stats(data)})
                 bottom_copies.append(None if in_place[j] else data.tobytes())
             # only the tops are watched: the bottoms it reads stay plain arrays, at numpy's speed
-            args = (args[0], self._watched(state, "forward", tops, in_sweep))
+            args = (args[0], self._watched(state, "forward", tops))
         else:
             bottom_summaries = state.reshape_bottoms if after_reshape else shape_summaries(bottoms, allocated)
         wall_ms = self._run(layer, state, "forward", function, args)
@@ -513,7 +513,7 @@ class Tracer:
         if stats:  # the tops' diffs as backward gets them
             fresh = self._fresh if in_sweep else None
             top_summaries = [_entry_summary(b, "diff", fresh, state.top_ids, j, allocated) for j, b in enumerate(tops)]
-            args = (args[0], flags, self._watched(state, "backward", bottoms, in_net))
+            args = (args[0], flags, self._watched(state, "backward", bottoms))
         else:
             top_summaries = shape_summaries(tops, allocated)
         top_shapes = [s["shape"] for s in top_summaries]
@@ -555,9 +555,10 @@ class Tracer:
                              f"Assign the gradient to bottom[{i}].diff[...] (or check it is really zero).",
                              blob=f"bottom[{i}]")
 
-    def _watched(self, state: LayerState, method: str, written: list, in_net: bool) -> list:
+    def _watched(self, state: LayerState, method: str, written: list) -> list:
         """WatchedBlob stand-ins of the blobs `method` writes (forward: the tops, backward: the bottoms), made once
-        for the net's calls, whose blobs stay the same."""
+        for the net's calls, whose blobs (the state's own lists) stay the same."""
+        in_net = written is (state.top_blobs if method == "forward" else state.bottom_blobs)
         watched = state.watched.get(method) if in_net else None
         if watched is None:
             report = self._write_reporter(state, method)
