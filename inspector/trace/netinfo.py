@@ -29,7 +29,7 @@ def read_net_parameter(prototxt: Path):
     try:
         text_format.Parse(Path(prototxt).read_text(), param)
     except text_format.ParseError as exc:
-        raise InputError(f"{prototxt} is not a valid Caffe net: {exc}.",
+        raise InputError(f"{prototxt} is not a valid Caffe net: {str(exc).rstrip('.')}.",
                          "Fix the prototxt at the line and column named.") from exc
     return param
 
