@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..caffe_env import registered_layer_types
 from ..prototxt import read_net
 from ..errors import InputError
 from .build import NetGraph, build_graph, normalize_phase
@@ -25,8 +26,9 @@ __all__ = ["EXPORT_SUFFIXES", "Finding", "GraphReport", "NetGraph", "TraceShapes
 
 def graph_net(net_path: str | Path | None = None, *, phase: str | None = None, stages=(), level: int = 0,
               shapes: str | Path | None = None, output: str | Path | None = None, rankdir: str = "LR",
-              cwd: str | Path | None = None) -> GraphReport:
-    """Read, graph, lint and (with output) export a net; without net_path, the last trace's net and shapes."""
+              cwd: str | Path | None = None, check_types: bool = True) -> GraphReport:
+    """Read, graph, lint and (with output) export a net; without net_path, the last trace's net and shapes.
+    `check_types`: note the layer types the importable Caffe does not register (when there is one)."""
     trace = None
     if net_path is None:
         trace = load_last_trace(cwd)
@@ -47,7 +49,7 @@ def graph_net(net_path: str | Path | None = None, *, phase: str | None = None, s
         phase = (trace.phase if trace and trace.phase else None) or net.state_phase or "TRAIN"
     netgraph = build_graph(net, phase, list(stages) or net.state_stages, level or net.state_level,
                            trace.blob_shapes if trace else None)
-    lints = run_lints(netgraph)
+    lints = run_lints(netgraph, registered_layer_types() if check_types else None)
     written = export(netgraph, output, rankdir) if output is not None else None
     return make_report(netgraph, lints, trace.param_shapes if trace else None,
                        shapes_from=str(trace.source) if trace else None,
