@@ -12,8 +12,7 @@ import sys
 import click
 from rich.text import Text
 
-from . import __version__
-from .errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, InspectorError
+from .errors import EXIT_CHECK_FAILED, InspectorError
 from .render import emit, stderr_console
 
 FORMAT_CHOICE = click.Choice(["text", "json"])
@@ -53,8 +52,20 @@ class InspectorGroup(click.Group):
             ctx.exit(EXIT_CHECK_FAILED)
 
 
+def print_versions(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--version: inspector's version and those of what it stands on, as a bug report needs them."""
+    if not value or ctx.resilient_parsing:
+        return
+    from .doctor import installed_versions
+
+    for line in installed_versions():
+        click.echo(line)
+    ctx.exit(0)
+
+
 @click.group(cls=InspectorGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="inspector")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=print_versions,
+              help="Show the versions of inspector, Python, pycaffe and libclang, and exit.")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an internal error.")
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
