@@ -7,7 +7,9 @@ setup:
 demo: setup
 	@scripts/demo
 
+# ruff and mypy, then the whole test suite
 test: setup
+	@scripts/lint
 	@scripts/test
 
 bench: setup

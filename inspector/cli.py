@@ -82,7 +82,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 @main.command()
-@click.option("--caffe-root", type=click.Path(file_okay=False), help="Caffe source tree (default: $CAFFE_ROOT, pycaffe's tree, the provisioned build).")
+@click.option("--caffe-root", type=click.Path(file_okay=False),
+              help="Caffe source tree (default: $CAFFE_ROOT, pycaffe's tree, the provisioned build).")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True)
 def doctor(caffe_root: str | None, fmt: str) -> None:
     """Check pycaffe, the Python layer, Caffe's source, libclang and Graphviz; print the fix for each failure."""
@@ -96,7 +97,8 @@ def doctor(caffe_root: str | None, fmt: str) -> None:
 # ---- explain ----
 @main.command()
 @click.argument("target")
-@click.option("--caffe-root", type=click.Path(file_okay=False), help="Caffe source tree (default: $CAFFE_ROOT, pycaffe's tree, the provisioned build).")
+@click.option("--caffe-root", type=click.Path(file_okay=False),
+              help="Caffe source tree (default: $CAFFE_ROOT, pycaffe's tree, the provisioned build).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @click.option("--no-cache", is_flag=True, help="Parse again even when nothing changed since the last run.")
 def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool) -> None:
@@ -113,9 +115,11 @@ def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool) -> No
 @main.command()
 @click.argument("net", type=click.Path(dir_okay=False))
 @click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
-@click.option("--iterations", type=click.IntRange(min=1), default=2, show_default=True, help="Forward (+ backward) passes to run.")
+@click.option("--iterations", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Forward (+ backward) passes to run.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="A .caffemodel to load (with the fine-tuning view).")
-@click.option("--input", "inputs", multiple=True, metavar="BLOB=FILE.npy", help="Data for an input blob (default: seeded random).")
+@click.option("--input", "inputs", multiple=True, metavar="BLOB=FILE.npy",
+              help="Data for an input blob (default: seeded random).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the output here (jsonl: events as they happen).")
@@ -137,7 +141,7 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
         parsed[blob] = Path(path)
     options = TraceOptions(Path(net), phase, iterations, Path(weights) if weights else None, parsed, seed,
                            stats=not no_stats, pdb=post_mortem)
-    stream = open(out, "w") if out else None
+    stream = open(out, "w") if out else None  # noqa: SIM115 - closed in the finally below
     try:
         jsonl = (stream or sys.stdout) if fmt == "jsonl" else None
         report = run_trace(options, jsonl=jsonl, progress=fmt != "jsonl" and sys.stderr.isatty())
@@ -157,7 +161,8 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
 @click.option("--step", type=float, default=1e-2, show_default=True, help="Finite-difference step.")
 @click.option("--threshold", type=float, default=1e-2, show_default=True,
               help="Caffe's rule: |analytic - numeric| <= threshold * max(|analytic|, |numeric|, 1).")
-@click.option("--samples", type=int, default=64, show_default=True, help="Elements checked per blob (all of a smaller blob).")
+@click.option("--samples", type=int, default=64, show_default=True,
+              help="Elements checked per blob (all of a smaller blob).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True)

@@ -166,7 +166,8 @@ def check_dot() -> Check:
     dot = shutil.which("dot")
     if dot is None:
         return Check("Graphviz dot", False,
-                     "dot not on PATH: graph -o cannot write .svg, .png or .pdf (.dot, .json, .graphml, .mmd need no dot)",
+                     "dot not on PATH: graph -o cannot write .svg, .png or .pdf "
+                     "(.dot, .json, .graphml, .mmd need no dot)",
                      "apt-get install graphviz  (conda install graphviz; brew install graphviz)")
     proc = subprocess.run([dot, "-V"], capture_output=True, text=True)
     return Check("Graphviz dot", proc.returncode == 0, f"{dot}: {proc.stderr.strip() or proc.stdout.strip()}",

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..prototxt import read_net
 from ..errors import InputError
-from .build import NetGraph, build_graph, normalize_phase
+from ..prototxt import read_net
+from .build import NetGraph, build_graph
 from .export import EXPORT_SUFFIXES, export, to_dot, to_mermaid
 from .findings import Finding
 from .lint import run_lints
