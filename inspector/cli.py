@@ -12,8 +12,7 @@ import sys
 import click
 from rich.text import Text
 
-from . import __version__
-from .errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, InspectorError
+from .errors import EXIT_CHECK_FAILED, InspectorError
 from .render import emit, stderr_console
 
 FORMAT_CHOICE = click.Choice(["text", "json"])
@@ -53,8 +52,20 @@ class InspectorGroup(click.Group):
             ctx.exit(EXIT_CHECK_FAILED)
 
 
+def print_versions(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--version: inspector's version and those of what it stands on, as a bug report needs them."""
+    if not value or ctx.resilient_parsing:
+        return
+    from .doctor import installed_versions
+
+    for line in installed_versions():
+        click.echo(line)
+    ctx.exit(0)
+
+
 @click.group(cls=InspectorGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="inspector")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=print_versions,
+              help="Show the versions of inspector, Python, pycaffe and libclang, and exit.")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an internal error.")
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
@@ -71,7 +82,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 @main.command()
-@click.option("--caffe-root", type=click.Path(file_okay=False), help="Caffe source tree (default: $CAFFE_ROOT, pycaffe's tree, the provisioned build).")
+@click.option("--caffe-root", type=click.Path(file_okay=False),
+              help="Caffe source tree (default: $CAFFE_ROOT, pycaffe's tree, the provisioned build).")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True)
 def doctor(caffe_root: str | None, fmt: str) -> None:
     """Check pycaffe, the Python layer, Caffe's source, libclang and Graphviz; print the fix for each failure."""
@@ -85,7 +97,8 @@ def doctor(caffe_root: str | None, fmt: str) -> None:
 # ---- explain ----
 @main.command()
 @click.argument("target")
-@click.option("--caffe-root", type=click.Path(file_okay=False), help="Caffe source tree (default: $CAFFE_ROOT, pycaffe's tree, the provisioned build).")
+@click.option("--caffe-root", type=click.Path(file_okay=False),
+              help="Caffe source tree (default: $CAFFE_ROOT, pycaffe's tree, the provisioned build).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @click.option("--no-cache", is_flag=True, help="Parse again even when nothing changed since the last run.")
 def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool) -> None:
@@ -102,9 +115,11 @@ def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool) -> No
 @main.command()
 @click.argument("net", type=click.Path(dir_okay=False))
 @click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
-@click.option("--iterations", type=click.IntRange(min=1), default=2, show_default=True, help="Forward (+ backward) passes to run.")
+@click.option("--iterations", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Forward (+ backward) passes to run.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="A .caffemodel to load (with the fine-tuning view).")
-@click.option("--input", "inputs", multiple=True, metavar="BLOB=FILE.npy", help="Data for an input blob (default: seeded random).")
+@click.option("--input", "inputs", multiple=True, metavar="BLOB=FILE.npy",
+              help="Data for an input blob (default: seeded random).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the output here (jsonl: events as they happen).")
@@ -126,7 +141,7 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
         parsed[blob] = Path(path)
     options = TraceOptions(Path(net), phase, iterations, Path(weights) if weights else None, parsed, seed,
                            stats=not no_stats, pdb=post_mortem)
-    stream = open(out, "w") if out else None
+    stream = open(out, "w") if out else None  # noqa: SIM115 - closed in the finally below
     try:
         jsonl = (stream or sys.stdout) if fmt == "jsonl" else None
         report = run_trace(options, jsonl=jsonl, progress=fmt != "jsonl" and sys.stderr.isatty())
@@ -146,7 +161,8 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
 @click.option("--step", type=float, default=1e-2, show_default=True, help="Finite-difference step.")
 @click.option("--threshold", type=float, default=1e-2, show_default=True,
               help="Caffe's rule: |analytic - numeric| <= threshold * max(|analytic|, |numeric|, 1).")
-@click.option("--samples", type=int, default=64, show_default=True, help="Elements checked per blob (all of a smaller blob).")
+@click.option("--samples", type=int, default=64, show_default=True,
+              help="Elements checked per blob (all of a smaller blob).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True)

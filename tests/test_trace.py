@@ -15,6 +15,8 @@ import pytest
 from conftest import REPO, run_cli
 from inspector.trace.runner import TraceOptions, run_trace
 
+pytestmark = pytest.mark.caffe  # every test here runs a net in pycaffe
+
 NETS = Path(__file__).resolve().parent / "nets_trace"
 
 

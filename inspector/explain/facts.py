@@ -19,7 +19,8 @@ from .tokens import FunctionBody, SourceFile
 
 _CHECK_OPS = {"EQ": "==", "NE": "!=", "LT": "<", "LE": "<=", "GT": ">", "GE": ">="}
 _LOG_SEVERITIES = {"FATAL", "DFATAL", "ERROR", "WARNING"}
-_PY_ERROR_CALLS = re.compile(r"^Py(Err_\w+|GILState_\w+|Eval_(SaveThread|RestoreThread|AcquireThread|ReleaseThread)|_(BEGIN|END)_ALLOW_THREADS)$")
+_PY_ERROR_CALLS = re.compile(
+    r"^Py(Err_\w+|GILState_\w+|Eval_(SaveThread|RestoreThread|AcquireThread|ReleaseThread)|_(BEGIN|END)_ALLOW_THREADS)$")
 _GIL_WORD = re.compile(r"GIL|Gil|gil_")
 
 
@@ -95,7 +96,8 @@ def _balanced(text: str) -> bool:
 
 def stream_message(src: SourceFile, lo: int, hi: int) -> str:
     """The text a glog stream writes: `<< "a" << x << "b"` -> `a{x}b`."""
-    parts, segment = [], []
+    parts: list[list[int]] = []
+    segment: list[int] = []
     for i in range(lo, hi):
         if src.tokens[i].text == "<<":
             if segment:
@@ -107,8 +109,9 @@ def stream_message(src: SourceFile, lo: int, hi: int) -> str:
         parts.append(segment)
     out = []
     for seg in parts:
-        strings = [src.string_value(i) for i in seg]
-        if all(s is not None for s in strings):
+        values = [src.string_value(i) for i in seg]
+        strings = [s for s in values if s is not None]
+        if len(strings) == len(values):
             out.append("".join(strings))
         else:
             out.append("{" + src.text(seg[0], seg[-1] + 1) + "}")
@@ -185,13 +188,13 @@ def read_body(src: SourceFile, body: FunctionBody) -> BodyFacts:
             i = end
             continue
 
-        if tok.kind == "ident" and not _inside(stack, "catch"):
-            if _PY_ERROR_CALLS.match(text) or (_GIL_WORD.search(text) and _starts_statement(src, i)):
-                end = src.statement_end(i, hi)
-                kind = "python-error" if text.startswith("PyErr_") else "gil"
-                facts.handling.append(HandlingFact(kind, src.text(i, end + 1), tok.line))
-                i = end  # one entry a statement (`PyGILState_STATE s = PyGILState_Ensure();`)
-                continue
+        if tok.kind == "ident" and not _inside(stack, "catch") and (
+                _PY_ERROR_CALLS.match(text) or (_GIL_WORD.search(text) and _starts_statement(src, i))):
+            end = src.statement_end(i, hi)
+            kind = "python-error" if text.startswith("PyErr_") else "gil"
+            facts.handling.append(HandlingFact(kind, src.text(i, end + 1), tok.line))
+            i = end  # one entry a statement (`PyGILState_STATE s = PyGILState_Ensure();`)
+            continue
 
         found = _python_access(src, i, hi)
         if found is not None:
@@ -277,20 +280,21 @@ def _python_access(src: SourceFile, i: int, hi: int):
         open_paren = src.skip_angle(i + 1)
         if not src.at(open_paren, "("):
             return None
-        args = src.split_args(open_paren)
-        if len(args) >= 2 and src.string_value(args[1][0]) is not None:
-            return (PythonCall(src.string_value(args[1][0]), [src.text(a, b) for a, b in args[2:]],
-                               src.text(*args[0]), "call_method", toks[i].line), src.match(open_paren) + 1)
+        spans = src.split_args(open_paren)
+        method_name = src.string_value(spans[1][0]) if len(spans) >= 2 else None
+        if method_name is not None:
+            return (PythonCall(method_name, [src.text(a, b) for a, b in spans[2:]],
+                               src.text(*spans[0]), "call_method", toks[i].line), src.match(open_paren) + 1)
         return None
     if text in ("PyObject_CallMethod", "setattr", "PyObject_SetAttrString") and src.at(i + 1, "("):
-        args = src.split_args(i + 1)
-        if len(args) < 2 or src.string_value(args[1][0]) is None:
+        spans = src.split_args(i + 1)
+        python_name = src.string_value(spans[1][0]) if len(spans) >= 2 else None
+        if python_name is None:
             return None
-        name = src.string_value(args[1][0])
         resume = src.match(i + 1) + 1
         if text == "PyObject_CallMethod":
-            rest = [src.text(a, b) for a, b in args[3:]]
-            return PythonCall(name, rest, src.text(*args[0]), text, toks[i].line), resume
-        if len(args) >= 3:
-            return AttributeWrite(name, src.text(*args[2]), src.text(*args[0]), toks[i].line), resume
+            rest = [src.text(a, b) for a, b in spans[3:]]
+            return PythonCall(python_name, rest, src.text(*spans[0]), text, toks[i].line), resume
+        if len(spans) >= 3:
+            return AttributeWrite(python_name, src.text(*spans[2]), src.text(*spans[0]), toks[i].line), resume
     return None

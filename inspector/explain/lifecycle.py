@@ -69,7 +69,8 @@ def _construction(report: ExplainReport, factory: SourceFile | None, pycaffe: So
             step.notes.append(Reference(f"no function reading python_param found in {factory.path}"))
         else:
             body = creator
-            step.cpp.append(_ref(factory, f"{factory.tokens[body.name_index].text}(const LayerParameter& param)", body.line))
+            creator_name = factory.tokens[body.name_index].text
+            step.cpp.append(_ref(factory, f"{creator_name}(const LayerParameter& param)", body.line))
             for name, i, paren in calls_in(factory, body.body_open, body.body_close):
                 args = [factory.text(a, b) for a, b in factory.split_args(paren)]
                 line = factory.tokens[i].line
@@ -86,7 +87,8 @@ def _construction(report: ExplainReport, factory: SourceFile | None, pycaffe: So
             for j in range(body.body_open, body.body_close):
                 if factory.tokens[j].text == "catch":
                     end = factory.match(factory.match(j + 1) + 1)
-                    step.notes.append(_ref(factory, "on a Python exception: " + factory.text(j, end + 1), factory.tokens[j].line))
+                    step.notes.append(_ref(factory, "on a Python exception: " + factory.text(j, end + 1),
+                                           factory.tokens[j].line))
                     break
             creator_name = factory.tokens[body.name_index].text
             report.error_handling += [Handling(h.kind, h.detail, h.line, str(factory.path), creator_name)
@@ -101,10 +103,10 @@ def _construction(report: ExplainReport, factory: SourceFile | None, pycaffe: So
         if registration is not None:
             held, init, line, exposed = registration
             step.notes.append(_ref(pycaffe, f"caffe.Layer is bp::class_<{held}> with constructor {init}: "
-                                            f"constructing your subclass builds the C++ {report.cls.name} around it", line))
+                                   f"constructing your subclass builds the C++ {report.cls.name} around it", line))
             report.pycaffe_layer = exposed
-    if report.holder is not None and report.holder.constructor:
-        h = report.holder
+    h = report.holder
+    if h is not None and h.constructor:
         step.cpp.append(Reference(h.constructor, report.file, h.init_line))
         step.notes.append(Reference(f"the Python object is held in {h.description}", report.file, h.line))
     return step
@@ -155,7 +157,7 @@ def _setup(report: ExplainReport, layer: SourceFile | None) -> list[LifecycleSte
     setup = LifecycleStep("setup", "set up (once, when the net is built)", [], [])
     reshape = None
     body = _layer_function(layer, "SetUp")
-    if body is not None:
+    if layer is not None and body is not None:
         calls = _body_calls(layer, body)
         setup.cpp.append(_ref(layer, "Layer::SetUp calls " + ", ".join(n for n, _ in calls), body.line))
         names = [n for n, _ in calls]
@@ -164,7 +166,8 @@ def _setup(report: ExplainReport, layer: SourceFile | None) -> list[LifecycleSte
                                     [_ref(layer, "Layer::SetUp -> Reshape", calls[names.index("Reshape")][1]),
                                      _cpp_ref(report, "Reshape")], _python_refs(report, "Reshape"))
     setup.cpp.append(_cpp_ref(report, "LayerSetUp"))
-    setup.python += [Reference(f"set {a.name} = {a.value}", a.file, a.line) for a in report.attributes if a.method == "LayerSetUp"]
+    setup.python += [Reference(f"set {a.name} = {a.value}", a.file, a.line)
+                     for a in report.attributes if a.method == "LayerSetUp"]
     setup.python += _python_refs(report, "LayerSetUp")
     setup.notes += [Reference(f"{g.action} if {g.condition or 'always'}: {g.message}", g.file, g.line)
                     for g in report.guards if g.method == "LayerSetUp"]
@@ -173,7 +176,7 @@ def _setup(report: ExplainReport, layer: SourceFile | None) -> list[LifecycleSte
 
 def _device_fallback(layer: SourceFile | None, gpu: str, cpu: str) -> Reference | None:
     body = _layer_function(layer, gpu)
-    if body is None:
+    if layer is None or body is None:
         return None
     for name, line in _body_calls(layer, body):
         if name == cpu:
@@ -184,16 +187,17 @@ def _device_fallback(layer: SourceFile | None, gpu: str, cpu: str) -> Reference 
 def _iteration(report: ExplainReport, layer: SourceFile | None) -> list[LifecycleStep]:
     steps = []
     forward = _layer_function(layer, "Forward")
-    calls = _body_calls(layer, forward) if forward is not None else []
+    calls = _body_calls(layer, forward) if layer is not None and forward is not None else []
     names = [n for n, _ in calls]
-    if forward is not None and "Reshape" in names:
+    if layer is not None and "Reshape" in names:
         line = calls[names.index("Reshape")][1]
-        note = "Reshape runs before every Forward" if "Forward_cpu" in names and names.index("Reshape") < names.index("Forward_cpu") else ""
+        reshape_first = "Forward_cpu" in names and names.index("Reshape") < names.index("Forward_cpu")
+        note = "Reshape runs before every Forward" if reshape_first else ""
         steps.append(LifecycleStep("iteration", "reshape (every forward pass)",
                                    [_ref(layer, "Layer::Forward -> Reshape", line), _cpp_ref(report, "Reshape")],
                                    _python_refs(report, "Reshape"), [Reference(note)] if note else []))
     fwd = LifecycleStep("iteration", "forward", [], _python_refs(report, "Forward_cpu"))
-    if forward is not None:
+    if layer is not None and forward is not None:
         for name in ("Forward_cpu", "Forward_gpu"):
             if name in names:
                 fwd.cpp.append(_ref(layer, f"Layer::Forward -> {name}", calls[names.index(name)][1]))
@@ -207,7 +211,7 @@ def _iteration(report: ExplainReport, layer: SourceFile | None) -> list[Lifecycl
 
     bwd = LifecycleStep("iteration", "backward", [], _python_refs(report, "Backward_cpu"))
     backward = _layer_function(layer, "Backward")
-    if backward is not None:
+    if layer is not None and backward is not None:
         bcalls = _body_calls(layer, backward)
         bnames = [n for n, _ in bcalls]
         for name in ("Backward_cpu", "Backward_gpu"):

@@ -41,9 +41,11 @@ def resolve_target(target: str, caffe_root: str | None = None) -> Target:
     if _looks_like_path(target):
         path = Path(target).expanduser()
         if not path.exists():
-            raise InputError(f"{path} does not exist.", "Give a header path, a header base name (python_layer) or a class name (PythonLayer).")
+            raise InputError(f"{path} does not exist.",
+                             "Give a header path, a header base name (python_layer) or a class name (PythonLayer).")
         if not path.is_file():
-            raise InputError(f"{path} is not a file.", "Give the path of a C++ header such as include/caffe/layers/python_layer.hpp.")
+            raise InputError(f"{path} is not a file.",
+                             "Give the path of a C++ header such as include/caffe/layers/python_layer.hpp.")
         if not os.access(path, os.R_OK):
             raise InputError(f"{path} is not readable.", "Check the file's permissions.")
         root = enclosing_caffe_root(path)

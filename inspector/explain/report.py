@@ -239,7 +239,7 @@ class ExplainReport:
     def header_name(self) -> str:
         return PurePath(self.file).name
 
-    def _locator(self, header_as: str) -> "Locator":
+    def _locator(self, header_as: str) -> Locator:
         return Locator((self.file, self.display_file), header_as)
 
     def _legend(self) -> list[str]:
@@ -256,17 +256,18 @@ class ExplainReport:
         bases = f" : {', '.join(c.bases)}" if c.bases else ""
         return f"{head}class {export}{c.name}{bases}"
 
-    def _sections(self, loc: "Locator"):
+    def _sections(self, loc: Locator):
         """(title, header row, rows) of each table, shared by the markdown and text views."""
         f = self.display_file
-        methods = [
-            (m.cpp, ("virtual" + (", override" if m.override else "")) if m.virtual else ("override" if m.override else ""),
+        methods: list[tuple[str, ...]] = [
+            (m.cpp,
+             ("virtual" + (", override" if m.override else "")) if m.virtual else ("override" if m.override else ""),
              m.access, f"{m.python}({', '.join(m.args)})" if m.python else "", loc(f, m.line),
              ("inline" if m.defined_at == where(f, m.line) else loc.text(m.defined_at))
              or ("no body found" if m.kind == "method" else ""))
             for m in self.methods
         ]
-        header = ("C++ method", "virtual", "access", "calls Python", "declared", "body")
+        header: tuple[str, ...] = ("C++ method", "virtual", "access", "calls Python", "declared", "body")
         if not any(m.python for m in self.methods):  # a C++ layer: no column of blanks
             header, methods = header[:3] + header[4:], [row[:3] + row[4:] for row in methods]
         yield "Methods", header, methods
@@ -289,7 +290,7 @@ class ExplainReport:
                    [(name, loc.text(at) if at else "not defined here (Layer's default)")
                     for name, at in self.device_methods.items()])
 
-    def _facts_lines(self, loc: "Locator") -> list[str]:
+    def _facts_lines(self, loc: Locator) -> list[str]:
         f = self.display_file
         lines = [f"{self._class_line()}  ({loc(f, self.cls.line)})"]
         if len(self.cls.base_chain) > 1 or (self.cls.base_chain and self.cls.base_chain[0].file):
@@ -304,7 +305,7 @@ class ExplainReport:
                 lines.append(f"constructor: {h.constructor}  ({loc(f, h.init_line)})")
         return lines
 
-    def _lifecycle_lines(self, loc: "Locator") -> list[tuple[str, list[str]]]:
+    def _lifecycle_lines(self, loc: Locator) -> list[tuple[str, list[str]]]:
         out = []
         for n, s in enumerate(self.lifecycle, 1):
             sub = ([f"C++: {loc.reference(r)}" for r in s.cpp] + [f"Python: {loc.reference(r)}" for r in s.python]
@@ -312,7 +313,7 @@ class ExplainReport:
             out.append((f"{n}. [{s.stage}] {s.name}", sub))
         return out
 
-    def _diagnostic_line(self, d: Diagnostic, loc: "Locator") -> str:
+    def _diagnostic_line(self, d: Diagnostic, loc: Locator) -> str:
         return f"{d.level}: {d.message}" + (f" ({loc(d.file, d.line)})" if d.file else "")
 
     def to_markdown(self) -> str:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..caffe_env import registered_layer_types
-from ..prototxt import read_net
 from ..errors import InputError
-from .build import NetGraph, build_graph, normalize_phase
+from ..prototxt import read_net
+from .build import NetGraph, build_graph
 from .export import EXPORT_SUFFIXES, export, to_dot, to_mermaid
 from .findings import Finding
 from .lint import run_lints

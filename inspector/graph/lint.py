@@ -68,9 +68,9 @@ def defines_class(source_file: str, class_name: str) -> bool | None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(isinstance(t, ast.Name) and t.id == class_name for t in targets):
                 return True
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            if any((alias.asname or alias.name) == class_name or alias.name == "*" for alias in node.names):
-                return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                (alias.asname or alias.name) == class_name or alias.name == "*" for alias in node.names):
+            return True
     return False
 
 
@@ -114,8 +114,9 @@ def lint_duplicate_names(netgraph: NetGraph) -> list[Finding]:
                 lines = ", ".join(str(e["line"]) for e in entries)
                 # Caffe builds such a net, so a warning: the harm comes later, where names are keys.
                 findings.append(Finding("duplicate-layer-name", "warning", name,
-                                        f"{len(entries)} layers named '{name}' in {phase}, on lines {lines}; Caffe builds "
-                                        "it, but copies weights and indexes net.params by layer name, so they get mixed up",
+                                        f"{len(entries)} layers named '{name}' in {phase}, on lines {lines}; "
+                                        "Caffe builds it, but copies weights and indexes net.params by layer name, "
+                                        "so they get mixed up",
                                         entries[1]["line"]))
     return findings
 

@@ -49,7 +49,8 @@ def load_shapes(path: str | Path) -> TraceShapes:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file.", "Give the JSON a trace wrote (inspector trace ... --format json).") from None
+        raise InputError(f"{path}: no such file.",
+                         "Give the JSON a trace wrote (inspector trace ... --format json).") from None
     except (OSError, ValueError) as exc:
         raise InputError(f"{path} is not a readable JSON file: {exc}.",
                          "Give the JSON a trace wrote (inspector trace ... --format json).") from None

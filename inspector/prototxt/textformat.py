@@ -17,8 +17,9 @@ from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Union
+from typing import NoReturn, Union
 
 from ..errors import InputError
 
@@ -71,7 +72,8 @@ class Message:
         return out
 
     def _repeated_keys(self) -> set[str]:
-        seen, repeated = set(), set()
+        seen: set[str] = set()
+        repeated: set[str] = set()
         for key, _ in self.fields:
             (repeated if key in seen else seen).add(key)
         return repeated
@@ -137,6 +139,7 @@ class _Parser:
             if m is None:
                 self._fail_at(offset, "a field, value or punctuation", text[offset])
             kind = m.lastgroup
+            assert kind is not None  # every alternative of _TOKEN is a named group
             if kind == "unclosed":
                 self._fail_at(offset, "a closing quote on the same line", m.group()[:20])
             if kind != "ws" and kind != "comment":
@@ -147,11 +150,11 @@ class _Parser:
         index = bisect.bisect_right(self.line_starts, offset) - 1
         return index + 1, offset - self.line_starts[index] + 1
 
-    def _fail_at(self, offset: int, expected: str, near: str):
+    def _fail_at(self, offset: int, expected: str, near: str) -> NoReturn:
         line, col = self.position(offset)
         raise TextFormatError(self.source, line, col, expected, near)
 
-    def fail(self, expected: str):
+    def fail(self, expected: str) -> NoReturn:
         if self.pos < len(self.tokens):
             _, text, offset = self.tokens[self.pos]
             self._fail_at(offset, expected, text)
@@ -172,7 +175,7 @@ class _Parser:
                 if closer is not None:
                     self.fail(f"'{closer}' to close the block opened on line {line}")
                 return message
-            kind, text, offset = tokens[self.pos]
+            kind, text, _offset = tokens[self.pos]
             if kind == "punct":
                 if text == closer:
                     self.pos += 1
@@ -247,7 +250,7 @@ class _Parser:
                 fields.append((name, self.scalar()))
 
     def scalar(self) -> Value:
-        kind, text, offset = self.tokens[self.pos]
+        kind, text, _offset = self.tokens[self.pos]
         if kind == "string":
             parts = []
             while self.pos < len(self.tokens) and self.tokens[self.pos][0] == "string":

@@ -45,16 +45,18 @@ def run(config: dict, emit, marker: Marker) -> None:
     specs = python_layer_specs(prototxt, phase)
     classes, described = [], []
     for spec in specs:
+        python = spec.python
+        assert python is not None  # python_layer_specs gives Python layers only
         marker.mark(spec.name, "import", 0)
         try:
-            cls = getattr(importlib.import_module(spec.python.module), spec.python.layer)
+            cls = getattr(importlib.import_module(python.module), python.layer)
         except Exception as exc:
             emit({"event": "exception", "layer": spec.name, "method": "import", "iteration": 0,
                   **format_traceback(exc)})
             raise
         classes.append(cls)
-        described.append({"name": spec.name, "module": spec.python.module, "class": spec.python.layer,
-                          "source_file": class_source(cls), "param_str": spec.python.param_str})
+        described.append({"name": spec.name, "module": python.module, "class": python.layer,
+                          "source_file": class_source(cls), "param_str": python.param_str})
     emit({"event": "python_layers", "layers": described})
     if config.get("weights"):
         from .finetune import finetune_view  # noqa: PLC0415

@@ -46,9 +46,9 @@ from __future__ import annotations
 
 import random
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from rich.table import Table
@@ -97,7 +97,7 @@ class ElementCheck:
                 "step": self.step, "note": self.note}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ElementCheck":
+    def from_dict(cls, d: dict) -> ElementCheck:
         return cls(d["blob"], tuple(d["index"]), d["value"], d["analytic"], d["numeric"], d["error"], d["allowed"],
                    d["status"], d["step"], d["note"])
 
@@ -124,7 +124,7 @@ class BlobCheck:
                 "max_ratio": self.max_ratio, "max_relative_error": self.max_relative, "skipped": self.skipped}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "BlobCheck":
+    def from_dict(cls, d: dict) -> BlobCheck:
         return cls(d["blob"], d["role"], d["shape"], d["checked"], d["failures"], d["kinks"], d["max_ratio"],
                    d["max_relative_error"], d["skipped"])
 
@@ -180,7 +180,7 @@ class GradcheckReport:
         return {**self.to_dict(), "elements": [e.to_dict() for e in self.elements]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "GradcheckReport":
+    def from_dict(cls, d: dict) -> GradcheckReport:
         """The report again, from to_message() (or from to_dict(), keeping only the worst elements)."""
         return cls(Path(d["prototxt"]), d["layer"], d["layer_type"], d["phase"], d["step"], d["threshold"],
                    d["samples"], d["seed"], d["top_diffs"], [BlobCheck.from_dict(b) for b in d["blobs"]],
@@ -208,8 +208,8 @@ class GradcheckReport:
         colour = {FAIL: "red", KINK: "yellow", OK: "green"}
         for e in self.worst:
             status = f"[{colour[e.status]}]{e.status}[/]" + (f" ({e.note})" if e.note else "")
-            worst.add_row(e.blob, str(list(e.index)), f"{e.value:.4g}", f"{e.step:g}", f"{e.analytic:.6g}", f"{e.numeric:.6g}",
-                          f"{e.error:.3g}", f"{e.allowed:.3g}", status)
+            worst.add_row(e.blob, str(list(e.index)), f"{e.value:.4g}", f"{e.step:g}", f"{e.analytic:.6g}",
+                          f"{e.numeric:.6g}", f"{e.error:.3g}", f"{e.allowed:.3g}", status)
         yield worst
         kinks = f", {self.kinks} at kinks (not counted as failures)" if self.kinks else ""
         if self.passed:
@@ -357,7 +357,7 @@ class _Checker:
             blob.diff[...] = fill  # zero in the real pass: Caffe layers accumulate param diffs
         self.runner.backward(propagate_down)
 
-    def differences(self, blob_data: np.ndarray, flat: int, write) -> "_Differences":
+    def differences(self, blob_data: np.ndarray, flat: int, write) -> _Differences:
         """Differences at one element, with the step shrunk while a perturbation flips a discrete choice."""
         for step in (self.step * factor for factor in STEP_FACTORS):
             found = self._differences_at(blob_data, flat, write, step)
@@ -365,7 +365,7 @@ class _Checker:
                 return found
         return found
 
-    def _differences_at(self, blob_data: np.ndarray, flat: int, write, step: float) -> "_Differences":
+    def _differences_at(self, blob_data: np.ndarray, flat: int, write, step: float) -> _Differences:
         flat_view = blob_data.reshape(-1)
         original = flat_view[flat]
         results = []
@@ -524,7 +524,7 @@ def _user_traceback(exception: dict) -> str:
         lines.append(f'  File "{f["file"]}", line {f["line"]}, in {f["function"]}')
         if f["code"]:
             lines.append(f"    {f['code']}")
-    return "\n".join(lines + [last])
+    return "\n".join([*lines, last])
 
 
 def check_layer(net, layer: str, step: float = DEFAULT_STEP, threshold: float = DEFAULT_THRESHOLD,
@@ -614,7 +614,7 @@ def _check_blobs(report: GradcheckReport, checker: _Checker, layer_spec, net, sa
     checker.backward(propagate_down, np.float32(0))
     analytic = [blob.diff.copy() for blob in checker.bottoms]
     analytic_params = [blob.diff.copy() for blob in checker.params]
-    for k, blob in enumerate(checker.bottoms):
+    for k in range(len(checker.bottoms)):
         values = checker.inputs[k]
         if propagate_down[k] and not np.any(analytic[k]) and np.all(values == np.round(values)):
             propagate_down[k] = False

@@ -28,9 +28,10 @@ import pdb as pdb_module
 import struct
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
@@ -139,7 +140,8 @@ def cast_to_float32(value) -> tuple[str | None, np.ndarray]:
         nonzero = np.count_nonzero(cast)
         if nonzero != cast.size and nonzero != np.count_nonzero(array):
             flushed = (cast == 0) & (array != 0)
-            return f"{array.dtype} values as small as {np.abs(array[flushed]).min():.3g} underflow float32 to zero", cast
+            smallest = np.abs(array[flushed]).min()
+            return f"{array.dtype} values as small as {smallest:.3g} underflow float32 to zero", cast
     elif array.size and int(np.abs(array).max()) > FLOAT32_EXACT_INTEGER:
         return (f"{array.dtype} values up to {int(np.abs(array).max())} lose digits in float32 "
                 "(exact only to 2^24)"), cast
@@ -184,7 +186,7 @@ class WatchedBlob:
     """Stands in for a Blob forward writes (a top) or backward writes (a bottom); .data and .diff come back
     as WatchedArray views. `report(where, part, problem)` hears of lossy writes."""
 
-    __slots__ = ("_blob", "where", "report")
+    __slots__ = ("_blob", "report", "where")
 
     def __init__(self, blob, where: str, report: Callable[[str, str, str], None]):
         self._blob = blob
@@ -234,7 +236,8 @@ class Marker:
     def mark(self, layer: str, method: str, iteration: int) -> None:
         """Mark a layer by its name."""
         if self.slots is not None:
-            self._map[_SLOTS.size:] = layer.encode()[:_NAME_BYTES].ljust(_NAME_BYTES, b"\0")
+            name = layer.encode()[:_NAME_BYTES].ljust(_NAME_BYTES, b"\0")
+            self._map[_SLOTS.size:] = name  # type: ignore[index]  # the map is there whenever the slots are
             self.slots[1], self.slots[2], self.slots[0] = -1, iteration, METHOD_CODES[method]
 
     @staticmethod
@@ -263,8 +266,8 @@ INSPECTOR_PACKAGE = str(Path(__file__).resolve().parent.parent)
 def format_traceback(exc: BaseException) -> dict:
     """The exception with its frames (file, line, function, code) and where it was raised in the
     user's code: the innermost frame outside this package (a write check may sit below it)."""
-    frames = [{"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line or ""}
-              for f in traceback.extract_tb(exc.__traceback__)]
+    frames: list[dict[str, Any]] = [{"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line or ""}
+                                    for f in traceback.extract_tb(exc.__traceback__)]
     own = [f for f in frames if not f["file"].startswith(INSPECTOR_PACKAGE)]
     raised_at = own[-1] if own else (frames[-1] if frames else None)
     return {"type": type(exc).__name__, "message": str(exc), "frames": frames,
@@ -325,7 +328,7 @@ class Tracer:
     _layer_calls: int = 0  # layer calls the net made so far (its callbacks count them)
     # (blob index, "data" | "diff") -> statistics measured since a layer last wrote that part, within one sweep
     # of the net (one C++ forward or backward): the next Python layer reads the blob its neighbour just wrote
-    _fresh: dict[tuple[int, str], dict] = field(default_factory=dict)
+    _fresh: dict[tuple[int, str], dict | None] = field(default_factory=dict)
 
     @property
     def forward_ms(self) -> dict[int, float]:
@@ -401,10 +404,10 @@ class Tracer:
             bottoms, tops = [bottom[i] for i in range(len(bottom))], [top[i] for i in range(len(top))]
         if method == "forward":
             return self._forward(layer, state, function, args, bottoms, tops, in_net and state.allocated,
-                                 in_net and running[1] == "forward")
+                                 running is not None and in_net and running[1] == "forward")
         if method == "backward":
             return self._backward(layer, state, function, args, bottoms, tops, in_net, in_net and state.allocated,
-                                  in_net and running[1] == "backward")
+                                  running is not None and in_net and running[1] == "backward")
         wall_ms = self._run(layer, state, method, function, args)
         allocated = in_net and state.allocated
         bottom_summaries, top_summaries = shape_summaries(bottoms, allocated), shape_summaries(tops, allocated)
@@ -436,7 +439,7 @@ class Tracer:
                  in_sweep: bool) -> None:
         """forward(bottom, top), `in_sweep` when the net's forward sweep called it."""
         after_reshape = in_sweep and state.reshaped_in == self._layer_calls
-        top_shapes_before = (state.shapes_after_reshape if after_reshape
+        top_shapes_before = (state.shapes_after_reshape if after_reshape and state.shapes_after_reshape is not None
                              else [s["shape"] for s in shape_summaries(tops, allocated)])
         stats = self.stats
         if stats:
@@ -444,7 +447,8 @@ class Tracer:
             # (bytes compare NaN-safe and fast) show a bottom forward changed
             fresh = self._fresh if in_sweep else None
             in_place = state.bottom_in_place if in_sweep else [_shares_a_top(b, tops) for b in bottoms]
-            bottom_summaries, bottom_copies = [], []
+            bottom_summaries: list[dict] = []
+            bottom_copies: list[bytes | None] = []
             for j, b in enumerate(bottoms):
                 if not (allocated or b.count):
                     bottom_summaries.append(blob_summary(b))
@@ -457,7 +461,8 @@ class Tracer:
             # only the tops are watched: the bottoms it reads stay plain arrays, at numpy's speed
             args = (args[0], self._watched(state, "forward", tops))
         else:
-            bottom_summaries = state.reshape_bottoms if after_reshape else shape_summaries(bottoms, allocated)
+            bottom_summaries = (state.reshape_bottoms if after_reshape and state.reshape_bottoms is not None
+                                else shape_summaries(bottoms, allocated))
         wall_ms = self._run(layer, state, "forward", function, args)
         if stats:
             top_summaries = [blob_summary(b, "data", allocated) for b in tops]
@@ -475,7 +480,8 @@ class Tracer:
             i = next(i for i, (a, b) in enumerate(zip(top_shapes_before, top_shapes)) if a != b)
             self.finding("reshape_in_forward", "error", name, "forward",
                          f"forward reshaped top[{i}] from {_shape_text(top_shapes_before[i])} to "
-                         f"{_shape_text(top_shapes[i])}; Caffe had already reshaped the layers above for the old shape.",
+                         f"{_shape_text(top_shapes[i])}; "
+                         "Caffe had already reshaped the layers above for the old shape.",
                          "Move top[i].reshape(...) into reshape(); forward must only fill the tops.", blob=f"top[{i}]")
             state.shapes_after_reshape = top_shapes  # reported once here, not again at backward
         elif state.shapes_after_reshape is not None and top_shapes_before != state.shapes_after_reshape:
@@ -582,7 +588,7 @@ class Tracer:
         def traced(layer, *args):
             return tracer.call(layer, method, function, args)
 
-        traced.__wrapped__ = function
+        traced.__wrapped__ = function  # type: ignore[attr-defined]  # the original method, restored at the end
         return traced
 
     def _bound_wrapper(self, layer, method: str, function):
@@ -591,7 +597,7 @@ class Tracer:
         def traced(*args):  # one frame between Caffe and the tracer: this runs on every call
             return call(layer, method, function, args)
 
-        traced.__wrapped__ = function
+        traced.__wrapped__ = function  # type: ignore[attr-defined]  # the original method, restored at the end
         return traced
 
     def wrap_classes(self, classes) -> None:

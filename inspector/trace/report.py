@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich import box
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -135,7 +135,7 @@ class TraceReport:
         if self.findings:
             yield self._findings_table()
         if self.crash:
-            yield self._crash_view()
+            yield self._crash_view(self.crash)
         if self.not_run is not None:
             yield Text(f"NOT RUN: {self.not_run}", style="bold red")
         if self.crash is None and self.completed:
@@ -194,7 +194,7 @@ class TraceReport:
             table.add_row(f"{call['iteration']}{'*' if call.get('probe') else ''}", call["method"],
                           f"{call['wall_ms']:.3f}", f"{_shapes(call['bottoms'])} -> {_shapes(call['tops'])}",
                           "" if flags is None else ",".join("T" if flag else "F" for flag in flags), stats)
-        lines = [head, source, table]
+        lines: list[RenderableType] = [head, source, table]
         if any(call.get("probe") for call in record.calls):
             lines.append(Text("  * a probe pass of the contract checks, after the iterations", style="dim"))
         return Group(*lines)
@@ -208,8 +208,7 @@ class TraceReport:
                           f.method, str(f.iteration), f.message, f.fix)
         return table
 
-    def _crash_view(self) -> Group:
-        c = self.crash
+    def _crash_view(self, c: Crash) -> Group:
         lines = [Text(f"CRASH ({c.kind}, exit code {c.exit_code}) in layer {c.layer} during {c.method}"
                       f" (iteration {c.iteration})", style="bold red")]
         if c.check_failed:
@@ -286,7 +285,8 @@ def _call_stats(call: dict) -> Text:
     if blobs and all(b["shape"] == blobs[0]["shape"] for b in blobs):
         pooled, more = _pooled([(b[part], math.prod(b["shape"])) for b in blobs]), 0
     else:
-        pooled, more = (_pooled([(blobs[0][part], math.prod(blobs[0]["shape"]))]), len(blobs) - 1) if blobs else (None, 0)
+        pooled, more = ((_pooled([(blobs[0][part], math.prod(blobs[0]["shape"]))]), len(blobs) - 1) if blobs
+                        else (None, 0))
     if pooled and pooled["min"] == pooled["max"]:
         text.append(f"all {pooled['min']:.3g}")
     elif pooled:
@@ -378,7 +378,8 @@ class ReportBuilder:
 
 
 def write_last_trace(report: TraceReport, folder: Path | None = None) -> Path:
-    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the report."""
+    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the
+    report."""
     folder = (folder or Path.cwd()) / ".inspector"
     folder.mkdir(exist_ok=True)
     path = folder / "last-trace.json"

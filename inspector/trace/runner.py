@@ -19,11 +19,11 @@ import subprocess
 import sys
 import tempfile
 import threading
-import time
+from collections.abc import Callable
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
 from ..errors import CheckFailed, InputError, InspectorError, MissingDependency
 from .events import follow_event_log
@@ -54,7 +54,8 @@ def validate(options: TraceOptions) -> TraceOptions:
     options.net = existing_file(options.net, "Net definition", "the NET argument")
     if options.weights:
         options.weights = existing_file(options.weights, "Weights file", "--weights")
-    options.inputs = {blob: existing_file(p, f"Input file for blob {blob!r}", "--input") for blob, p in options.inputs.items()}
+    options.inputs = {blob: existing_file(p, f"Input file for blob {blob!r}", "--input")
+                      for blob, p in options.inputs.items()}
     if options.phase not in ("train", "test"):
         raise InputError(f"Unknown phase {options.phase!r}.", "Use --phase train or --phase test.")
     if options.iterations < 1:
@@ -165,6 +166,7 @@ def run_child(module: str, config: dict, on_event: Callable[[str, dict], None], 
             stdout=None if interactive else subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
+        assert child.stderr is not None  # stderr=PIPE
         log = CaffeLog(child.stderr)
         printed = CaffeLog(child.stdout) if child.stdout else None
         follow_event_log(events_path, lambda: child.poll() is not None,
@@ -179,7 +181,7 @@ def run_child(module: str, config: dict, on_event: Callable[[str, dict], None], 
 def child_error(event: dict) -> InspectorError:
     """The InspectorError a child reported in an "error" event, with its kind and exit code."""
     kinds = {"MissingDependency": MissingDependency, "CheckFailed": CheckFailed}
-    error = kinds.get(event.get("kind"), InputError)(event["message"], event.get("remedy"))
+    error = kinds.get(event.get("kind", ""), InputError)(event["message"], event.get("remedy"))
     error.exit_code = event.get("exit_code", error.exit_code)
     return error
 
