@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
-from ..prototxt import LayerSpec, read_net
+from ..prototxt import LayerSpec, read_net, read_prototxt_text
 
 
 def read_net_parameter(prototxt: Path):
@@ -27,7 +27,7 @@ def read_net_parameter(prototxt: Path):
 
     param = caffe_pb2.NetParameter()
     try:
-        text_format.Parse(Path(prototxt).read_text(), param)
+        text_format.Parse(read_prototxt_text(prototxt), param)  # UTF-8, regular files only, CR kept
     except text_format.ParseError as exc:
         raise InputError(f"{prototxt} is not a valid Caffe net: {str(exc).rstrip('.')}.",
                          "Fix the prototxt at the line and column named.") from exc
