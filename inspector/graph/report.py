@@ -107,6 +107,7 @@ class GraphReport:
     summary: GraphSummary
     shapes_from: str | None = None
     output: str | None = None
+    phase_note: str | None = None  # why this phase was drawn, when the user named none
     netgraph: NetGraph | None = field(default=None, repr=False)
 
     @property
@@ -120,7 +121,7 @@ class GraphReport:
     def to_dict(self) -> dict:
         return {
             "net": self.net, "name": self.name, "phase": self.phase, "stages": self.stages,
-            "shapes_from": self.shapes_from, "output": self.output, "ok": self.ok,
+            "phase_note": self.phase_note, "shapes_from": self.shapes_from, "output": self.output, "ok": self.ok,
             "layers": self.layers, "blobs": self.blobs, "edges": self.edges,
             "lints": [f.to_dict() for f in self.lints], "summary": self.summary.to_dict(),
         }
@@ -138,6 +139,8 @@ class GraphReport:
         phase = "all phases" if self.phase == "ALL" else self.phase
         stages = f", stages {', '.join(self.stages)}" if self.stages else ""
         yield Text(f"{self.name or 'net'}  {self.net}  ({phase}{stages})", style="bold")
+        if self.phase_note:
+            yield Text(self.phase_note, style="dim")
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         for column in ("#", "layer", "type", "bottoms -> tops", "notes"):
             table.add_column(column, overflow="fold")
@@ -183,7 +186,8 @@ def _notes(layer: dict, phase: str) -> str:
 
 
 def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | None = None,
-                shapes_from: str | None = None, output: str | None = None) -> GraphReport:
+                shapes_from: str | None = None, output: str | None = None,
+                phase_note: str | None = None) -> GraphReport:
     from .export import layer_style, shared_param_groups  # noqa: PLC0415 - styling lives with the exporters
 
     graph = netgraph.graph
@@ -236,4 +240,5 @@ def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | N
     net = netgraph.net
     return GraphReport(net=str(net.path) if net.path else net.source, name=net.name, phase=netgraph.phase,
                        stages=netgraph.stages, layers=layers, blobs=blobs, edges=edges, lints=lints,
-                       summary=summary, shapes_from=shapes_from, output=output, netgraph=netgraph)
+                       summary=summary, shapes_from=shapes_from, output=output, phase_note=phase_note,
+                       netgraph=netgraph)
