@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..caffe_env import registered_layer_types
 from ..errors import InputError
 from ..outputs import check_output
 from ..prototxt import NetSpec, read_net
@@ -26,8 +27,9 @@ __all__ = ["EXPORT_SUFFIXES", "Finding", "GraphReport", "NetGraph", "TraceShapes
 
 def graph_net(net_path: str | Path | None = None, *, phase: str | None = None, stages=(), level: int = 0,
               shapes: str | Path | None = None, output: str | Path | None = None, rankdir: str = "LR",
-              cwd: str | Path | None = None) -> GraphReport:
-    """Read, graph, lint and (with output) export a net; without net_path, the last trace's net and shapes."""
+              cwd: str | Path | None = None, check_types: bool = True) -> GraphReport:
+    """Read, graph, lint and (with output) export a net; without net_path, the last trace's net and shapes.
+    `check_types`: note the layer types the importable Caffe does not register (when there is one)."""
     trace = None
     if net_path is None:
         trace = load_last_trace(cwd)
@@ -51,7 +53,7 @@ def graph_net(net_path: str | Path | None = None, *, phase: str | None = None, s
     if phase is None:
         phase, phase_note = written_for_phase(net, stages, level)
     netgraph = build_graph(net, phase, stages, level, trace.blob_shapes if trace else None)
-    lints = run_lints(netgraph)
+    lints = run_lints(netgraph, registered_layer_types() if check_types else None)
     written = export(netgraph, output, rankdir) if output is not None else None
     return make_report(netgraph, lints, trace.param_shapes if trace else None,
                        shapes_from=str(trace.source) if trace else None,

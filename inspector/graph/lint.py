@@ -11,6 +11,9 @@ Each lint returns Findings (layer, message, severity):
   without importing any parent package, and the class is looked up with ast in the file's text;
   the prototxt's folder is searched first, as Caffe users run from it;
 - blobs nobody consumes after their last version: the net's outputs, info;
+- layer types the importable Caffe does not register (a fork's layers, e.g. ROIPooling), info, with the
+  forks known to have them: only when pycaffe is importable (asked of a child Python, cached), so a machine
+  without Caffe still gets a static graph;
 - an undefined bottom that another net state defines (a file written for TEST drawn for
   TRAIN, a data layer kept only under a stage) says so: "it exists under --phase test".
 """
@@ -27,6 +30,8 @@ from pathlib import Path
 
 import networkx as nx
 
+from ..caffe_env import LayerRegistry, registered_layer_types
+from ..forks import forks_with_type, from_which_fork
 from ..prototxt import PHASES
 from .build import NetGraph, build_graph
 from .findings import Finding
@@ -182,9 +187,26 @@ def hint_other_states(netgraph: NetGraph, findings: list[Finding]) -> list[Findi
             if f.code == "undefined-bottom" and (f.layer, f.blob) in where else f for f in findings]
 
 
-def run_lints(netgraph: NetGraph) -> list[Finding]:
-    """All lints, errors first, each group in prototxt order."""
+def lint_layer_types(netgraph: NetGraph, registry: LayerRegistry | None) -> list[Finding]:
+    """Layer types the Caffe at hand would reject with "Unknown layer type", one finding a type."""
+    if registry is None:
+        return []
+    findings, seen = [], set()
+    for layer in netgraph.layers:
+        if layer.type in registry.types or layer.type in seen or not layer.type:
+            continue
+        seen.add(layer.type)
+        findings.append(Finding("layer-type-not-in-caffe", "info", layer.name,
+                                f"the Caffe at {registry.package_dir} does not register layer type '{layer.type}'"
+                                f"{from_which_fork(forks_with_type(layer.type))}; trace needs a Caffe that has it",
+                                layer.line))
+    return findings
+
+
+def run_lints(netgraph: NetGraph, registry: LayerRegistry | None = None) -> list[Finding]:
+    """All lints, errors first, each group in prototxt order; `registry` for the layer-type lint."""
     findings = (hint_other_states(netgraph, list(netgraph.findings)) + lint_duplicate_names(netgraph)
-                + lint_cycles(netgraph) + lint_python_modules(netgraph) + lint_outputs(netgraph))
+                + lint_cycles(netgraph) + lint_python_modules(netgraph) + lint_layer_types(netgraph, registry)
+                + lint_outputs(netgraph))
     rank = {"error": 0, "warning": 1, "info": 2}
     return sorted(findings, key=lambda f: rank[f.severity])

@@ -32,7 +32,7 @@ def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) ->
 def run(config: dict, emit, marker: Marker) -> None:
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
     from . import checks  # noqa: PLC0415
-    from .netinfo import blob_shapes, describe_layers, loss_reader, python_layer_specs, read_net_parameter  # noqa: PLC0415
+    from .netinfo import blob_shapes, describe_layers, loss_reader, python_layer_specs, read_net_parameter, require_known_layer_types  # noqa: PLC0415
     from .netload import build_net, fill_inputs, put_layers_on_path  # noqa: PLC0415
 
     caffe = import_pycaffe()
@@ -41,6 +41,7 @@ def run(config: dict, emit, marker: Marker) -> None:
     phase = config["phase"]
     put_layers_on_path(prototxt)
     param = read_net_parameter(prototxt)  # Caffe's own schema first: a net it rejects is bad input
+    require_known_layer_types(caffe, prototxt, phase)  # a fork's layer type: bad input too, not an abort
     specs = python_layer_specs(prototxt, phase)
     classes, described = [], []
     for spec in specs:
@@ -60,8 +61,10 @@ def run(config: dict, emit, marker: Marker) -> None:
 
         view = finetune_view(prototxt, Path(config["weights"]), phase)
         emit({"event": "finetune", "view": view.to_dict()})
-        if not view.weights_loadable:
-            return  # Caffe would abort in CopyTrainedLayersFrom; the view names every mismatch
+        if not view.weights_loadable:  # Caffe would abort in CopyTrainedLayersFrom; the view names every mismatch
+            emit({"event": "not_run", "reason": f"Caffe would abort loading {Path(config['weights']).name} at layer "
+                                                f"{view.abort_at!r} (shape mismatch), so the net was not run."})
+            return
 
     tracer = Tracer(emit, stats=config["stats"], post_mortem=config["pdb"], marker=marker,
                     python_layer_names=[s.name for s in specs])

@@ -84,6 +84,7 @@ class TraceReport:
     inputs: dict[str, str] = field(default_factory=dict)
     crash: Crash | None = None
     completed: bool = False
+    not_run: str | None = None  # why the passes were never started (weights Caffe would abort loading)
     finetune: object | None = None  # the fine-tuning view (inspector.trace.finetune) when weights were given
 
     @property
@@ -107,7 +108,7 @@ class TraceReport:
     def to_dict(self) -> dict:
         out = {
             "net": self.net, "phase": self.phase, "iterations": self.iterations, "seed": self.seed,
-            "stats": self.stats, "ok": self.ok, "completed": self.completed,
+            "stats": self.stats, "ok": self.ok, "completed": self.completed, "not_run": self.not_run,
             "layers": self.layers, "python_layers": [p.to_dict() for p in self.python_layers],
             "findings": [f.to_dict() for f in self.findings], "losses": self.losses,
             "blob_shapes": self.blob_shapes, "inputs": self.inputs,
@@ -126,13 +127,16 @@ class TraceReport:
         if self.layers:
             yield self._layer_table()
         for record in self.python_layers:
-            yield self._call_log(record)
+            if record.calls or self.not_run is None:
+                yield self._call_log(record)
         if self.losses:
             yield Text("loss per iteration: " + ", ".join(f"{x:.6g}" for x in self.losses))
         if self.findings:
             yield self._findings_table()
         if self.crash:
             yield self._crash_view()
+        if self.not_run is not None:
+            yield Text(f"NOT RUN: {self.not_run}", style="bold red")
         if self.crash is None and self.completed:
             errors = sum(f.severity == "error" for f in self.findings)
             yield Text(f"{len(self.findings)} finding(s), {errors} error(s)." if self.findings
@@ -359,8 +363,10 @@ class ReportBuilder:
             r.finetune = finetune_from_dict(event["view"])
         elif kind == "error":
             self.error = event
+        elif kind == "not_run":
+            r.not_run = event["reason"]
         elif kind == "done":
-            r.completed = True
+            r.completed = r.not_run is None
 
     def python_exception_crash(self, exit_code: int | None) -> Crash | None:
         exc = self.last_exception

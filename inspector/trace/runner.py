@@ -213,7 +213,7 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
     if builder.error:
         raise child_error(builder.error)
     report = builder.report
-    if not report.completed:
+    if not report.completed and report.not_run is None:
         report.crash = _crash(builder, child)
     return report
 
