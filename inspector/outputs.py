@@ -3,8 +3,9 @@
 Every file inspector writes for the user (trace --out, graph -o, .inspector/last-trace.json)
 goes through here:
 1. `check_output(path, inputs)` runs before any work: an output that names one of the run's
-   inputs (the net, the weights, an --input array), a folder, or a place under a missing folder
-   or under a file is refused with exit 2, so nothing is read, run or truncated.
+   inputs (the net, the weights, an --input array), a folder, or a place where no file can be
+   made (a missing folder, a path under a file, a read-only folder, /proc: it tries, with a
+   temporary file it removes) is refused with exit 2, so nothing is read, run or truncated.
 2. `replacing(path)` hands the writer a temporary path in the output's own folder and renames it
    onto the output only when the writer returns; if the writer fails, the temporary file is
    removed and an existing output is left as it was. `write_output` and `OutputStream` (a
@@ -72,6 +73,7 @@ def check_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | N
         raise OutputError(output, f"folder {folder} does not exist", "Create the folder, or write the output elsewhere.")
     if not folder.is_dir():
         raise OutputError(output, f"{folder} is not a folder", OUTPUT_REMEDY)
+    Replacement(output).discard()  # a file can be made there (not read-only, not /proc): known before the run
     return output
 
 

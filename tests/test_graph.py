@@ -11,6 +11,7 @@ import pytest
 
 from inspector.errors import InputError
 from inspector.graph import build_graph, graph_net, run_lints, to_dot
+from inspector.graph.report import make_report
 from inspector.prototxt import parse_net, read_net
 
 NETS = Path(__file__).parent / "nets_static"
@@ -323,3 +324,22 @@ def test_node_link_json_is_strict_json(tmp_path):
 
     data = json.loads((tmp_path / "net.json").read_text(), parse_constant=refuse)
     assert "Infinity" in data["nonfinite"].values()
+
+
+def test_param_count_of_a_shape_that_does_not_fit_the_layer_is_unknown_not_a_crash(tmp_path):
+    net = parse_net('input: "data"\nlayer { name: "c" type: "Convolution" bottom: "data" top: "c" '
+                    'convolution_param { num_output: 4 kernel_size: 3 group: 0 } }\n'
+                    'layer { name: "b" type: "BatchNorm" bottom: "c" top: "b" }\n')
+    netgraph = build_graph(net, "TRAIN", blob_shapes={"data": [1, 3, 8, 8], "c": [4]})
+    report = make_report(netgraph, [])
+    assert report.summary.params_uncounted == ["c", "b"]
+
+
+def test_a_word_where_a_layer_param_needs_a_number_is_a_value_error_with_position(tmp_path):
+    shapes = tmp_path / "shapes.json"
+    shapes.write_text(json.dumps({"blob_shapes": {"data": [1, 3, 8, 8]}}))
+    net = tmp_path / "net.prototxt"
+    net.write_text('input: "data"\nlayer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip"\n'
+                   '  inner_product_param { num_output: many } }\n')
+    with pytest.raises(InputError, match=r"net.prototxt:3:25: field 'num_output' expects an integer, not many"):
+        graph_net(net, shapes=shapes)
