@@ -13,10 +13,10 @@ import tempfile
 from pathlib import Path
 
 from click.testing import CliRunner
+from conftest import SAMPLE_NETS
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import SAMPLE_NETS
 from inspector.cli import main
 from inspector.errors import InputError
 from inspector.prototxt import read_net

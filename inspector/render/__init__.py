@@ -152,7 +152,7 @@ def emit(result: Any, fmt: str, stream: IO[str] | None = None) -> None:
     elif fmt == "markdown":
         if not hasattr(result, "to_markdown"):
             raise ValueError(f"{type(result).__name__} has no markdown view")
-        out.write(result.to_markdown().rstrip() + "\n")
+        out.write(escape_control(result.to_markdown()).rstrip() + "\n")
     elif stream is not None:
         SafeConsole(file=stream, width=FILE_WIDTH, soft_wrap=False).print(result)
     else:
