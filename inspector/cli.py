@@ -2,17 +2,24 @@
 
 Nothing here computes anything. Each command calls one library function and hands its result
 object to inspector.render. Every InspectorError becomes its message and remedy on stderr with
-the error's exit code (2 bad input, 1 failed check); an unexpected exception is reported in one
-line with a pointer to --debug, which re-raises it with its traceback.
+the error's exit code (2 bad input, 1 failed check); an unexpected exception is a bug in
+inspector: one line, a "please report" with a pointer to --debug (which re-raises it with its
+traceback), exit 70. Output files (trace --out, graph -o) are checked before the run and
+written through inspector.outputs, so a failing run never truncates them.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
 from rich.text import Text
 
-from .errors import EXIT_CHECK_FAILED, InspectorError
+from .errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INTERNAL_ERROR,
+    InspectorError,
+)
 from .render import emit, stderr_console
 
 FORMAT_CHOICE = click.Choice(["text", "json"])
@@ -20,11 +27,33 @@ FORMAT_CHOICE = click.Choice(["text", "json"])
 
 def report_error(exc: InspectorError) -> None:
     console = stderr_console()
-    console.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+    console.print(Text.assemble(("error:", "bold red"), " ", exc.message))
     if exc.details:
-        console.print(Text(exc.details))  # Text: a glog line's brackets are not markup
+        console.print(Text(exc.details))
     if exc.remedy:
-        console.print(f"[dim]hint:[/] {exc.remedy}", markup=True, highlight=False)
+        console.print(Text.assemble(("hint:", "dim"), " ", exc.remedy))
+
+
+def warn(message: str) -> None:
+    """A one-line warning on stderr that changes neither the report nor the exit code."""
+    stderr_console().print(Text.assemble(("warning:", "yellow"), " ", message))
+
+
+def _describe(exc: BaseException) -> str:
+    """`Type: message` of an exception, even one whose __str__ itself fails."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - the report of a bug must not be a second bug
+        text = "(its message cannot be shown)"
+    first_line = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+
+
+def report_internal_error(exc: BaseException) -> None:
+    stderr_console().print(
+        Text.assemble(("internal error:", "bold red"), f" {_describe(exc)}\n", ("hint:", "dim"),
+                      " this is a bug in inspector; please report it with the traceback of "
+                      "`inspector --debug ...` (the same command with --debug first)."))
 
 
 class InspectorGroup(click.Group):
@@ -44,12 +73,8 @@ class InspectorGroup(click.Group):
         except Exception as exc:
             if ctx.meta.get("debug"):
                 raise
-            stderr_console().print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
-                "[dim]hint:[/] run again with `inspector --debug ...` for the traceback, and report it.",
-                highlight=False,
-            )
-            ctx.exit(EXIT_CHECK_FAILED)
+            report_internal_error(exc)
+            ctx.exit(EXIT_INTERNAL_ERROR)
 
 
 def print_versions(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
@@ -130,6 +155,7 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
     from pathlib import Path
 
     from .errors import InputError
+    from .outputs import OutputError, OutputStream, check_output
     from .trace.report import write_last_trace
     from .trace.runner import TraceOptions, run_trace
 
@@ -141,16 +167,18 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
         parsed[blob] = Path(path)
     options = TraceOptions(Path(net), phase, iterations, Path(weights) if weights else None, parsed, seed,
                            stats=not no_stats, pdb=post_mortem)
-    stream = open(out, "w") if out else None  # noqa: SIM115 - closed in the finally below
-    try:
+    if out:
+        check_output(out, [net, weights, *parsed.values()])
+    # --out is renamed into place only once the report is complete; a failing run leaves the old file
+    with OutputStream(out) if out else contextlib.nullcontext() as stream:
         jsonl = (stream or sys.stdout) if fmt == "jsonl" else None
         report = run_trace(options, jsonl=jsonl, progress=fmt != "jsonl" and sys.stderr.isatty())
-        write_last_trace(report)
+        try:
+            write_last_trace(report)
+        except OutputError as exc:
+            warn(f"{exc.message} The report is complete; only `inspector graph` without a net will not find it.")
         if fmt != "jsonl":  # jsonl went out event by event
             emit(report, fmt, stream)
-    finally:
-        if stream:
-            stream.close()
     sys.exit(0 if report.ok else EXIT_CHECK_FAILED)
 
 

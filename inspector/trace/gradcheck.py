@@ -196,9 +196,9 @@ class GradcheckReport:
             blobs.add_column(column, overflow="fold")
         for b in self.blobs:
             if b.skipped:
-                blobs.add_row(b.label, _shape(b.shape), "-", "-", "-", "-", "-", f"[dim]skipped: {b.skipped}[/]")
+                blobs.add_row(b.label, _shape(b.shape), "-", "-", "-", "-", "-", Text(f"skipped: {b.skipped}", "dim"))
                 continue
-            failures = f"[red]{b.failures}[/]" if b.failures else "0"
+            failures = Text(str(b.failures), "red") if b.failures else "0"
             blobs.add_row(b.label, _shape(b.shape), str(b.checked), failures, str(b.kinks), f"{b.max_ratio:.3g}",
                           f"{b.max_relative:.3g}", "")
         yield blobs
@@ -207,16 +207,16 @@ class GradcheckReport:
             worst.add_column(column, justify="left" if column in ("blob", "index", "status") else "right")
         colour = {FAIL: "red", KINK: "yellow", OK: "green"}
         for e in self.worst:
-            status = f"[{colour[e.status]}]{e.status}[/]" + (f" ({e.note})" if e.note else "")
+            status = Text.assemble((e.status, colour[e.status]), f" ({e.note})" if e.note else "")
             worst.add_row(e.blob, str(list(e.index)), f"{e.value:.4g}", f"{e.step:g}", f"{e.analytic:.6g}",
                           f"{e.numeric:.6g}", f"{e.error:.3g}", f"{e.allowed:.3g}", status)
         yield worst
         kinks = f", {self.kinks} at kinks (not counted as failures)" if self.kinks else ""
         if self.passed:
-            yield Text.from_markup(f"[green]PASS[/]: {self.checked} elements within the threshold{kinks}.")
+            yield Text.assemble(("PASS", "green"), f": {self.checked} elements within the threshold{kinks}.")
         else:
-            yield Text.from_markup(f"[red]FAIL[/]: {self.failures} of {self.checked} elements off by more "
-                                   f"than the threshold{kinks}.")
+            yield Text.assemble(("FAIL", "red"), f": {self.failures} of {self.checked} elements off by more "
+                                f"than the threshold{kinks}.")
 
 
 def _shape(shape: list[int]) -> str:

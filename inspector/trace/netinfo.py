@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..forks import POINT_AT_FORK, forks_with_field, forks_with_type, from_which_fork, unknown_field
-from ..prototxt import LayerSpec, read_net
+from ..prototxt import LayerSpec, read_net, read_prototxt_text
 
 
 _LINE_COLUMN = re.compile(r"^(\d+:\d+)\s*:")  # text_format's error prefix
@@ -39,7 +39,7 @@ def read_net_parameter(prototxt: Path):
 
     param = caffe_pb2.NetParameter()
     try:
-        text_format.Parse(Path(prototxt).read_text(), param)
+        text_format.Parse(read_prototxt_text(prototxt), param)  # UTF-8, regular files only, CR kept
     except text_format.ParseError as exc:
         reason = str(exc).rstrip(".")
         unknown = unknown_field(reason)

@@ -6,7 +6,6 @@ TraceReport, so the command and a debugging session give the same records and fi
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -204,7 +203,7 @@ class TraceReport:
         for column in ("", "check", "layer", "method", "iter", "finding", "fix"):
             table.add_column(column, overflow="fold")
         for f in self.findings:
-            table.add_row("[red]error[/]" if f.severity == "error" else "[yellow]warn[/]", f.check, f.layer,
+            table.add_row(Text("error", "red") if f.severity == "error" else Text("warn", "yellow"), f.check, f.layer,
                           f.method, str(f.iteration), f.message, f.fix)
         return table
 
@@ -378,13 +377,19 @@ class ReportBuilder:
 
 
 def write_last_trace(report: TraceReport, folder: Path | None = None) -> Path:
-    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the
-    report."""
+    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the report.
+
+    Strict JSON, written atomically; OutputError (the path and the OS's reason) when it cannot be.
+    """
+    from ..outputs import OutputError, write_output  # noqa: PLC0415
+    from ..render import strict_json  # noqa: PLC0415
+
     folder = (folder or Path.cwd()) / ".inspector"
-    folder.mkdir(exist_ok=True)
-    path = folder / "last-trace.json"
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputError(folder, exc.strerror or type(exc).__name__) from None
     data = {"net": str(Path(report.net).resolve()), "phase": report.phase, "blob_shapes": report.blob_shapes,
             "param_shapes": {layer["name"]: layer["param_shapes"] for layer in report.layers if layer["param_shapes"]},
             "report": report.to_dict()}
-    path.write_text(json.dumps(data, indent=1, allow_nan=True))
-    return path
+    return write_output(folder / "last-trace.json", strict_json(data, indent=1))
