@@ -13,11 +13,19 @@ their path relative to the tree.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import PurePath
+from typing import Any
 
 # table columns that hold a file:line
 LOCATION_COLUMNS = ("declared", "body", "at")
+
+
+def from_fields(cls, data: dict[str, Any], **nested: Any):
+    """A dataclass from its dict view: the class's own fields only (derived keys such as a
+    Holder's description are dropped), nested objects given already built."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names and k not in nested}, **nested)
 
 
 def where(file: str | None, line: int | None) -> str:
@@ -229,6 +237,31 @@ class ExplainReport:
             "device_methods": self.device_methods,
             "pycaffe_layer": [asdict(r) for r in self.pycaffe_layer],
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExplainReport:
+        """The report back from its JSON view (the explain cache stores that view, not code)."""
+        def refs(items):
+            return [from_fields(Reference, r) for r in items]
+
+        klass = data["class"]
+        return cls(
+            file=data["file"], root=data["root"],
+            cls=from_fields(ClassInfo, klass, base_chain=[from_fields(BaseClass, b) for b in klass["base_chain"]]),
+            holder=None if data["holder"] is None else from_fields(Holder, data["holder"]),
+            methods=[from_fields(Method, m, python_calls=[from_fields(Call, c) for c in m["python_calls"]])
+                     for m in data["methods"]],
+            attributes=[from_fields(Attribute, a) for a in data["attributes"]],
+            guards=[from_fields(Guard, g) for g in data["guards"]],
+            error_handling=[from_fields(Handling, h) for h in data["error_handling"]],
+            lifecycle=[LifecycleStep(s["stage"], s["name"], refs(s["cpp"]), refs(s["python"]), refs(s["notes"]))
+                       for s in data["lifecycle"]],
+            diagnostics=[from_fields(Diagnostic, d) for d in data["diagnostics"]],
+            type_string=data["type"],
+            blob_constraints=[from_fields(Constraint, c) for c in data["blob_constraints"]],
+            device_methods=dict(data["device_methods"]),
+            pycaffe_layer=refs(data["pycaffe_layer"]),
+        )
 
     @property
     def display_file(self) -> str:
