@@ -46,9 +46,17 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         raise InputError(f"libclang could not read {target.header}: {exc}.", "Check that the file is C++ source.") from exc
     diagnostics = _diagnostics(tu, cindex)
     src = tokenize(tu, target.header)
+    diagnostics += _bracket_errors(src, diagnostics)
+    header_errors = [d for d in diagnostics if d.level == "error" and d.file == str(target.header)]
     cursor = _find_class(tu, target, src, cindex)
     if cursor is None:
         wanted = target.class_name or "a class"
+        if header_errors:
+            found = f"class {target.class_name}" if target.class_name else "class"
+            error = InputError(f"{target.header} could not be read: {len(header_errors)} parse errors, and no {found} "
+                               "was found in it.", "Fix the errors listed (the first one is usually the cause).")
+            error.details = "\n".join(f"{d.file}:{d.line}: error: {d.message}" for d in header_errors[:10])
+            raise error
         raise InputError(f"{target.header} defines no {wanted}.", "Give a header that defines a layer class, or its class name.")
 
     files_read = {str(target.header)} | {str(Path(inc.include.name)) for inc in tu.get_includes()}
@@ -61,7 +69,7 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         return extra_sources[path]
 
     cls = _class_info(cursor, src, cindex)
-    report = ExplainReport(file=str(target.header), cls=cls, diagnostics=diagnostics)
+    report = ExplainReport(file=str(target.header), cls=cls, diagnostics=diagnostics, partial=bool(header_errors))
     report.cls.base_chain = _base_chain(cursor, cindex)
 
     cpp_sources = matching_sources(target.header, target.root)
@@ -205,6 +213,20 @@ def _diagnostics(tu, cindex) -> list[Diagnostic]:
     if len(out) > MAX_DIAGNOSTICS:
         extra = len(out) - MAX_DIAGNOSTICS
         out = out[:MAX_DIAGNOSTICS] + [Diagnostic("note", f"{extra} more parse errors not shown")]
+    return out
+
+
+def _bracket_errors(src: SourceFile, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Brackets of the header that never close (or close nothing), from its tokens: clang stops at
+    the first unresolved include and skips function bodies, so it does not see these itself."""
+    known = {(d.file, d.line) for d in diagnostics if d.level == "error"}
+    out = []
+    for i in src.unbalanced():
+        tok = src.tokens[i]
+        if (str(src.path), tok.line) in known:
+            continue
+        what = f"'{tok.text}' is never closed" if tok.text in "([{" else f"'{tok.text}' closes no open bracket"
+        out.append(Diagnostic("error", f"unbalanced bracket: {what}", str(src.path), tok.line))
     return out
 
 

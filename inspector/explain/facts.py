@@ -264,8 +264,12 @@ def _python_access(src: SourceFile, i: int, hi: int):
         if name is None:
             return None
         receiver = _receiver(src, i - 1)
+        if close >= hi:  # an unclosed bracket: the text after it is not this call's
+            return None
         if src.at(close + 1, "("):
             call_close = src.match(close + 1)
+            if call_close >= hi:
+                return None
             args = [src.text(a, b) for a, b in src.split_args(close + 1)]
             return PythonCall(name, args, receiver, "attr", toks[i].line), call_close + 1
         if src.at(close + 1, "="):

@@ -201,6 +201,7 @@ class ExplainReport:
     pycaffe_layer: list[Reference] = field(default_factory=list)  # what caffe.Layer exposes
     files_read: list[str] = field(default_factory=list)
     root: str | None = None  # the Caffe tree the facts' relative paths start from
+    partial: bool = False  # the header has parse errors: facts near them may be wrong or missing
 
     @property
     def is_python_layer(self) -> bool:
@@ -218,6 +219,7 @@ class ExplainReport:
         return {
             "file": self.file,
             "root": self.root,
+            "partial": self.partial,
             "class": cls,
             "holder": None if self.holder is None else {**asdict(self.holder), "description": self.holder.description},
             "methods": [m.to_dict() for m in self.methods],
@@ -246,7 +248,7 @@ class ExplainReport:
 
         klass = data["class"]
         return cls(
-            file=data["file"], root=data["root"],
+            file=data["file"], root=data["root"], partial=data["partial"],
             cls=from_fields(ClassInfo, klass, base_chain=[from_fields(BaseClass, b) for b in klass["base_chain"]]),
             holder=None if data["holder"] is None else from_fields(Holder, data["holder"]),
             methods=[from_fields(Method, m, python_calls=[from_fields(Call, c) for c in m["python_calls"]])
@@ -345,6 +347,15 @@ class ExplainReport:
             out.append((f"{n}. [{s.stage}] {s.name}", sub))
         return out
 
+    def _partial_lines(self, loc: Locator) -> list[str]:
+        """Said first when the header has parse errors, so no fact below is taken on trust."""
+        if not self.partial:
+            return []
+        errors = [d for d in self.diagnostics if d.level == "error" and d.file in (self.file, self.display_file)]
+        return ([f"PARTIAL: {self.header_name} has {len(errors)} parse error{'s' if len(errors) != 1 else ''}; "
+                 "facts near them may be wrong or missing"]
+                + [f"  {loc(d.file, d.line)}: {d.message}" for d in errors])
+
     def _diagnostic_line(self, d: Diagnostic, loc: "Locator") -> str:
         return f"{d.level}: {d.message}" + (f" ({loc(d.file, d.line)})" if d.file else "")
 
@@ -353,6 +364,9 @@ class ExplainReport:
         read_from = (f"Read from `{self.display_file}` in the Caffe tree `{self.root}`; other paths below are relative "
                      f"to the tree." if self.root else f"Read from `{self.file}`.")
         out = [f"# {self.cls.name}", "", read_from, ""]
+        partial = self._partial_lines(loc)
+        if partial:
+            out += [f"> **{partial[0]}**"] + [f"> - {line.strip()}" for line in partial[1:]] + [""]
         out += [f"- {line}" for line in self._facts_lines(loc)]
         for title, header, rows in self._sections(loc):
             out += ["", f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -378,6 +392,8 @@ class ExplainReport:
         yield Text(f"{self.cls.name}  {self.display_file}", style="bold")
         for line in self._legend():
             yield Text(f"  {line}", style="dim")
+        for line in self._partial_lines(prose):
+            yield Text(line, style="bold red")
         for line in self._facts_lines(prose):
             yield Text("  " + line)
         for title, header, rows in self._sections(cell):
