@@ -135,13 +135,14 @@ def matching_sources(header: Path, root: Path | None) -> list[Path]:
 
 
 def lifecycle_sources(root: Path | None) -> dict[str, Path]:
-    """layer.hpp, layer_factory.cpp and python/caffe/_caffe.cpp of the tree, when present."""
+    """layer.hpp, layer_factory.cpp, net.cpp and python/caffe/_caffe.cpp of the tree, when present."""
     if root is None:
         return {}
     wanted = {
         "layer": root / "include" / "caffe" / "layer.hpp",
         "factory": root / "src" / "caffe" / "layer_factory.cpp",
         "pycaffe": root / "python" / "caffe" / "_caffe.cpp",
+        "net": root / "src" / "caffe" / "net.cpp",
     }
     return {k: v for k, v in wanted.items() if v.is_file()}
 

@@ -92,6 +92,7 @@ class Method:
     kind: str = "method"  # "method" | "constructor" | "destructor"
     defined_at: str | None = None  # file:line of the body, None when no body was found
     python_calls: list[Call] = field(default_factory=list)
+    member_calls: list[tuple[str, int]] = field(default_factory=list)  # (method of the same class, line)
 
     @property
     def python(self) -> str | None:
@@ -107,6 +108,7 @@ class Method:
             "line": self.line, "override": self.override, "access": self.access, "kind": self.kind,
             "defined_at": self.defined_at,
             "python_calls": [asdict(c) for c in self.python_calls],
+            "member_calls": [[name, line] for name, line in self.member_calls],
         }
 
 
@@ -115,6 +117,17 @@ class Attribute:
     name: str
     value: str
     expression: str
+    line: int
+    file: str
+    method: str
+
+
+@dataclass
+class AttributeRead:
+    """A value C++ reads back from the Python object (`prefetch_ = self_.attr("_prefetch")`)."""
+
+    name: str
+    target: str
     line: int
     file: str
     method: str
@@ -133,11 +146,12 @@ class Guard:
 
 @dataclass
 class Handling:
-    kind: str
+    kind: str  # "try/catch" | "gil" | "python-error" | "lock" | "thread"
     detail: str
     line: int
     file: str
     method: str
+    effect: str | None = None  # what the handler does, read from the bodies it calls
 
 
 @dataclass
@@ -191,6 +205,7 @@ class ExplainReport:
     holder: Holder | None = None
     methods: list[Method] = field(default_factory=list)
     attributes: list[Attribute] = field(default_factory=list)
+    attributes_read: list[AttributeRead] = field(default_factory=list)
     guards: list[Guard] = field(default_factory=list)
     error_handling: list[Handling] = field(default_factory=list)
     lifecycle: list[LifecycleStep] = field(default_factory=list)
@@ -201,6 +216,7 @@ class ExplainReport:
     pycaffe_layer: list[Reference] = field(default_factory=list)  # what caffe.Layer exposes
     files_read: list[str] = field(default_factory=list)
     root: str | None = None  # the Caffe tree the facts' relative paths start from
+    absent: list[str] = field(default_factory=list)  # what this Caffe does not do for a Python layer
     partial: bool = False  # the header has parse errors: facts near them may be wrong or missing
 
     @property
@@ -224,6 +240,7 @@ class ExplainReport:
             "holder": None if self.holder is None else {**asdict(self.holder), "description": self.holder.description},
             "methods": [m.to_dict() for m in self.methods],
             "attributes": [asdict(a) for a in self.attributes],
+            "attributes_read": [asdict(a) for a in self.attributes_read],
             "guards": [asdict(g) for g in self.guards],
             "error_handling": [asdict(h) for h in self.error_handling],
             "lifecycle": [
@@ -238,6 +255,7 @@ class ExplainReport:
             "blob_constraints": [{**asdict(c), "active": c.active} for c in self.blob_constraints],
             "device_methods": self.device_methods,
             "pycaffe_layer": [asdict(r) for r in self.pycaffe_layer],
+            "absent": self.absent,
         }
 
     @classmethod
@@ -251,9 +269,11 @@ class ExplainReport:
             file=data["file"], root=data["root"], partial=data["partial"],
             cls=from_fields(ClassInfo, klass, base_chain=[from_fields(BaseClass, b) for b in klass["base_chain"]]),
             holder=None if data["holder"] is None else from_fields(Holder, data["holder"]),
-            methods=[from_fields(Method, m, python_calls=[from_fields(Call, c) for c in m["python_calls"]])
+            methods=[from_fields(Method, m, python_calls=[from_fields(Call, c) for c in m["python_calls"]],
+                                 member_calls=[(name, line) for name, line in m["member_calls"]])
                      for m in data["methods"]],
             attributes=[from_fields(Attribute, a) for a in data["attributes"]],
+            attributes_read=[from_fields(AttributeRead, a) for a in data["attributes_read"]],
             guards=[from_fields(Guard, g) for g in data["guards"]],
             error_handling=[from_fields(Handling, h) for h in data["error_handling"]],
             lifecycle=[LifecycleStep(s["stage"], s["name"], refs(s["cpp"]), refs(s["python"]), refs(s["notes"]))
@@ -263,6 +283,7 @@ class ExplainReport:
             blob_constraints=[from_fields(Constraint, c) for c in data["blob_constraints"]],
             device_methods=dict(data["device_methods"]),
             pycaffe_layer=refs(data["pycaffe_layer"]),
+            absent=list(data["absent"]),
         )
 
     @property
@@ -308,13 +329,17 @@ class ExplainReport:
         if self.attributes:
             yield ("Attributes set on the Python object", ("attribute", "value", "set in", "at"),
                    [(a.name, a.value, a.method, loc(a.file, a.line)) for a in self.attributes])
+        if self.attributes_read:
+            yield ("Attributes read back from the Python object", ("attribute", "read into", "in", "at"),
+                   [(a.name, a.target, a.method, loc(a.file, a.line)) for a in self.attributes_read])
         if self.guards:
             yield ("Guards", ("condition", "action", "message", "in", "at"),
                    [(g.condition or "(always)", g.action + ("" if g.aborts else " (does not abort)"), g.message,
                      g.method, loc(g.file, g.line)) for g in self.guards])
         if self.error_handling:
-            yield ("Error and GIL handling", ("kind", "code", "in", "at"),
-                   [(h.kind, h.detail, h.method, loc(h.file, h.line)) for h in self.error_handling])
+            yield ("Error, GIL and thread handling", ("kind", "code", "in", "at"),
+                   [(h.kind, h.detail + (f" -> {h.effect}" if h.effect else ""), h.method, loc(h.file, h.line))
+                    for h in self.error_handling])
         active = [c for c in self.blob_constraints if c.active]
         if active:
             yield ("Blob-count constraints", ("constraint", "value", "from", "at"),
@@ -371,6 +396,8 @@ class ExplainReport:
         for title, header, rows in self._sections(loc):
             out += ["", f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+        if self.absent:
+            out += ["", "## Not done by this Caffe", ""] + [f"- {line}" for line in self.absent]
         if self.pycaffe_layer:
             out += ["", "## What caffe.Layer exposes (pycaffe)", ""]
             out += [f"- {loc.reference(r)}" for r in self.pycaffe_layer]
@@ -404,6 +431,10 @@ class ExplainReport:
             for row in rows:
                 table.add_row(*[Text(str(c)) for c in row])
             yield table
+        if self.absent:
+            yield Text("Not done by this Caffe", style="italic")
+            for line in self.absent:
+                yield Text(f"  {line}")
         if self.pycaffe_layer:
             yield Text("What caffe.Layer exposes (pycaffe)", style="italic")
             for r in self.pycaffe_layer:
