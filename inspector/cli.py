@@ -133,7 +133,9 @@ def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool) -> No
     """
     from .explain import explain as explain_target
 
-    emit(explain_target(target, caffe_root, use_cache=not no_cache), fmt)
+    report = explain_target(target, caffe_root, use_cache=not no_cache)
+    emit(report, fmt)
+    sys.exit(EXIT_CHECK_FAILED if report.partial else 0)  # a partial reading is not a clean one
 
 
 # ---- trace ----
