@@ -317,3 +317,18 @@ def test_segfault_in_a_layer_names_the_signal_and_the_layers_frame(tmp_path):
     assert any(str(NETS / "tracetestlayers.py") in line and "in backward" in line for line in crash.log_tail)
     assert not any("/inspector/trace/" in line for line in crash.log_tail)  # inspector's own frames left out
     assert len(report.calls("broken", "forward")) == 1  # what ran before the crash is kept
+
+
+def test_raised_at_is_the_users_line_when_numpy_raises():
+    crash = traced("raises_in_numpy").crash
+    line = next(i for i, text in enumerate((NETS / "tracetestlayers.py").read_text().splitlines(), 1)
+                if "np.reshape(bottom[0].data, (7, 7))" in text)
+    assert crash.location == f"{NETS / 'tracetestlayers.py'}:{line}"
+    assert "fromnumeric.py" in crash.traceback  # numpy's frames stay: they say how it failed
+    assert "/inspector/" not in crash.traceback  # inspector's own frames do not
+
+
+def test_a_missing_module_points_at_no_line_of_importlib():
+    crash = traced("missing_module").crash
+    assert crash.location is None
+    assert "/inspector/" not in crash.traceback

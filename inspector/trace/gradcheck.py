@@ -56,7 +56,6 @@ from rich.text import Text
 
 from ..errors import CheckFailed, InputError
 from ..prototxt import read_net
-from .instrument import INSPECTOR_PACKAGE
 from .netload import PHASES, build_net, existing_file
 
 DEFAULT_STEP = 1e-2
@@ -490,7 +489,7 @@ def _crash_error(layer: str, stage: str | None, child, exception: dict | None) -
     remedy = "Run `inspector trace` on the net to see the layer calls that lead to it."
     if exception is not None:
         crash = child.add_log(Crash("python_exception", child.returncode, layer, None, None,
-                                    traceback=_user_traceback(exception), location=exception.get("location")))
+                                    traceback=exception.get("text"), location=exception.get("location")))
         at = f" (raised at {crash.location})" if crash.location else ""
         message = (f"The gradcheck of {layer!r} stopped{doing}: "
                    f"{exception['type']}: {exception['message']}{at}.")
@@ -511,20 +510,6 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
-
-
-def _user_traceback(exception: dict) -> str:
-    """The exception's traceback through the frames outside inspector (the user's layers), and its last line."""
-    frames = [f for f in exception.get("frames", []) if not f["file"].startswith(INSPECTOR_PACKAGE)]
-    last = f"{exception['type']}: {exception['message']}"
-    if not frames:
-        return last
-    lines = ["Traceback (most recent call last):"]
-    for f in frames:
-        lines.append(f'  File "{f["file"]}", line {f["line"]}, in {f["function"]}')
-        if f["code"]:
-            lines.append(f"    {f['code']}")
-    return "\n".join(lines + [last])
 
 
 def check_layer(net, layer: str, step: float = DEFAULT_STEP, threshold: float = DEFAULT_THRESHOLD,

@@ -168,3 +168,10 @@ class SegfaultInBackward(Scale):
         import ctypes
 
         ctypes.string_at(0)
+
+
+class RaisesInNumpy(Scale):
+    """Broken: forward asks numpy for an impossible reshape, so the error is raised inside numpy's own code."""
+
+    def forward(self, bottom, top):
+        top[0].data[...] = np.reshape(bottom[0].data, (7, 7))
