@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -33,7 +32,7 @@ def run(config: dict, emit, marker: Marker) -> None:
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
     from . import checks  # noqa: PLC0415
     from .netinfo import blob_shapes, describe_layers, loss_reader, python_layer_specs, read_net_parameter  # noqa: PLC0415
-    from .netload import build_net, fill_inputs, put_layers_on_path  # noqa: PLC0415
+    from .netload import build_net, fill_inputs, import_layer_class, put_layers_on_path  # noqa: PLC0415
 
     caffe = import_pycaffe()
     require_python_layer(caffe)
@@ -46,7 +45,7 @@ def run(config: dict, emit, marker: Marker) -> None:
     for spec in specs:
         marker.mark(spec.name, "import", 0)
         try:
-            cls = getattr(importlib.import_module(spec.python.module), spec.python.layer)
+            cls = import_layer_class(spec)
         except Exception as exc:
             emit({"event": "exception", "layer": spec.name, "method": "import", "iteration": 0,
                   **format_traceback(exc)})
