@@ -103,10 +103,34 @@ def test_no_stats_records_shapes_and_timings_only():
 
 # ---- contract checks, each on a layer that breaks it ----
 
-def test_top_reshaped_in_forward_is_found():
-    [finding] = traced("reshape_in_forward").findings_of("reshape_in_forward")
-    assert (finding.layer, finding.method, finding.iteration) == ("broken", "forward", 1)
-    assert "[4, 5] to [4, 6]" in finding.message and "reshape()" in finding.fix
+def test_top_reshaped_in_forward_is_not_blamed_but_the_backward_that_breaks_is():
+    report = traced("reshape_in_forward")
+    assert report.findings_of("reshape_in_forward") == []
+    assert report.calls("broken", "forward")[0]["tops"][0]["shape"] == [4, 6]
+    assert report.calls("loss", "forward")[0]["bottoms"][0]["shape"] == [4, 6]  # the layer above followed
+    crash = report.crash  # ReshapeInForward keeps Scale's backward, which assumes top and bottom of one shape
+    assert (crash.layer, crash.method) == ("broken", "backward") and "broadcast" in crash.traceback
+
+
+def test_proposal_style_top_set_in_forward_runs_clean_and_the_layer_above_follows():
+    report = traced("proposal_style")
+    assert report.ok and [f for f in report.findings if f.severity != "info"] == []
+    rows = report.calls("proposal", "forward")[0]["tops"][0]["shape"][0]
+    assert rows > 1 and report.blob_shapes["rois"] == [rows, 5] and report.blob_shapes["fc"] == [rows, 3]
+
+
+def test_proposal_style_cli_exits_0(tmp_path):
+    result = run_cli("trace", NETS / "proposal_style.prototxt", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings" in result.stdout
+
+
+def test_top_reshaped_in_forward_that_is_a_net_output_is_an_info_note():
+    report = traced("proposal_output", phase="test")
+    [finding] = report.findings_of("reshape_in_forward")
+    assert (finding.severity, finding.layer, finding.blob) == ("info", "proposal", "top[0]")
+    assert "[1, 5] to [" in finding.message and "net output" in finding.message
+    assert report.ok
 
 
 def test_bottom_modified_by_forward_is_found():
@@ -129,6 +153,20 @@ def test_nan_diff_is_found():
 def test_all_zero_diff_is_found():
     [finding] = traced("zero_diff").findings_of("zero_diff")
     assert finding.severity == "warning" and finding.layer == "broken"
+
+
+def test_zero_diffs_under_zero_top_diffs_are_explained_not_blamed():
+    report = traced("identity_chain")
+    assert report.findings_of("zero_diff") == [] and report.ok
+    notes = report.findings_of("no_gradient_reaches")
+    assert [f.layer for f in notes] == ["id1", "id2", "id3"] and {f.severity for f in notes} == {"info"}
+    assert "no loss above it" in notes[-1].message and "Nothing to fix" in notes[-1].fix
+
+
+def test_zero_gradient_of_a_label_under_force_backward_is_not_a_finding():
+    report = traced("label_force_backward")
+    assert report.calls("loss", "backward")[0]["propagate_down"] == [True, True]
+    assert report.findings == [] and report.ok
 
 
 def test_diff_accumulated_with_plus_equals_is_found():
@@ -164,6 +202,8 @@ def test_param_str_never_read_is_found():
 def test_backward_never_called_names_the_reason(net, layer, reason):
     [finding] = [f for f in traced(net).findings_of("backward_never_called") if f.layer == layer]
     assert reason in finding.message and finding.method == "backward"
+    # only a missing loss is worth a warning; the rest is Caffe doing as the net says
+    assert finding.severity == ("warning" if reason == "no loss above it" else "info")
 
 
 def test_backward_of_layers_under_the_loss_is_not_reported():

@@ -175,6 +175,17 @@ def _entry_summary(blob, part: str, fresh: dict | None, blob_ids: list[int], pos
     return {"shape": blob_shape(blob, allocated), "dtype": "float32", part: stats}
 
 
+def _all_zero(stats: dict | None) -> bool:
+    """Whether a blob's statistics say every value is zero (a blob with no values counts as zero)."""
+    return stats is None or stats["min"] is None or (stats["min"] == 0 and stats["max"] == 0)
+
+
+def _whole_numbers(blob) -> bool:
+    """Whether a blob's data holds only whole numbers (labels, indices)."""
+    data = blob.data
+    return bool(data.size) and bool(np.all(data == np.round(data)))
+
+
 def _shares_a_top(bottom, tops: list) -> bool:
     """Whether a bottom is also one of the tops (in place), from their memory."""
     if not bottom.count:
@@ -340,6 +351,7 @@ class LayerState:
     bottom_blobs: list = field(default_factory=list)  # the net's blobs of those indices
     top_blobs: list = field(default_factory=list)
     reshaped_in: int = -1  # the net's layer call (Tracer._layer_calls) its last reshape ran in
+    zero_top_diff_at: int = 0  # the first iteration its backward got all-zero top diffs (and wrote zero)
     # the net's propagate_down for this layer: Caffe fixes it when it builds the net (bottom_need_backward_)
     net_propagate_down: list[bool] | None = None
     # "forward" -> the WatchedBlob stand-ins of its tops, "backward" -> of its bottoms, for calls from the net,
@@ -360,6 +372,7 @@ class Tracer:
     probing: bool = False
     active: bool = True
     layer_names: list[str] = field(default_factory=list)
+    net_outputs: frozenset[int] = frozenset()  # blob indices of the net's outputs (read by no layer)
     # nanoseconds spent in each layer's forward and backward (by layer index), summed over the passes
     forward_ns: list[int] = field(default_factory=list)
     backward_ns: list[int] = field(default_factory=list)
@@ -393,6 +406,7 @@ class Tracer:
     def adopt(self, net) -> None:
         """Name the Python layer objects of a built net (and forget setup-order guesses that disagree)."""
         self.layer_names = list(net._layer_names)
+        self.net_outputs = frozenset(net._outputs)
         blobs = list(net._blobs)  # by index: a layer the net calls gets these
         for index, (name, layer) in enumerate(zip(net._layer_names, net.layers)):
             if layer.type == "Python":
@@ -410,13 +424,15 @@ class Tracer:
 
     # -- findings --
     def finding(self, check: str, severity: str, layer: str, method: str, message: str, fix: str,
-                blob: str | None = None) -> None:
+                blob: str | None = None, iteration: int | None = None) -> None:
+        """Send a finding (severity "error", "warning" or "info"), once per check, layer, method and blob."""
         key = (check, layer, method, blob)
         if key in self._reported:
             return
         self._reported.add(key)
         self.emit({"event": "finding", "check": check, "severity": severity, "layer": layer, "method": method,
-                   "iteration": self.iteration, "blob": blob, "message": message, "fix": fix})
+                   "iteration": self.iteration if iteration is None else iteration, "blob": blob,
+                   "message": message, "fix": fix})
 
     # -- the wrapper every Python layer method goes through --
     def call(self, layer, method: str, function, args):
@@ -517,12 +533,18 @@ class Tracer:
         name = state.name
         top_shapes = [s["shape"] for s in top_summaries]
         if top_shapes != top_shapes_before:
-            i = next(i for i, (a, b) in enumerate(zip(top_shapes_before, top_shapes)) if a != b)
-            self.finding("reshape_in_forward", "error", name, "forward",
-                         f"forward reshaped top[{i}] from {_shape_text(top_shapes_before[i])} to "
-                         f"{_shape_text(top_shapes[i])}; Caffe had already reshaped the layers above for the old shape.",
-                         "Move top[i].reshape(...) into reshape(); forward must only fill the tops.", blob=f"top[{i}]")
-            state.shapes_after_reshape = top_shapes  # reported once here, not again at backward
+            # Legal: Layer::Forward runs each layer's Reshape before its Forward, so the layers above follow the
+            # new shape (py-faster-rcnn's ProposalLayer relies on it). It matters only to code that reads a net
+            # output between net.reshape() and forward: an info there, nothing elsewhere.
+            changed = [i for i, (a, b) in enumerate(zip(top_shapes_before, top_shapes)) if a != b]
+            for i in changed:
+                if i < len(state.top_ids) and state.top_ids[i] in self.net_outputs:
+                    self.finding("reshape_in_forward", "info", name, "forward",
+                                 f"forward reshaped top[{i}] from {_shape_text(top_shapes_before[i])} to "
+                                 f"{_shape_text(top_shapes[i])}; it is a net output, so code reading it after "
+                                 "net.reshape() and before forward sees the old shape.",
+                                 "Nothing to fix for Caffe; read the output after forward.", blob=f"top[{i}]")
+            state.shapes_after_reshape = top_shapes  # what the layers above and backward see
         elif state.shapes_after_reshape is not None and top_shapes_before != state.shapes_after_reshape:
             self.finding("shape_changed_after_reshape", "error", name, "forward",
                          f"the tops were {_shapes_text(top_shapes_before)} at forward, not the "
@@ -595,10 +617,14 @@ class Tracer:
                              f"backward wrote {diff['nan']} NaN and {diff['inf']} Inf values to bottom[{i}].diff.",
                              "Guard divisions and logs (add an epsilon, clip) in backward.", blob=f"bottom[{i}]")
             elif diff["min"] == 0 and diff["max"] == 0 and not self.probing:
-                self.finding("zero_diff", "warning", name, "backward",
-                             f"backward left bottom[{i}].diff all zero although propagate_down[{i}] is true.",
-                             f"Assign the gradient to bottom[{i}].diff[...] (or check it is really zero).",
-                             blob=f"bottom[{i}]")
+                if all(_all_zero(top.get("diff")) for top in top_summaries):
+                    state.zero_top_diff_at = state.zero_top_diff_at or self.iteration  # not its fault: said after
+                elif not _whole_numbers(bottoms[i]):  # a label's gradient is zero by rights
+                    self.finding("zero_diff", "warning", name, "backward",
+                                 f"backward left bottom[{i}].diff all zero although propagate_down[{i}] is true "
+                                 "and its top diff is not zero.",
+                                 f"Assign the gradient to bottom[{i}].diff[...] (or check it is really zero).",
+                                 blob=f"bottom[{i}]")
 
     def _watched(self, state: LayerState, method: str, written: list) -> list:
         """WatchedBlob stand-ins of the blobs `method` writes (forward: the tops, backward: the bottoms), made once

@@ -151,3 +151,13 @@ def backward_reason(net, layer_name: str, propagate_down: dict[str, list[bool]] 
         return ("force_backward missing: nothing below it needs a gradient (no learnable parameters), "
                 "so Caffe skips its backward")
     return "Caffe decided its bottoms need no gradient"
+
+
+def zero_gradient_reason(net, index: int) -> str:
+    """Why the layer at `index` got all-zero top diffs, from the net's wiring."""
+    blob_names = list(net._blob_names)
+    tops = [blob_names[i] for i in net._top_ids(index)]
+    if not any(top in blobs_under_loss(net) for top in tops):
+        return ("no loss above it (none of its tops reaches a layer with a non-zero loss_weight); Caffe called its "
+                "backward anyway (force_backward)")
+    return "the layers above it passed down a zero gradient (their backward wrote zero, or nothing, to its tops)"

@@ -17,10 +17,13 @@ from rich.table import Table
 from rich.text import Text
 
 
+SEVERITY_LABELS = {"error": ("error", "red"), "warning": ("warn", "yellow"), "info": ("info", "dim")}
+
+
 @dataclass
 class Finding:
     check: str
-    severity: str  # "error" | "warning"
+    severity: str  # "error" | "warning" | "info" (a fact worth knowing, never a fault)
     layer: str
     method: str
     iteration: int
@@ -136,8 +139,12 @@ class TraceReport:
             yield self._crash_view()
         if self.crash is None and self.completed:
             errors = sum(f.severity == "error" for f in self.findings)
-            yield Text(f"{len(self.findings)} finding(s), {errors} error(s)." if self.findings
-                       else "No findings.", style="red" if errors else "green")
+            faults = [f for f in self.findings if f.severity != "info"]
+            notes = len(self.findings) - len(faults)
+            summary = f"{len(faults)} finding(s), {errors} error(s)." if faults else "No findings."
+            if notes:
+                summary = summary[:-1] + f" ({notes} info note(s))."
+            yield Text(summary, style="red" if errors else "green")
 
     def _layer_table(self) -> Table:
         table = Table(title="layers", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
@@ -171,9 +178,10 @@ class TraceReport:
                              f"  phase {record.phase}")
         source = Text(f"  {record.source_file}", style="dim") if record.source_file else Text("")
         findings: dict[tuple, list[str]] = {}
+        infos: dict[tuple, list[str]] = {}
         for f in self.findings:
             if f.layer == record.name:
-                findings.setdefault((f.method, f.iteration), []).append(f.check)
+                (infos if f.severity == "info" else findings).setdefault((f.method, f.iteration), []).append(f.check)
         table = Table(box=None, pad_edge=False, show_edge=False, header_style="dim", padding=(0, 1, 0, 0))
         table.add_column("iter", justify="right")
         table.add_column("method")
@@ -186,6 +194,9 @@ class TraceReport:
             checks = findings.pop((call["method"], call["iteration"]), None)
             if checks:
                 stats.append(("  " if stats else "") + "! " + ", ".join(checks), "bold red")
+            notes = infos.pop((call["method"], call["iteration"]), None)
+            if notes:
+                stats.append(("  " if stats else "") + "i " + ", ".join(notes), "dim")
             flags = call.get("propagate_down")
             table.add_row(f"{call['iteration']}{'*' if call.get('probe') else ''}", call["method"],
                           f"{call['wall_ms']:.3f}", f"{_shapes(call['bottoms'])} -> {_shapes(call['tops'])}",
@@ -200,8 +211,8 @@ class TraceReport:
         for column in ("", "check", "layer", "method", "iter", "finding", "fix"):
             table.add_column(column, overflow="fold")
         for f in self.findings:
-            table.add_row("[red]error[/]" if f.severity == "error" else "[yellow]warn[/]", f.check, f.layer,
-                          f.method, str(f.iteration), f.message, f.fix)
+            label = SEVERITY_LABELS.get(f.severity, (f.severity, ""))
+            table.add_row(Text(*label), f.check, Text(f.layer), f.method, str(f.iteration), Text(f.message), Text(f.fix))
         return table
 
     def _crash_view(self) -> Group:
