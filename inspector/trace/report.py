@@ -16,7 +16,6 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
-
 SEVERITY_LABELS = {"error": ("error", "red"), "warning": ("warn", "yellow"), "info": ("info", "dim")}
 
 

@@ -196,11 +196,9 @@ class ProposalStyle(caffe.Layer):
 
     def backward(self, top, propagate_down, bottom):
         """This layer does not propagate gradients."""
-        pass
 
     def reshape(self, bottom, top):
         """Reshaping happens during the call to forward."""
-        pass
 
 
 class Identity(caffe.Layer):
