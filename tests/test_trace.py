@@ -220,6 +220,9 @@ def test_caffe_check_failure_keeps_the_record_and_names_the_layer():
     assert "Check failed" in crash.check_failed and "inner_product_layer.cpp" in crash.check_failed
     assert [c["method"] for c in report.calls("widen")] == ["setup", "reshape", "reshape", "forward"]
     assert not report.ok
+    assert (crash.stage, crash.layer_type) == ("forward", "InnerProduct")
+    assert crash.summary == ("InnerProduct 'ip2' aborted in forward (iteration 1): 'wide' comes from Python layer "
+                             "'widen' (forward, which reshaped it from 4x5 to 4x6)")
 
 
 def test_python_exception_in_a_layer_shows_its_traceback():
@@ -372,3 +375,33 @@ def test_a_missing_module_points_at_no_line_of_importlib():
     crash = traced("missing_module").crash
     assert crash.location is None
     assert "/inspector/" not in crash.traceback
+
+
+# ---- crash attribution: the layer Caffe was working on, from its own log ----
+
+def test_cpp_layer_fed_by_a_python_layer_is_named_with_the_python_layer():
+    crash = traced("eltwise_after_python").crash
+    assert (crash.layer, crash.layer_type, crash.method, crash.stage) == ("sum", "Eltwise", "setup", "net construction")
+    assert crash.summary == ("Eltwise 'sum' aborted in setup: bottom shapes 4x7 vs 4x6; "
+                             "'p' comes from Python layer 'py' (reshape)")
+    assert crash.fed_by == [{"blob": "p", "layer": "py", "method": "reshape"}]
+
+
+def test_unknown_layer_type_is_that_layers_construction_not_the_last_python_layer():
+    crash = traced("unknown_layer_type").crash
+    assert (crash.layer, crash.layer_type, crash.method, crash.stage) == (
+        "roi_pool", "ROIPooling", "create", "net construction")
+    assert "Unknown layer type: ROIPooling" in crash.check_failed
+
+
+def test_python_layer_error_in_setup_is_in_net_construction(tmp_path):
+    crash = run_trace(TraceOptions(NETS.parent / "nets_gradcheck" / "raises_in_setup.prototxt")).crash
+    assert (crash.layer, crash.method, crash.stage) == ("picky", "setup", "net construction")
+
+
+def test_crash_attribution_holds_when_the_user_silences_glog(tmp_path):
+    result = run_cli("trace", NETS / "eltwise_after_python.prototxt", cwd=tmp_path, env={"GLOG_minloglevel": "3"})
+    assert result.returncode == 1
+    assert "CRASH (caffe_abort, exit code -6) in layer sum (Eltwise) during setup (net construction)" in result.stdout
+    assert "'p' comes from Python layer 'py' (reshape)" in result.stdout
+    assert "Logging before InitGoogleLogging" not in result.stdout

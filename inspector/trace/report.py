@@ -65,11 +65,32 @@ class Crash:
     location: str | None = None  # file:line of the frame that raised (the layer's own code)
     log_tail: list[str] = field(default_factory=list)  # Caffe's last log lines (INFO left out)
     printed: list[str] = field(default_factory=list)  # the last lines the layers printed
+    # import | net construction | forward | backward | after net construction (loading weights, inputs)
+    stage: str | None = None
+    layer_type: str | None = None
+    fed_by: list[dict] = field(default_factory=list)  # Python layers that produced a C++ culprit's bottoms
+    summary: str | None = None  # "Eltwise 'sum' aborted in setup: bottom shapes 4x7 vs 4x6; 'p' comes from ..."
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "exit_code": self.exit_code, "layer": self.layer, "method": self.method,
-                "iteration": self.iteration, "check_failed": self.check_failed, "traceback": self.traceback,
+        return {"kind": self.kind, "exit_code": self.exit_code, "layer": self.layer, "layer_type": self.layer_type,
+                "method": self.method, "stage": self.stage, "iteration": self.iteration, "summary": self.summary,
+                "fed_by": self.fed_by, "check_failed": self.check_failed, "traceback": self.traceback,
                 "location": self.location, "log_tail": self.log_tail, "printed": self.printed}
+
+    @property
+    def headline(self) -> str:
+        """CRASH (caffe_abort, exit code -6) in layer sum (Eltwise) during setup (net construction)."""
+        where = f" in layer {self.layer}" if self.layer else " outside any layer"
+        if self.layer and self.layer_type:
+            where += f" ({self.layer_type})"
+        doing = f" during {self.method}" if self.method else ""
+        context = [self.stage] if self.stage and self.stage != self.method else []
+        if self.iteration and self.stage in ("forward", "backward"):
+            context.append(f"iteration {self.iteration}")
+        if not self.method and not self.stage:
+            context.append("stage unknown")
+        return f"CRASH ({self.kind}, exit code {self.exit_code}){where}{doing}" + (
+            f" ({', '.join(context)})" if context else "")
 
 
 @dataclass
@@ -216,8 +237,9 @@ class TraceReport:
 
     def _crash_view(self) -> Group:
         c = self.crash
-        lines = [Text(f"CRASH ({c.kind}, exit code {c.exit_code}) in layer {c.layer} during {c.method}"
-                      f" (iteration {c.iteration})", style="bold red")]
+        lines = [Text(c.headline, style="bold red")]
+        if c.summary:
+            lines.append(Text(c.summary, style="bold"))
         if c.check_failed:
             lines.append(Text(c.check_failed, style="red"))
         if c.location:

@@ -255,3 +255,15 @@ class LabelLoss(caffe.Layer):
             bottom[0].diff[...] = top[0].diff[0] * self.delta / bottom[0].data.shape[0]
         if propagate_down[1]:
             bottom[1].diff[...] = 0
+
+
+class Widen(Scale):
+    """Broken: reshape() gives its top one column more than its bottom (so a layer adding the two aborts)."""
+
+    def reshape(self, bottom, top):
+        rows, cols = bottom[0].data.shape
+        top[0].reshape(rows, cols + 1)
+
+    def forward(self, bottom, top):
+        top[0].data[...] = 0.0
+        top[0].data[:, :-1] = bottom[0].data
