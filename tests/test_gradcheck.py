@@ -304,6 +304,7 @@ def test_cli_solver_file_exits_2_pointing_at_the_net(caffe):
     result = run_cli("gradcheck", NETS / "solver.prototxt", "--layer", "square")
     assert result.returncode == 2
     assert "is a solver definition, not a net" in result.stderr and "`net:`" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_cli_empty_net_exits_2(caffe):

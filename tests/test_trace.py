@@ -405,3 +405,36 @@ def test_crash_attribution_holds_when_the_user_silences_glog(tmp_path):
     assert "CRASH (caffe_abort, exit code -6) in layer sum (Eltwise) during setup (net construction)" in result.stdout
     assert "'p' comes from Python layer 'py' (reshape)" in result.stdout
     assert "Logging before InitGoogleLogging" not in result.stdout
+
+
+# ---- bad input is exit 2, never a crash ----
+
+def test_empty_net_exits_2(tmp_path):
+    result = run_cli("trace", NETS.parent / "nets_gradcheck" / "empty.prototxt", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "defines no layers" in result.stderr and "CRASH" not in result.stdout
+
+
+def test_net_with_no_layer_in_the_phase_exits_2_naming_the_other_phase(tmp_path):
+    net = tmp_path / "test_only.prototxt"
+    net.write_text('layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 } } '
+                   'include { phase: TEST } }\n')
+    result = run_cli("trace", net, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no layer in the train phase" in result.stderr and "--phase test" in result.stderr
+
+
+def test_input_of_a_non_numeric_dtype_is_an_input_error(tmp_path):
+    import numpy as np
+
+    np.save(tmp_path / "batch.npy", np.array([["a"] * 6] * 4))
+    result = run_cli("trace", NETS / "siamese.prototxt", "--input", f"data={tmp_path / 'batch.npy'}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "takes numbers" in result.stderr and "CRASH" not in result.stdout and "None" not in result.stdout
+
+
+def test_input_that_is_not_npy_is_an_input_error(tmp_path):
+    (tmp_path / "batch.npy").write_bytes(b"not numpy at all")
+    result = run_cli("trace", NETS / "siamese.prototxt", "--input", f"data={tmp_path / 'batch.npy'}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "is not a readable .npy file" in result.stderr and "CRASH" not in result.stdout

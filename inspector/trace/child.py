@@ -31,7 +31,8 @@ def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) ->
 def run(config: dict, emit, marker: Marker) -> None:
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
     from . import checks  # noqa: PLC0415
-    from .netinfo import blob_shapes, describe_layers, loss_reader, python_layer_specs, read_net_parameter  # noqa: PLC0415
+    from .netinfo import (  # noqa: PLC0415
+        blob_shapes, describe_layers, loss_reader, python_layer_specs, read_net_parameter, require_layers)
     from .netload import build_net, fill_inputs, import_layer_class, put_layers_on_path  # noqa: PLC0415
 
     caffe = import_pycaffe()
@@ -40,6 +41,7 @@ def run(config: dict, emit, marker: Marker) -> None:
     phase = config["phase"]
     put_layers_on_path(prototxt)
     param = read_net_parameter(prototxt)  # Caffe's own schema first: a net it rejects is bad input
+    require_layers(prototxt, phase)
     specs = python_layer_specs(prototxt, phase)
     classes, described = [], []
     for spec in specs:

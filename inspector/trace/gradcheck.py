@@ -57,9 +57,8 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import CheckFailed, InputError
-from ..prototxt import read_net
 from .instrument import is_inspector_file, is_user_file
-from .netinfo import python_layer_specs
+from .netinfo import python_layer_specs, require_layers
 from .netload import (
     PHASES,
     build_net,
@@ -479,14 +478,7 @@ def _layer_spec(prototxt: Path, layer: str, phase: str, step: float, threshold: 
                          "Try the defaults: --step 1e-2 --threshold 1e-2 --samples 64.")
     if phase not in PHASES:
         raise InputError(f"Unknown phase {phase!r}.", "Use --phase train or --phase test.")
-    net = read_net(prototxt)
-    if net.is_solver:
-        raise InputError(f"{prototxt} is a solver definition, not a net; gradcheck checks a layer of a net.",
-                         "Give the net prototxt its `net:` (or `train_net:`) line names.")
-    if not net.layers:
-        raise InputError(f"{prototxt} defines no layers: there is nothing to check.",
-                         "Give a net prototxt with the layer to check.")
-    in_phase = net.layers_for(phase)
+    in_phase = require_layers(prototxt, phase)
     layer_spec = next((s for s in in_phase if s.name == layer), None)
     if layer_spec is None:
         python_layers = [s.name for s in in_phase if s.is_python]

@@ -34,6 +34,23 @@ def read_net_parameter(prototxt: Path):
     return param
 
 
+def require_layers(prototxt: Path, phase: str) -> list[LayerSpec]:
+    """The layers Caffe builds in `phase`, or an InputError when there are none (a solver, an empty net)."""
+    net = read_net(prototxt)
+    in_phase = net.layers_for(phase)
+    if in_phase:
+        return in_phase
+    if net.is_solver:
+        raise InputError(f"{prototxt} is a solver definition, not a net.",
+                         "Give the net prototxt its `net:` (or `train_net:`) line names.")
+    if not net.layers:
+        raise InputError(f"{prototxt} defines no layers: there is nothing to run or check.",
+                         "Give a net prototxt with layers.")
+    other = "test" if phase == "train" else "train"
+    raise InputError(f"{prototxt} has no layer in the {phase} phase (every layer is excluded by its include/exclude "
+                     "rules).", f"Try --phase {other}.")
+
+
 def python_layer_specs(prototxt: Path, phase: str) -> list[LayerSpec]:
     """The Python layers Caffe builds for `phase`, in build order (the shared NetSpec's FilterNet)."""
     return [layer for layer in read_net(prototxt).layers_for(phase) if layer.type == "Python"]
