@@ -195,16 +195,18 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
               help="Elements checked per blob (all of a smaller blob).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
+@click.option("--input", "inputs", multiple=True, metavar="BLOB=FILE.npy", help="Data for an input blob (default: seeded random).")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True)
 def gradcheck(net: str, layer_name: str, step: float, threshold: float, samples: int, seed: int, phase: str,
-              fmt: str) -> None:
+              inputs: tuple[str, ...], fmt: str) -> None:
     """Check a layer's backward against central differences, on the bottoms the net feeds it."""
     from pathlib import Path
 
     from .trace.gradcheck import gradcheck as run_gradcheck
+    from .trace.netload import input_options
 
     report = run_gradcheck(Path(net), layer_name, step=step, threshold=threshold, samples=samples, seed=seed,
-                           phase=phase)
+                           phase=phase, inputs=input_options(inputs))
     emit(report, fmt)
     sys.exit(0 if report.passed else EXIT_CHECK_FAILED)
 

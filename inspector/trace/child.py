@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import faulthandler
-import importlib
 import json
 import sys
 from pathlib import Path
@@ -32,8 +31,10 @@ def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) ->
 def run(config: dict, emit, marker: Marker) -> None:
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
     from . import checks  # noqa: PLC0415
-    from .netinfo import blob_shapes, describe_layers, loss_reader, python_layer_specs, read_net_parameter, require_known_layer_types  # noqa: PLC0415
-    from .netload import build_net, fill_inputs, put_layers_on_path  # noqa: PLC0415
+    from .netinfo import (  # noqa: PLC0415
+        blob_shapes, describe_layers, loss_reader, python_layer_specs, read_net_parameter, require_known_layer_types,
+        require_layers)
+    from .netload import build_net, fill_inputs, import_layer_class, put_layers_on_path  # noqa: PLC0415
 
     caffe = import_pycaffe()
     require_python_layer(caffe)
@@ -41,6 +42,7 @@ def run(config: dict, emit, marker: Marker) -> None:
     phase = config["phase"]
     put_layers_on_path(prototxt)
     param = read_net_parameter(prototxt)  # Caffe's own schema first: a net it rejects is bad input
+    require_layers(prototxt, phase)
     require_known_layer_types(caffe, prototxt, phase)  # a fork's layer type: bad input too, not an abort
     specs = python_layer_specs(prototxt, phase)
     classes, described = [], []
@@ -49,7 +51,7 @@ def run(config: dict, emit, marker: Marker) -> None:
         assert python is not None  # python_layer_specs gives Python layers only
         marker.mark(spec.name, "import", 0)
         try:
-            cls = getattr(importlib.import_module(python.module), python.layer)
+            cls = import_layer_class(spec)
         except Exception as exc:
             emit({"event": "exception", "layer": spec.name, "method": "import", "iteration": 0,
                   **format_traceback(exc)})

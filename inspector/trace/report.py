@@ -15,11 +15,13 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+SEVERITY_LABELS = {"error": ("error", "red"), "warning": ("warn", "yellow"), "info": ("info", "dim")}
+
 
 @dataclass
 class Finding:
     check: str
-    severity: str  # "error" | "warning"
+    severity: str  # "error" | "warning" | "info" (a fact worth knowing, never a fault)
     layer: str
     method: str
     iteration: int
@@ -62,11 +64,32 @@ class Crash:
     location: str | None = None  # file:line of the frame that raised (the layer's own code)
     log_tail: list[str] = field(default_factory=list)  # Caffe's last log lines (INFO left out)
     printed: list[str] = field(default_factory=list)  # the last lines the layers printed
+    # import | net construction | forward | backward | after net construction (loading weights, inputs)
+    stage: str | None = None
+    layer_type: str | None = None
+    fed_by: list[dict] = field(default_factory=list)  # Python layers that produced a C++ culprit's bottoms
+    summary: str | None = None  # "Eltwise 'sum' aborted in setup: bottom shapes 4x7 vs 4x6; 'p' comes from ..."
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "exit_code": self.exit_code, "layer": self.layer, "method": self.method,
-                "iteration": self.iteration, "check_failed": self.check_failed, "traceback": self.traceback,
+        return {"kind": self.kind, "exit_code": self.exit_code, "layer": self.layer, "layer_type": self.layer_type,
+                "method": self.method, "stage": self.stage, "iteration": self.iteration, "summary": self.summary,
+                "fed_by": self.fed_by, "check_failed": self.check_failed, "traceback": self.traceback,
                 "location": self.location, "log_tail": self.log_tail, "printed": self.printed}
+
+    @property
+    def headline(self) -> str:
+        """CRASH (caffe_abort, exit code -6) in layer sum (Eltwise) during setup (net construction)."""
+        where = f" in layer {self.layer}" if self.layer else " outside any layer"
+        if self.layer and self.layer_type:
+            where += f" ({self.layer_type})"
+        doing = f" during {self.method}" if self.method else ""
+        context = [self.stage] if self.stage and self.stage != self.method else []
+        if self.iteration and self.stage in ("forward", "backward"):
+            context.append(f"iteration {self.iteration}")
+        if not self.method and not self.stage:
+            context.append("stage unknown")
+        return f"CRASH ({self.kind}, exit code {self.exit_code}){where}{doing}" + (
+            f" ({', '.join(context)})" if context else "")
 
 
 @dataclass
@@ -139,8 +162,12 @@ class TraceReport:
             yield Text(f"NOT RUN: {self.not_run}", style="bold red")
         if self.crash is None and self.completed:
             errors = sum(f.severity == "error" for f in self.findings)
-            yield Text(f"{len(self.findings)} finding(s), {errors} error(s)." if self.findings
-                       else "No findings.", style="red" if errors else "green")
+            faults = [f for f in self.findings if f.severity != "info"]
+            notes = len(self.findings) - len(faults)
+            summary = f"{len(faults)} finding(s), {errors} error(s)." if faults else "No findings."
+            if notes:
+                summary = summary[:-1] + f" ({notes} info note(s))."
+            yield Text(summary, style="red" if errors else "green")
 
     def _layer_table(self) -> Table:
         table = Table(title="layers", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
@@ -174,9 +201,10 @@ class TraceReport:
                              f"  phase {record.phase}")
         source = Text(f"  {record.source_file}", style="dim") if record.source_file else Text("")
         findings: dict[tuple, list[str]] = {}
+        infos: dict[tuple, list[str]] = {}
         for f in self.findings:
             if f.layer == record.name:
-                findings.setdefault((f.method, f.iteration), []).append(f.check)
+                (infos if f.severity == "info" else findings).setdefault((f.method, f.iteration), []).append(f.check)
         table = Table(box=None, pad_edge=False, show_edge=False, header_style="dim", padding=(0, 1, 0, 0))
         table.add_column("iter", justify="right")
         table.add_column("method")
@@ -189,6 +217,9 @@ class TraceReport:
             checks = findings.pop((call["method"], call["iteration"]), None)
             if checks:
                 stats.append(("  " if stats else "") + "! " + ", ".join(checks), "bold red")
+            notes = infos.pop((call["method"], call["iteration"]), None)
+            if notes:
+                stats.append(("  " if stats else "") + "i " + ", ".join(notes), "dim")
             flags = call.get("propagate_down")
             table.add_row(f"{call['iteration']}{'*' if call.get('probe') else ''}", call["method"],
                           f"{call['wall_ms']:.3f}", f"{_shapes(call['bottoms'])} -> {_shapes(call['tops'])}",
@@ -203,13 +234,14 @@ class TraceReport:
         for column in ("", "check", "layer", "method", "iter", "finding", "fix"):
             table.add_column(column, overflow="fold")
         for f in self.findings:
-            table.add_row(Text("error", "red") if f.severity == "error" else Text("warn", "yellow"), f.check, f.layer,
-                          f.method, str(f.iteration), f.message, f.fix)
+            label = SEVERITY_LABELS.get(f.severity, (f.severity, ""))
+            table.add_row(Text(*label), f.check, Text(f.layer), f.method, str(f.iteration), Text(f.message), Text(f.fix))
         return table
 
     def _crash_view(self, c: Crash) -> Group:
-        lines = [Text(f"CRASH ({c.kind}, exit code {c.exit_code}) in layer {c.layer} during {c.method}"
-                      f" (iteration {c.iteration})", style="bold red")]
+        lines = [Text(c.headline, style="bold red")]
+        if c.summary:
+            lines.append(Text(c.summary, style="bold"))
         if c.check_failed:
             lines.append(Text(c.check_failed, style="red"))
         if c.location:

@@ -26,6 +26,16 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import CheckFailed, InputError, InspectorError, MissingDependency
+from ..prototxt import read_net
+from .attribution import (
+    ConstructionLog,
+    Culprit,
+    NetWiring,
+    blame,
+    construction_culprit,
+    culprit_after_construction,
+    python_exception_stage,
+)
 from .events import follow_event_log
 from .instrument import INSPECTOR_PACKAGE, Marker
 from .netload import existing_file
@@ -76,6 +86,7 @@ class CaffeLog:
         self.needs_backward: dict[str, bool] = {}
         self.fatal: list[str] = []
         self.tail: list[str] = []
+        self.construction = ConstructionLog()  # which layer Net::Init was building, for a crash's culprit
         self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._thread.start()
 
@@ -83,6 +94,7 @@ class CaffeLog:
         in_info = False  # inside a multi-line INFO message (Caffe prints the whole net definition)
         for line in stream:
             line = line.rstrip("\n")
+            self.construction.feed(line)
             match = NEEDS_BACKWARD.search(line)
             if match:
                 self.needs_backward[match.group(1)] = match.group(2) == "needs"
@@ -105,7 +117,8 @@ class CaffeLog:
 
 SIGNAL_NUMBERS = {int(number) for number in signal.Signals}
 # faulthandler's dump after an abort: inspector's and the interpreter's own frames, the module list
-FAULTHANDLER_NOISE = ('File "' + INSPECTOR_PACKAGE, 'File "<frozen ', "Extension modules:")
+FAULTHANDLER_NOISE = ('File "' + INSPECTOR_PACKAGE, 'File "<frozen ', "Extension modules:",
+                      "WARNING: Logging before InitGoogleLogging()")  # glog's note when pycaffe did not initialise it
 
 
 def readable_log_tail(lines: list[str], check_failed: str | None) -> list[str]:
@@ -216,22 +229,47 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
         raise child_error(builder.error)
     report = builder.report
     if not report.completed and report.not_run is None:
-        report.crash = _crash(builder, child)
+        report.crash = _crash(builder, child, _layer_types(options.net, options.phase))
     return report
 
 
-def _crash(builder: ReportBuilder, child: ChildRun) -> Crash:
+def _crash(builder: ReportBuilder, child: ChildRun, layer_types: dict[str, str]) -> Crash:
+    """The Crash of a child that died: the layer and stage from the layer's own exception, else from Caffe's log
+    (while the net is built) and the marker (in the passes), with the Python layers feeding a C++ culprit."""
     mark = child.mark
-    if mark and mark["layer"] is None and mark["index"] is not None and builder.report.layers:
-        layers = builder.report.layers  # the marker names a layer of the net by its index
+    report = builder.report
+    if mark and mark["layer"] is None and mark["index"] is not None:
+        layers = report.layers  # the marker names a layer of the net by its index
         mark["layer"] = layers[mark["index"]]["name"] if mark["index"] < len(layers) else f"layer #{mark['index']}"
+    construction = child.log.construction
     crash = builder.python_exception_crash(child.returncode)
-    if crash is not None and crash.layer is None and mark:
-        crash.layer, crash.method, crash.iteration = mark["layer"], mark["method"], mark["iteration"]
-    if crash is None:
-        crash = Crash(child.abort_kind, child.returncode, mark["layer"] if mark else None,
-                      mark["method"] if mark else None, mark["iteration"] if mark else None)
+    if crash is not None:
+        if crash.layer is None and mark:
+            culprit = culprit_after_construction(construction, mark)
+            crash.layer, crash.method, crash.iteration = culprit.layer, culprit.method, culprit.iteration
+            crash.stage = culprit.stage
+        else:
+            crash.stage = python_exception_stage(crash.method, crash.iteration)
+    else:
+        if construction.started and not construction.initialized:
+            culprit = construction_culprit(construction, check_failed_line(child.log.fatal), layer_types, mark)
+        else:
+            culprit = culprit_after_construction(construction, mark)
+        crash = Crash(child.abort_kind, child.returncode, culprit.layer, culprit.method, culprit.iteration,
+                      stage=culprit.stage)
+    wiring = NetWiring.of(construction, report.layers, layer_types)
+    python_calls = {record.name: record.calls for record in report.python_layers}
+    culprit = Culprit(crash.layer, crash.method, crash.stage, crash.iteration)
+    crash.layer_type, crash.fed_by, crash.summary = blame(culprit, wiring, construction, python_calls)
     return child.add_log(crash)
+
+
+def _layer_types(net: Path, phase: str) -> dict[str, str]:
+    """name -> type of the layers Caffe builds in `phase`, as written (empty when the file does not parse)."""
+    try:
+        return {layer.name: layer.type for layer in read_net(net).layers_for(phase)}
+    except InspectorError:
+        return {}
 
 
 def _progress_bar(enabled: bool, total: int):
