@@ -53,7 +53,9 @@ class PythonLayerRecord:
 class Crash:
     """How the run ended early: the running layer and method, Caffe's CHECK line, the Python traceback."""
 
-    kind: str  # "caffe_abort" | "python_exception" | a signal's name ("SIGSEGV") | "killed"
+    # "caffe_abort" | "python_exception" | a signal's name ("SIGSEGV") | "exited" (on its own, before the end)
+    # | "interrupted" (inspector got `signal` and ended the run) | "timeout" (past `timeout` seconds)
+    kind: str
     exit_code: int | None
     layer: str | None
     method: str | None
@@ -63,11 +65,33 @@ class Crash:
     location: str | None = None  # file:line of the frame that raised (the layer's own code)
     log_tail: list[str] = field(default_factory=list)  # Caffe's last log lines (INFO left out)
     printed: list[str] = field(default_factory=list)  # the last lines the layers printed
+    signal: str | None = None  # the signal that ended the process, or that inspector got ("interrupted")
+    timeout: float | None = None  # the --timeout the run went past
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "exit_code": self.exit_code, "layer": self.layer, "method": self.method,
+        return {"kind": self.kind, "exit_code": self.exit_code, "signal": self.signal, "timeout": self.timeout,
+                "layer": self.layer, "method": self.method,
                 "iteration": self.iteration, "check_failed": self.check_failed, "traceback": self.traceback,
                 "location": self.location, "log_tail": self.log_tail, "printed": self.printed}
+
+    @property
+    def stopped(self) -> bool:
+        """Ended by inspector (interrupted, or past the timeout) rather than by itself."""
+        return self.kind in ("interrupted", "timeout")
+
+    def headline(self, brief: bool = False) -> str:
+        """One line: how the run ended and in which layer and method; `brief` leaves out the exit code and
+        iteration (the summary printed beside an output file)."""
+        where = f"in layer {self.layer} during {self.method}"
+        if not brief and self.iteration is not None:
+            where += f" (iteration {self.iteration})"
+        if self.kind == "interrupted":
+            return f"INTERRUPTED ({self.signal}) {where}"
+        if self.kind == "timeout":
+            return f"TIMEOUT (still running after {self.timeout:g} s) {where}"
+        if self.kind == "exited":
+            return f"EXIT: the process exited with code {self.exit_code} {where} before finishing"
+        return f"CRASH ({self.kind}) {where}" if brief else f"CRASH ({self.kind}, exit code {self.exit_code}) {where}"
 
 
 @dataclass
@@ -206,12 +230,11 @@ class TraceReport:
 
     def _crash_view(self) -> Group:
         c = self.crash
-        lines = [Text(f"CRASH ({c.kind}, exit code {c.exit_code}) in layer {c.layer} during {c.method}"
-                      f" (iteration {c.iteration})", style="bold red")]
+        lines = [Text(c.headline(), style="bold red")]
         if c.check_failed:
             lines.append(Text(c.check_failed, style="red"))
         if c.location:
-            lines.append(Text(f"raised at {c.location}"))
+            lines.append(Text(f"{'running' if c.stopped else 'raised'} at {c.location}"))
         if c.traceback:
             lines.append(Text(c.traceback.rstrip()))
         elif c.log_tail:
