@@ -50,17 +50,17 @@ def _process_gone(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] == "Z"
 
 
-class HungTrace:
-    """`inspector trace proc_hangs.prototxt ARGS` started as a user would, waited for until its child hangs in
-    the layer `slow`; its own TMPDIR, to see what it leaves there."""
+class HungRun:
+    """`inspector trace proc_hangs.prototxt ARGS` (or another `command` on it) started as a user would, waited
+    for until its child hangs in the layer `slow`; its own TMPDIR, to see what it leaves there."""
 
-    def __init__(self, tmp_path: Path, *args: str, own_group: bool = False):
+    def __init__(self, tmp_path: Path, *args: str, own_group: bool = False, command: str = "trace"):
         self.tmpdir = tmp_path / "tmp"
         self.tmpdir.mkdir()
         pid_file = tmp_path / "child.pid"
         env = dict(os.environ, COLUMNS="200", NO_COLOR="1", TERM="dumb", TMPDIR=str(self.tmpdir),
                    PROC_LAYERS_PID_FILE=str(pid_file))
-        self.process = subprocess.Popen([sys.executable, "-m", "inspector", "trace", str(HANGS), *args],
+        self.process = subprocess.Popen([sys.executable, "-m", "inspector", command, str(HANGS), *args],
                                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True, start_new_session=own_group)
         _wait_for(lambda: pid_file.exists() or self.process.poll() is not None, "the layer to start hanging")
@@ -80,10 +80,10 @@ class HungTrace:
 
 @pytest.fixture
 def hung(tmp_path):
-    started: list[HungTrace] = []
+    started: list[HungRun] = []
 
-    def start(*args: str, own_group: bool = False) -> HungTrace:
-        started.append(HungTrace(tmp_path, *args, own_group=own_group))
+    def start(*args: str, own_group: bool = False, command: str = "trace") -> HungRun:
+        started.append(HungRun(tmp_path, *args, own_group=own_group, command=command))
         return started[-1]
     yield start
     for trace in started:
@@ -131,6 +131,16 @@ def test_sigterm_and_sighup_end_the_child_and_exit_with_the_signal(hung, stop):
     assert (end["crash"]["layer"], end["crash"]["method"], end["crash"]["iteration"]) == ("slow", "forward", 1)
     assert _process_gone(trace.child_pid)
     assert list(trace.tmpdir.iterdir()) == []
+
+
+def test_ctrl_c_ends_a_hung_gradcheck_naming_what_it_was_doing(hung):
+    trace = hung("--layer", "slow", command="gradcheck")
+    trace.process.send_signal(signal.SIGINT)
+    code, _, stderr = trace.finish()
+    assert code == 130
+    assert ("The gradcheck of 'slow' was interrupted (SIGINT) while running the net forward up to layer 'slow'"
+            in stderr)
+    assert _process_gone(trace.child_pid)
 
 
 def test_a_killed_inspector_takes_its_child_along_and_leaves_no_file(hung):
