@@ -267,3 +267,50 @@ def test_out_leaves_a_one_line_summary_on_the_terminal(tmp_path):
     assert clean.returncode == 0
     assert f"No findings; report in {tmp_path / 'clean.json'}" in clean.stderr
     assert json.loads((tmp_path / "clean.json").read_text())["ok"] is True
+
+
+# ---- where the stopped run was, from the stack the child dumps on SIGTERM ----
+
+def _stopped_crash(tmp_path: Path, hang: str):
+    """A real stack dump: a process set up as the child is (faulthandler on SIGTERM, a second thread) hanging
+    in `hang` ("layer": a user's file; "pycaffe": pycaffe's net.forward, as while a C++ layer runs), ended."""
+    import io
+
+    from inspector.trace.report import Crash
+    from inspector.trace.runner import CaffeLog, ChildRun
+
+    (tmp_path / "caffe").mkdir()
+    (tmp_path / "caffe" / "__init__.py").write_text("")  # a package of its own, ahead of the real pycaffe
+    hang_here = "print('ready', flush=True); time.sleep(600)"  # the line a stopped run is on
+    (tmp_path / "caffe" / "pycaffe.py").write_text(f"import time\n\ndef forward(layer):\n    layer() if layer else {hang_here}\n")
+    (tmp_path / "mylayer.py").write_text(f"import time\n\ndef forward():\n    {hang_here}\n")
+    script = ("import faulthandler, signal, sys, threading, time\n"
+              "faulthandler.register(signal.SIGTERM, file=sys.stderr, all_threads=True, chain=True)\n"
+              "threading.Thread(target=time.sleep, args=(600,), daemon=True).start()\n"
+              "from caffe import pycaffe\nimport mylayer\n"
+              f"pycaffe.forward({'mylayer.forward' if hang == 'layer' else 'None'})\n")
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "ready\n", process.communicate()
+    process.terminate()
+    _, stderr = process.communicate(timeout=WAIT_LIMIT_SECONDS)
+    log = CaffeLog(io.StringIO("W1130 00:00:00.000000 1 net.cpp:1] a line Caffe logged\n" + stderr))
+    log.join()
+    child = ChildRun(process.returncode, log, None, None, stopped_by="SIGINT")
+    return child.add_log(Crash(child.abort_kind, process.returncode, "slow", "forward", 1))
+
+
+def test_a_stopped_run_points_at_the_users_line_it_hung_on(tmp_path):
+    crash = _stopped_crash(tmp_path, "layer")
+    assert (crash.kind, crash.signal) == ("interrupted", "SIGINT")
+    assert crash.location == f"{tmp_path / 'mylayer.py'}:4"
+    assert crash.traceback.splitlines()[:2] == ["Stack when ended (most recent call first):",
+                                                f'  File "{tmp_path / "mylayer.py"}", line 4 in forward']
+    assert crash.log_tail == ["W1130 00:00:00.000000 1 net.cpp:1] a line Caffe logged"]  # the dump is not log
+
+
+def test_a_stopped_run_in_a_cpp_layer_points_at_no_line(tmp_path):
+    """Python was only in pycaffe's forward: no line of the user's is running, the marker's layer is the news."""
+    crash = _stopped_crash(tmp_path, "pycaffe")
+    assert crash.location is None
+    assert "pycaffe.py" in crash.traceback

@@ -220,11 +220,18 @@ def _stack_text(frames: list[tuple[str, str, str]]) -> str | None:
 
 
 def _running_line(frames: list[tuple[str, str, str]]) -> str | None:
-    """file:line of the innermost frame in the user's files (else the innermost one outside inspector)."""
+    """file:line of the innermost frame in the user's files (else the innermost one outside inspector), None
+    when Python was only in pycaffe's net.forward or net.backward (a C++ layer was running: the marker names it)."""
+    frames = [frame for frame in frames if not _in_pycaffe(frame[0])]
     users = [frame for frame in frames if not frame[0].startswith(LIBRARY_FOLDERS)]
     for file, line, _ in (users or frames)[:1]:
         return f"{file}:{line}"
     return None
+
+
+def _in_pycaffe(file: str) -> bool:
+    folder = Path(file).parent
+    return folder.name == "caffe" and (folder / "pycaffe.py").is_file()
 
 
 STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
