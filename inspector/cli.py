@@ -152,14 +152,20 @@ def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool) -> No
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the output here (jsonl: events as they happen).")
 @click.option("--pdb", "post_mortem", is_flag=True, help="Open a post-mortem debugger where a Python layer raises.")
 @click.option("--no-stats", is_flag=True, help="Record shapes and timings only (no data/diff statistics, no probes).")
-def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, no_stats) -> None:
-    """Run NET in real Caffe; record every Python layer call, time every layer, check the layer contract."""
+@click.option("--timeout", type=float, metavar="SECONDS",
+              help="End the run after this long and report the layer and method still running.")
+def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, no_stats, timeout) -> None:
+    """Run NET in real Caffe; record every Python layer call, time every layer, check the layer contract.
+
+    Ctrl-C (or SIGTERM, SIGHUP) ends the run and prints what was recorded, naming the layer and method that
+    were running; the exit code is then 128 + the signal's number (130 for Ctrl-C).
+    """
     from pathlib import Path
 
     from .errors import InputError
     from .outputs import OutputError, OutputStream, check_output
     from .trace.report import write_last_trace
-    from .trace.runner import TraceOptions, run_trace
+    from .trace.runner import TraceOptions, exit_status, run_trace, summary_line
 
     parsed = {}
     for item in inputs:
@@ -168,7 +174,7 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
             raise InputError(f"--input {item!r} is not BLOB=FILE.npy.", "Write it as --input data=batch.npy.")
         parsed[blob] = Path(path)
     options = TraceOptions(Path(net), phase, iterations, Path(weights) if weights else None, parsed, seed,
-                           stats=not no_stats, pdb=post_mortem)
+                           stats=not no_stats, pdb=post_mortem, timeout=timeout)
     if out:
         check_output(out, [net, weights, *parsed.values()])
     # --out is renamed into place only once the report is complete; a failing run leaves the old file
@@ -181,7 +187,9 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
             warn(f"{exc.message} The report is complete; only `inspector graph` without a net will not find it.")
         if fmt != "jsonl":  # jsonl went out event by event
             emit(report, fmt, stream)
-    sys.exit(0 if report.ok else EXIT_CHECK_FAILED)
+    if out:  # the terminal still learns how the run ended
+        stderr_console().print(Text(f"{summary_line(report)}; report in {out}"))
+    sys.exit(exit_status(report))
 
 
 # ---- gradcheck ----
@@ -197,8 +205,10 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
 @click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
 @click.option("--input", "inputs", multiple=True, metavar="BLOB=FILE.npy", help="Data for an input blob (default: seeded random).")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True)
+@click.option("--timeout", type=float, metavar="SECONDS",
+              help="End the check after this long and report what was running.")
 def gradcheck(net: str, layer_name: str, step: float, threshold: float, samples: int, seed: int, phase: str,
-              inputs: tuple[str, ...], fmt: str) -> None:
+              inputs: tuple[str, ...], fmt: str, timeout: float | None) -> None:
     """Check a layer's backward against central differences, on the bottoms the net feeds it."""
     from pathlib import Path
 
@@ -206,7 +216,7 @@ def gradcheck(net: str, layer_name: str, step: float, threshold: float, samples:
     from .trace.netload import input_options
 
     report = run_gradcheck(Path(net), layer_name, step=step, threshold=threshold, samples=samples, seed=seed,
-                           phase=phase, inputs=input_options(inputs))
+                           phase=phase, inputs=input_options(inputs), timeout=timeout)
     emit(report, fmt)
     sys.exit(0 if report.passed else EXIT_CHECK_FAILED)
 

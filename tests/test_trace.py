@@ -262,7 +262,7 @@ def test_jsonl_events_are_written_to_out(tmp_path):
     assert result.returncode == 1
     events = [json.loads(line) for line in out.read_text().splitlines()]
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "python_layers" and kinds[-1] == "needs_backward" and "done" in kinds
+    assert kinds[0] == "python_layers" and kinds[-2:] == ["needs_backward", "end"] and "done" in kinds
     assert any(e["event"] == "finding" and e["check"] == "diff_accumulates" for e in events)
 
 

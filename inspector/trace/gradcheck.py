@@ -439,14 +439,15 @@ class GradcheckCrash(CheckFailed):
 
 def gradcheck(prototxt: Path, layer: str, step: float = DEFAULT_STEP, threshold: float = DEFAULT_THRESHOLD,
               samples: int = DEFAULT_SAMPLES, seed: int = 0, phase: str = "train",
-              inputs: dict[str, Path] | None = None) -> GradcheckReport:
+              inputs: dict[str, Path] | None = None, timeout: float | None = None) -> GradcheckReport:
     """Check `layer`'s backward in the net of `prototxt` against central differences, in a child process;
     see the module doc. `inputs` fill the net's input blobs from .npy files (as trace's --input).
-    A crash of Caffe or of the layer raises GradcheckCrash."""
-    from .runner import child_error, run_child  # noqa: PLC0415
+    A crash of Caffe or of the layer, `timeout` seconds passing or an interrupt raise GradcheckCrash."""
+    from .runner import child_error, run_child, validate_timeout  # noqa: PLC0415
 
     prototxt = existing_file(Path(prototxt), "Net definition", "the NET argument")
     _layer_spec(prototxt, layer, phase, step, threshold, samples)  # bad input is exit 2 before any child starts
+    validate_timeout(timeout)
     inputs = {blob: existing_file(Path(path), f"Input file for blob {blob!r}", "--input")
               for blob, path in (inputs or {}).items()}
     config = {"net": str(prototxt), "layer": layer, "step": step, "threshold": threshold, "samples": samples,
@@ -462,7 +463,7 @@ def gradcheck(prototxt: Path, layer: str, step: float = DEFAULT_STEP, threshold:
         elif kind in ("error", "exception"):
             received[kind] = event
 
-    child = run_child("inspector.trace.gradcheck_child", config, on_event, glog_level=1)
+    child = run_child("inspector.trace.gradcheck_child", config, on_event, glog_level=1, timeout=timeout)
     if received["error"]:
         raise child_error(received["error"])
     if received["report"] is None:
@@ -532,6 +533,14 @@ def _crash_error(layer: str, stage: str | None, child, exception: dict | None) -
                    f"{exception['type']}: {exception['message']}{at}.")
         return GradcheckCrash(message, remedy, stage, crash, crash.traceback)
     crash = child.add_log(Crash(child.abort_kind, child.returncode, layer, None, None))
+    if crash.stopped:  # inspector ended it: past --timeout, or on a signal (exit 128 + its number)
+        ended = (f"was still running after {crash.timeout:g} s" if crash.kind == "timeout"
+                 else f"was interrupted ({crash.signal})")
+        at = f" (at {crash.location})" if crash.location else ""
+        error = GradcheckCrash(f"The gradcheck of {layer!r} {ended}{doing}{at}.", remedy, stage, crash, None)
+        if crash.kind == "interrupted":
+            error.exit_code = 128 + signal.Signals[crash.signal]
+        return error
     if crash.check_failed:
         message = f"Caffe aborted the gradcheck of {layer!r}{doing} (exit code {child.returncode})."
         return GradcheckCrash(message, remedy, stage, crash, crash.check_failed)

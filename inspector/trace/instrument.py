@@ -240,7 +240,7 @@ class Marker:
     the net is two stores into the mapped file (`slots`), and the iteration a third, once a pass.
     """
 
-    def __init__(self, path: str | None):
+    def __init__(self, path: str | int | None):  # a path, or an open descriptor of the file
         self._map = None
         self.slots = None  # the three slots as a memoryview of int32, None when there is no file
         if path:
@@ -260,9 +260,10 @@ class Marker:
         path.write_bytes(b"\0" * (_SLOTS.size + _NAME_BYTES))
 
     @staticmethod
-    def read(path: Path) -> dict | None:
-        """The last mark: layer (None when the mark gives its index in the net instead), index, method, iteration."""
-        raw = Path(path).read_bytes()
+    def read(path: Path | int) -> dict | None:
+        """The last mark: layer (None when the mark gives its index in the net instead), index, method, iteration.
+        `path` may be an open descriptor of the file."""
+        raw = os.pread(path, _SLOTS.size + _NAME_BYTES, 0) if isinstance(path, int) else Path(path).read_bytes()
         if len(raw) < _SLOTS.size + _NAME_BYTES:
             return None
         code, index, iteration = _SLOTS.unpack_from(raw)

@@ -54,7 +54,9 @@ class PythonLayerRecord:
 class Crash:
     """How the run ended early: the running layer and method, Caffe's CHECK line, the Python traceback."""
 
-    kind: str  # "caffe_abort" | "python_exception" | a signal's name ("SIGSEGV") | "killed"
+    # "caffe_abort" | "python_exception" | a signal's name ("SIGSEGV") | "exited" (on its own, before the end)
+    # | "interrupted" (inspector got `signal` and ended the run) | "timeout" (past `timeout` seconds)
+    kind: str
     exit_code: int | None
     layer: str | None
     method: str | None
@@ -69,27 +71,42 @@ class Crash:
     layer_type: str | None = None
     fed_by: list[dict] = field(default_factory=list)  # Python layers that produced a C++ culprit's bottoms
     summary: str | None = None  # "Eltwise 'sum' aborted in setup: bottom shapes 4x7 vs 4x6; 'p' comes from ..."
+    signal: str | None = None  # the signal that ended the process, or that inspector got ("interrupted")
+    timeout: float | None = None  # the --timeout the run went past
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "exit_code": self.exit_code, "layer": self.layer, "layer_type": self.layer_type,
+        return {"kind": self.kind, "exit_code": self.exit_code, "signal": self.signal, "timeout": self.timeout,
+                "layer": self.layer, "layer_type": self.layer_type,
                 "method": self.method, "stage": self.stage, "iteration": self.iteration, "summary": self.summary,
                 "fed_by": self.fed_by, "check_failed": self.check_failed, "traceback": self.traceback,
                 "location": self.location, "log_tail": self.log_tail, "printed": self.printed}
 
     @property
-    def headline(self) -> str:
-        """CRASH (caffe_abort, exit code -6) in layer sum (Eltwise) during setup (net construction)."""
+    def stopped(self) -> bool:
+        """Ended by inspector (interrupted, or past the timeout) rather than by itself."""
+        return self.kind in ("interrupted", "timeout")
+
+    def headline(self, brief: bool = False) -> str:
+        """One line: how the run ended, in which layer (and its type), method and stage, e.g.
+        "CRASH (caffe_abort, exit code -6) in layer sum (Eltwise) during setup (net construction)"; `brief`
+        leaves out the exit code and iteration (the summary printed beside an output file)."""
         where = f" in layer {self.layer}" if self.layer else " outside any layer"
         if self.layer and self.layer_type:
             where += f" ({self.layer_type})"
         doing = f" during {self.method}" if self.method else ""
         context = [self.stage] if self.stage and self.stage != self.method else []
-        if self.iteration and self.stage in ("forward", "backward"):
+        if not brief and self.iteration and self.stage in ("forward", "backward"):
             context.append(f"iteration {self.iteration}")
         if not self.method and not self.stage:
             context.append("stage unknown")
-        return f"CRASH ({self.kind}, exit code {self.exit_code}){where}{doing}" + (
-            f" ({', '.join(context)})" if context else "")
+        place = f"{where}{doing}" + (f" ({', '.join(context)})" if context else "")
+        if self.kind == "interrupted":
+            return f"INTERRUPTED ({self.signal}){place}"
+        if self.kind == "timeout":
+            return f"TIMEOUT (still running after {self.timeout:g} s){place}"
+        if self.kind == "exited":
+            return f"EXIT: the process exited with code {self.exit_code}{place} before finishing"
+        return f"CRASH ({self.kind}){place}" if brief else f"CRASH ({self.kind}, exit code {self.exit_code}){place}"
 
 
 @dataclass
@@ -239,13 +256,13 @@ class TraceReport:
         return table
 
     def _crash_view(self, c: Crash) -> Group:
-        lines = [Text(c.headline, style="bold red")]
+        lines = [Text(c.headline(), style="bold red")]
         if c.summary:
             lines.append(Text(c.summary, style="bold"))
         if c.check_failed:
             lines.append(Text(c.check_failed, style="red"))
         if c.location:
-            lines.append(Text(f"raised at {c.location}"))
+            lines.append(Text(f"{'running' if c.stopped else 'raised'} at {c.location}"))
         if c.traceback:
             lines.append(Text(c.traceback.rstrip()))
         elif c.log_tail:
