@@ -252,7 +252,7 @@ class _Parser:
                 if closer is not None:
                     self.fail(f"'{closer}' to close the block opened on line {line}")
                 return message
-            kind, text, _offset = tokens[self.pos]
+            kind, text, offset = tokens[self.pos]
             if kind == "punct":
                 if text == closer:
                     self.pos += 1
@@ -343,7 +343,7 @@ class _Parser:
                 fields.append((name, self.scalar()))
 
     def scalar(self) -> Value:
-        kind, text, _offset = self.tokens[self.pos]
+        kind, text, offset = self.tokens[self.pos]
         if kind == "string":
             parts = []
             while self.pos < len(self.tokens) and self.tokens[self.pos][0] == "string":
