@@ -389,11 +389,11 @@ def test_cpp_layer_fed_by_a_python_layer_is_named_with_the_python_layer():
     assert crash.fed_by == [{"blob": "p", "layer": "py", "method": "reshape"}]
 
 
-def test_unknown_layer_type_is_that_layers_construction_not_the_last_python_layer():
-    crash = traced("unknown_layer_type").crash
-    assert (crash.layer, crash.layer_type, crash.method, crash.stage) == (
-        "roi_pool", "ROIPooling", "create", "net construction")
-    assert "Unknown layer type: ROIPooling" in crash.check_failed
+def test_unknown_layer_type_names_that_layer_before_caffe_aborts_not_the_last_python_layer(tmp_path):
+    result = run_cli("trace", NETS / "unknown_layer_type.prototxt", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown_layer_type.prototxt:6: layer 'roi_pool' has type 'ROIPooling'" in result.stderr
+    assert "CRASH" not in result.stdout and "in layer py" not in result.stderr
 
 
 def test_python_layer_error_in_setup_is_in_net_construction(tmp_path):
