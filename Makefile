@@ -7,9 +7,11 @@ setup:
 demo: setup
 	@scripts/demo
 
-# ruff and mypy, then the whole test suite
+# ruff and mypy; the install route of a user with their own Caffe (wheel, fresh venv, no-Caffe test tier);
+# then the whole test suite
 test: setup
 	@scripts/lint
+	@scripts/check-install
 	@scripts/test
 
 bench: setup

@@ -103,7 +103,7 @@ def pycaffe_fix() -> str:
     """How to make `import caffe` work here: pip cannot install it, the user points at their own build."""
     if IN_CHECKOUT:
         return f"{SETUP}  (or {POINT_AT_PYCAFFE})"
-    return f"{POINT_AT_PYCAFFE}: export PYTHONPATH=/path/to/caffe/python  (pip cannot install pycaffe)"
+    return f"{POINT_AT_PYCAFFE}: export PYTHONPATH=/path/to/caffe/python  (pip cannot install it)"
 
 
 def check_pycaffe(probe: dict) -> list[Check]:

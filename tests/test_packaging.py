@@ -3,12 +3,18 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from conftest import run_cli
 from inspector import DISTRIBUTION_NAME, __version__
+
+INSPECTOR_COMMAND = Path(sys.executable).parent / "inspector"  # the console script pip installed beside Python
 
 
 def test_distribution_is_caffe_inspector_and_installs_the_inspector_command():
@@ -112,3 +118,19 @@ def test_doctor_without_pycaffe_passes_libclang_graphviz_and_matplotlib(python_w
     assert checks["pycaffe importable"]["ok"] is False
     assert [checks[name]["ok"] for name in ("libclang", "Graphviz dot", "matplotlib")] == [True, True, True]
     assert checks["matplotlib"]["found"].startswith(importlib.metadata.version("matplotlib"))
+
+
+@pytest.mark.parametrize(("shell", "first_line"), [("bash", "_inspector_completion() {"),
+                                                    ("zsh", "#compdef inspector"),
+                                                    ("fish", "function _inspector_completion;")])
+def test_shell_completion_script_is_printed_for_each_shell(shell, first_line):
+    result = subprocess.run([str(INSPECTOR_COMMAND)], env=dict(os.environ, _INSPECTOR_COMPLETE=f"{shell}_source"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == first_line
+
+
+def test_bash_completion_completes_command_names():
+    env = dict(os.environ, _INSPECTOR_COMPLETE="bash_complete", COMP_WORDS="inspector gr", COMP_CWORD="1")
+    result = subprocess.run([str(INSPECTOR_COMMAND)], env=env, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["plain,gradcheck", "plain,graph"]
