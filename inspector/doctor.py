@@ -114,7 +114,7 @@ def check_pycaffe(probe: dict) -> list[Check]:
                if missing else pycaffe_fix())
         return [
             Check("pycaffe importable", False, probe["error"], fix),
-            Check("Python layer compiled in", False, "unknown: pycaffe did not import", fix),
+            Check("Python layer compiled in", False, "unknown: pycaffe did not import", "fix pycaffe first (above)"),
         ]
     has_python = "Python" in probe["layer_types"]
     return [
