@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import REPO, run_cli
 from inspector import DISTRIBUTION_NAME, __version__
 
 INSPECTOR_COMMAND = Path(sys.executable).parent / "inspector"  # the console script pip installed beside Python
@@ -134,3 +134,25 @@ def test_bash_completion_completes_command_names():
     env = dict(os.environ, _INSPECTOR_COMPLETE="bash_complete", COMP_WORDS="inspector gr", COMP_CWORD="1")
     result = subprocess.run([str(INSPECTOR_COMMAND)], env=env, capture_output=True, text=True, timeout=60)
     assert result.stdout.split() == ["plain,gradcheck", "plain,graph"]
+
+
+def collect_with_the_project_conftest(folder: Path, test_source: str) -> subprocess.CompletedProcess:
+    (folder / "test_example.py").write_text(test_source)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", str(folder), "--collect-only", "-q", "-p", "conftest",
+         "-p", "no:cacheprovider", "--rootdir", str(folder), "-c", str(REPO / "pyproject.toml")],
+        env=dict(os.environ, PYTHONPATH=str(REPO / "tests")), capture_output=True, text=True, timeout=120)
+
+
+def test_a_test_asking_for_pycaffe_without_the_caffe_marker_stops_the_run(tmp_path):
+    result = collect_with_the_project_conftest(tmp_path, "def test_runs_a_net(caffe):\n    pass\n")
+    assert result.returncode == 4  # pytest's usage error
+    assert "these tests use the caffe fixture without the caffe marker" in result.stderr
+    assert "test_example.py::test_runs_a_net" in result.stderr
+
+
+def test_a_test_asking_for_pycaffe_with_the_caffe_marker_is_collected(tmp_path):
+    result = collect_with_the_project_conftest(
+        tmp_path, "import pytest\n\n@pytest.mark.caffe\ndef test_runs_a_net(caffe):\n    pass\n")
+    assert result.returncode == 0, result.stderr
+    assert "test_example.py::test_runs_a_net" in result.stdout
