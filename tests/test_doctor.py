@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import run_cli
-from inspector.doctor import IN_CHECKOUT
+from inspector.caffe_env import IN_CHECKOUT
 
 
 @pytest.mark.caffe

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, run_cli
+from conftest import REPO, SAMPLE_NETS, run_cli
+from inspector.caffe_env import IN_CHECKOUT
 from inspector import DISTRIBUTION_NAME, __version__
 
 INSPECTOR_COMMAND = Path(sys.executable).parent / "inspector"  # the console script pip installed beside Python
@@ -156,3 +157,15 @@ def test_a_test_asking_for_pycaffe_with_the_caffe_marker_is_collected(tmp_path):
         tmp_path, "import pytest\n\n@pytest.mark.caffe\ndef test_runs_a_net(caffe):\n    pass\n")
     assert result.returncode == 0, result.stderr
     assert "test_example.py::test_runs_a_net" in result.stdout
+
+
+def test_trace_without_pycaffe_says_how_to_point_at_one(python_without_pycaffe):
+    result = run_cli("trace", SAMPLE_NETS / "triplet" / "train.prototxt", python=str(python_without_pycaffe),
+                     env={"PYTHONPATH": ""})
+    assert result.returncode == 2
+    assert "error: pycaffe cannot be imported in " in result.stderr
+    assert "No module named 'caffe'" in result.stderr
+    assert "PYTHONPATH" in result.stderr
+    # `make setup` exists only in a checkout; the installed wheel's hint names PYTHONPATH alone
+    assert ("make setup" in result.stderr) == IN_CHECKOUT
+    assert "Traceback" not in result.stderr
