@@ -73,12 +73,12 @@ class DoctorReport:
         table.add_column("found", overflow="fold")
         table.add_column("fix", overflow="fold")
         for c in self.checks:
-            mark = "[green]ok[/]" if c.ok else "[red]FAIL[/]"
+            mark = Text("ok", "green") if c.ok else Text("FAIL", "red")
             table.add_row(c.name, mark, Text(c.found), Text(c.fix or ""))  # Text: paths and fixes are not markup
         yield table
         failed = [c for c in self.checks if not c.ok]
-        yield ("[green]All checks passed.[/]" if not failed
-               else f"[red]{len(failed)} of {len(self.checks)} checks failed.[/]")
+        yield (Text("All checks passed.", "green") if not failed
+               else Text(f"{len(failed)} of {len(self.checks)} checks failed.", "red"))
 
 
 def probe_pycaffe(python: str = sys.executable) -> dict:

@@ -22,19 +22,8 @@ from .. import caffe_env
 from ..errors import InputError
 from . import facts as body_facts
 from .locate import Target, lifecycle_sources, matching_sources
-from .report import (
-    Attribute,
-    BaseClass,
-    Call,
-    ClassInfo,
-    Constraint,
-    Diagnostic,
-    ExplainReport,
-    Guard,
-    Handling,
-    Holder,
-    Method,
-)
+from .report import (Attribute, AttributeRead, BaseClass, Call, ClassInfo, Constraint, Diagnostic, ExplainReport,
+                     Guard, Handling, Holder, Method)
 from .tokens import SourceFile, function_at, function_bodies, lex_file, tokenize
 
 _BLOB_COUNT = re.compile(r"^(Exact|Min|Max)(Num)?(Bottom|Top)Blobs$|^EqualNumBottomTopBlobs$|^AutoTopBlobs$")
@@ -54,15 +43,21 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         tu = index.parse(str(target.header), args=flags,
                          options=cindex.TranslationUnit.PARSE_SKIP_FUNCTION_BODIES)
     except cindex.TranslationUnitLoadError as exc:
-        raise InputError(f"libclang could not read {target.header}: {exc}.",
-                         "Check that the file is C++ source.") from exc
+        raise InputError(f"libclang could not read {target.header}: {exc}.", "Check that the file is C++ source.") from exc
     diagnostics = _diagnostics(tu, cindex)
     src = tokenize(tu, target.header)
+    diagnostics += _bracket_errors(src, diagnostics)
+    header_errors = [d for d in diagnostics if d.level == "error" and d.file == str(target.header)]
     cursor = _find_class(tu, target, src, cindex)
     if cursor is None:
         wanted = target.class_name or "a class"
-        raise InputError(f"{target.header} defines no {wanted}.",
-                         "Give a header that defines a layer class, or its class name.")
+        if header_errors:
+            found = f"class {target.class_name}" if target.class_name else "class"
+            error = InputError(f"{target.header} could not be read: {len(header_errors)} parse errors, and no {found} "
+                               "was found in it.", "Fix the errors listed (the first one is usually the cause).")
+            error.details = "\n".join(f"{d.file}:{d.line}: error: {d.message}" for d in header_errors[:10])
+            raise error
+        raise InputError(f"{target.header} defines no {wanted}.", "Give a header that defines a layer class, or its class name.")
 
     files_read = {str(target.header)} | {str(Path(inc.include.name)) for inc in tu.get_includes()}
     extra_sources: dict[Path, SourceFile] = {}
@@ -74,32 +69,29 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         return extra_sources[path]
 
     cls = _class_info(cursor, src, cindex)
-    report = ExplainReport(file=str(target.header), cls=cls, diagnostics=diagnostics)
+    report = ExplainReport(file=str(target.header), cls=cls, diagnostics=diagnostics, partial=bool(header_errors))
     report.cls.base_chain = _base_chain(cursor, cindex)
 
     cpp_sources = matching_sources(target.header, target.root)
     holders: dict[str, int] = {}
     bodies: dict[str, tuple[SourceFile, object]] = {}
     pure: set[str] = set()
+    calls_made: dict[str, list[tuple[str, int]]] = {}
     for member in cursor.get_children():
         kind = {cindex.CursorKind.CXX_METHOD: "method", cindex.CursorKind.CONSTRUCTOR: "constructor",
-                cindex.CursorKind.DESTRUCTOR: "destructor",
-                cindex.CursorKind.FUNCTION_TEMPLATE: "method"}.get(member.kind)
+                cindex.CursorKind.DESTRUCTOR: "destructor", cindex.CursorKind.FUNCTION_TEMPLATE: "method"}.get(member.kind)
         if kind is None:
             continue
         if member.kind == cindex.CursorKind.CXX_METHOD and member.is_pure_virtual_method():
             pure.add(member.spelling)
         name = member.spelling if kind == "method" else member.spelling.split("<")[0]
         name_index = _token_at(src, member.location.offset)
-        decl_start, decl_end = _token_at(src, member.extent.start.offset), _token_at(src, member.extent.end.offset)
-        decl_words = {t.text for t in src.tokens[decl_start:decl_end + 1]}
-        declared_virtual = member.kind == cindex.CursorKind.CXX_METHOD and member.is_virtual_method()
+        decl_words = {t.text for t in src.tokens[_token_at(src, member.extent.start.offset):_token_at(src, member.extent.end.offset) + 1]}
         method = Method(cpp=name if kind == "method" else member.spelling, access=member.access_specifier.name.lower(),
-                        virtual=bool(declared_virtual) or "virtual" in decl_words,
-                        override="override" in decl_words or "final" in decl_words, line=member.location.line,
-                        kind=kind)
+                        virtual=bool(member.kind == cindex.CursorKind.CXX_METHOD and member.is_virtual_method()) or "virtual" in decl_words,
+                        override="override" in decl_words or "final" in decl_words, line=member.location.line, kind=kind)
         method.virtual = method.virtual or method.override  # override implies virtual, even with the base unresolved
-        body_src, body = src, function_at(src, name_index)
+        body_src, body = src, (function_at(src, name_index) if name_index is not None else None)
         if body is None and kind == "method":
             for path in cpp_sources:
                 found = function_bodies(source(path), name, owner=cls.name)
@@ -112,34 +104,35 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         method.defined_at = f"{body_src.path}:{body.line}"
         bodies[method.cpp] = (body_src, body)
         got = body_facts.read_body(body_src, body)
+        calls_made[method.cpp] = got.calls
         bfile = str(body_src.path)
         for call in got.python_calls:
             method.python_calls.append(Call(call.name, call.args, call.line, bfile, call.in_try))
             holders[call.receiver] = holders.get(call.receiver, 0) + 1
+        report.attributes_read += [AttributeRead(a.name, a.target, a.line, bfile, method.cpp) for a in got.attribute_reads]
         for attr in got.attributes:
             report.attributes.append(Attribute(attr.name, attr.value, attr.expression, attr.line, bfile, method.cpp))
             holders[attr.receiver] = holders.get(attr.receiver, 0) + 1
-        report.guards += [Guard(g.condition, g.message, g.action, g.aborts, g.line, bfile, method.cpp)
-                          for g in got.guards]
+        report.guards += [Guard(g.condition, g.message, g.action, g.aborts, g.line, bfile, method.cpp) for g in got.guards]
         report.error_handling += [Handling(h.kind, h.detail, h.line, bfile, method.cpp) for h in got.handling]
 
+    own = {m.cpp for m in report.methods if m.kind == "method"}
+    for method in report.methods:
+        method.member_calls = [(name, line) for name, line in calls_made.get(method.cpp, []) if name in own]
     for method in report.methods:
         if method.kind == "method" and method.defined_at is None and method.cpp not in pure:
             report.diagnostics.append(Diagnostic(
                 "note", f"{cls.name}::{method.cpp} is only declared here and no body was found"
-                + (" in " + ", ".join(str(p) for p in cpp_sources) if cpp_sources
-                   else " (no matching .cpp in the tree)"),
+                + (" in " + ", ".join(str(p) for p in cpp_sources) if cpp_sources else " (no matching .cpp in the tree)"),
                 str(target.header), method.line))
 
     _raii_helpers(report, src)
     report.type_string = _type_string(bodies)
-    device_methods = {name: report.method(name) for name in _DEVICE_METHODS}
-    report.device_methods = {
-        name: (found.defined_at or f"{target.header}:{found.line} (declared)") if found else None
-        for name, found in device_methods.items()}
+    report.device_methods = {name: (report.method(name).defined_at or f"{target.header}:{report.method(name).line} (declared)")
+                             if report.method(name) else None for name in _DEVICE_METHODS}
     report.blob_constraints = _blob_constraints(report, bodies, cursor, cindex, tu)
     if holders:
-        report.holder = _holder(cursor, src, cindex, max(holders, key=lambda receiver: holders[receiver]))
+        report.holder = _holder(cursor, src, cindex, max(holders, key=holders.get))
         from .lifecycle import python_lifecycle  # noqa: PLC0415
 
         sources = {key: source(path) for key, path in lifecycle_sources(target.root).items()}
@@ -148,6 +141,9 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
                 "note", "no Caffe source tree around this header: the lifecycle is told from the header alone",
                 str(target.header)))
         python_lifecycle(report, sources)
+    if report.is_python_layer:
+        _handler_effects(report, [src] + [source(path) for path in cpp_sources] + list(extra_sources.values()))
+        report.absent = _absences(report)
     report.files_read = sorted(files_read)
     if target.root is not None:
         relative_paths(report, str(target.root))
@@ -176,10 +172,67 @@ def relative_paths(report: ExplainReport, root: str) -> None:
             for key, value in obj.items():
                 obj[key] = fix(value)
 
-    for name in ("cls", "holder", "methods", "attributes", "guards", "error_handling", "lifecycle",
+    for name in ("cls", "holder", "methods", "attributes", "attributes_read", "guards", "error_handling", "lifecycle",
                  "diagnostics", "blob_constraints", "pycaffe_layer", "device_methods"):
         visit(getattr(report, name))
     report.root = root
+
+
+def _effect(text: str) -> list[str]:
+    """What a piece of error handling does with a Python error, from the calls in its text."""
+    out = []
+    if re.search(r"\bPyErr_Print\s*\(|print_exception|format_tb", text):
+        out.append("prints the Python traceback")
+    if re.search(r"\babort\s*\(|LOG\s*\(\s*FATAL", text):
+        out.append("aborts the process")
+    elif re.search(r"\bthrow\b|throw_error_already_set", text):
+        out.append("re-raises: the Python error leaves the layer as a C++ exception")
+    return out
+
+
+def _helper_text(name: str, sources: list[SourceFile]) -> str | None:
+    """The body of a function or macro called by a handler (PyErrFatal, PYTHON_LAYER_ERROR), in any file read."""
+    for src in sources:
+        macro = re.search(rb"#\s*define\s+" + re.escape(name.encode()) + rb"\b((?:[^\n]*\\\n)*[^\n]*)", src.data)
+        if macro:
+            return macro.group(1).decode("utf-8", "replace")
+        for body in function_bodies(src, name):
+            return src.text(body.body_open, body.body_close + 1)
+    return None
+
+
+def _handler_effects(report: ExplainReport, sources: list[SourceFile]) -> None:
+    """Say what each catch block does (print, abort, re-raise), following the helpers it calls."""
+    for entry in report.error_handling:
+        if entry.kind != "try/catch":
+            continue
+        block = entry.detail[entry.detail.find("{"):]
+        parts = _effect(block)
+        for helper in dict.fromkeys(re.findall(r"\b([A-Za-z_]\w*)\s*\(", block)):
+            text = None if helper in ("PyErr_Print", "abort") else _helper_text(helper, sources)
+            if text is not None and _effect(text):
+                parts.append(f"{helper} {', '.join(_effect(text))}")
+        if parts:
+            entry.effect = "; ".join(parts)
+
+
+def _absences(report: ExplainReport) -> list[str]:
+    """What this Caffe does not do for a Python layer, said outright rather than left out."""
+    out = []
+    names = {a.name for a in report.attributes}
+    if not any(n.startswith("param_str") for n in names):
+        out.append("param_str: not set by this Caffe (self.param_str does not exist)")
+    if "phase" not in names:
+        out.append("phase: not set by this Caffe (self.phase does not exist)")
+    if not report.guards:
+        out.append(f"no guard: {report.cls.name} checks nothing before calling your layer")
+    uncaught = [f"{m.cpp}" for m in report.methods for c in m.python_calls if not c.in_try]
+    if uncaught:
+        out.append(f"no try/catch around the Python calls in {', '.join(dict.fromkeys(uncaught))}: a Python exception "
+                   "leaves as a C++ exception (bp::error_already_set); where nothing catches it, it aborts the process")
+    if not any(h.kind == "gil" for h in report.error_handling if h.method in {m.cpp for m in report.methods}):
+        out.append("no GIL handling: the calls into Python assume the calling thread holds the GIL")
+    return out
 
 
 def _export_macros(src: SourceFile) -> list[str]:
@@ -221,23 +274,34 @@ def _diagnostics(tu, cindex) -> list[Diagnostic]:
         message = diag.spelling
         match = re.fullmatch(r"'(.+)' file not found", message)
         if match:
-            message = (f"unresolved include <{match.group(1)}>: facts from other files are missing, "
-                       "the class body is read anyway")
-        out.append(Diagnostic("warning" if match else "error", message, loc.file.name if loc.file else None,
-                              loc.line or None))
+            message = f"unresolved include <{match.group(1)}>: facts from other files are missing, the class body is read anyway"
+        out.append(Diagnostic("warning" if match else "error", message, loc.file.name if loc.file else None, loc.line or None))
     if len(out) > MAX_DIAGNOSTICS:
         extra = len(out) - MAX_DIAGNOSTICS
-        out = [*out[:MAX_DIAGNOSTICS], Diagnostic("note", f"{extra} more parse errors not shown")]
+        out = out[:MAX_DIAGNOSTICS] + [Diagnostic("note", f"{extra} more parse errors not shown")]
     return out
 
 
-def _token_at(src: SourceFile, offset: int) -> int:
-    """The token at a cursor's offset (its callers' cursors lie in src, so src has tokens)."""
+def _bracket_errors(src: SourceFile, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Brackets of the header that never close (or close nothing), from its tokens: clang stops at
+    the first unresolved include and skips function bodies, so it does not see these itself."""
+    known = {(d.file, d.line) for d in diagnostics if d.level == "error"}
+    out = []
+    for i in src.unbalanced():
+        tok = src.tokens[i]
+        if (str(src.path), tok.line) in known:
+            continue
+        what = f"'{tok.text}' is never closed" if tok.text in "([{" else f"'{tok.text}' closes no open bracket"
+        out.append(Diagnostic("error", f"unbalanced bracket: {what}", str(src.path), tok.line))
+    return out
+
+
+def _token_at(src: SourceFile, offset: int) -> int | None:
     starts = [t.start for t in src.tokens]
     i = bisect.bisect_left(starts, offset)
     if i < len(starts) and starts[i] == offset:
         return i
-    return max(0, i - 1)
+    return max(0, i - 1) if starts else None
 
 
 _CLASS_KINDS = ("CLASS_TEMPLATE", "CLASS_DECL", "STRUCT_DECL")
@@ -266,8 +330,7 @@ def _find_class(tu, target: Target, src: SourceFile, cindex):
         if c.spelling.lower() == stem:
             return c
     for c in classes:
-        has_base = any(ch.kind == cindex.CursorKind.CXX_BASE_SPECIFIER for ch in c.get_children())
-        if has_base or _token_bases(src, c.spelling):
+        if any(ch.kind == cindex.CursorKind.CXX_BASE_SPECIFIER for ch in c.get_children()) or _token_bases(src, c.spelling):
             return c
     return classes[0] if classes else None
 
@@ -289,8 +352,7 @@ def _token_bases(src: SourceFile, name: str) -> list[str]:
         text = src.tokens[i].text
         depth += {"<": 1, ">": -1, ">>": -2}.get(text, 0)
         if (text == "," and depth == 0) or i == brace:
-            words = [j for j in range(start, i)
-                     if src.tokens[j].text not in ("public", "protected", "private", "virtual")]
+            words = [j for j in range(start, i) if src.tokens[j].text not in ("public", "protected", "private", "virtual")]
             if words:
                 bases.append(src.text(words[0], words[-1] + 1))
             start = i + 1
@@ -340,9 +402,7 @@ def _type_string(bodies) -> str | None:
     body_src, body = bodies["type"]
     ret = body_src.find("return", body.body_open, body.body_close)
     if ret >= 0:
-        if body_src.tokens[ret + 1].kind == "literal":
-            return body_src.string_value(ret + 1)
-        return body_src.text(ret + 1, body.body_close - 1)
+        return body_src.string_value(ret + 1) if body_src.tokens[ret + 1].kind == "literal" else body_src.text(ret + 1, body.body_close - 1)
     return None
 
 
@@ -400,7 +460,7 @@ def _holder(cursor, src: SourceFile, cindex, member: str) -> Holder:
         holder.init_line = ctor.location.line
         if body is None:
             continue
-        for i in range((params and params[-1][1]) or name_index, body.body_open):
+        for i in range(params and params[-1][1] or name_index, body.body_open):
             if src.tokens[i].text == member and src.at(i + 1, "("):
                 close = src.match(i + 1)
                 holder.init = src.text(i + 2, close)

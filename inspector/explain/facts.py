@@ -19,8 +19,7 @@ from .tokens import FunctionBody, SourceFile
 
 _CHECK_OPS = {"EQ": "==", "NE": "!=", "LT": "<", "LE": "<=", "GT": ">", "GE": ">="}
 _LOG_SEVERITIES = {"FATAL", "DFATAL", "ERROR", "WARNING"}
-_PY_ERROR_CALLS = re.compile(
-    r"^Py(Err_\w+|GILState_\w+|Eval_(SaveThread|RestoreThread|AcquireThread|ReleaseThread)|_(BEGIN|END)_ALLOW_THREADS)$")
+_PY_ERROR_CALLS = re.compile(r"^Py(Err_\w+|GILState_\w+|Eval_(SaveThread|RestoreThread|AcquireThread|ReleaseThread)|_(BEGIN|END)_ALLOW_THREADS)$")
 _GIL_WORD = re.compile(r"GIL|Gil|gil_")
 
 
@@ -47,6 +46,16 @@ class AttributeWrite:
 
 
 @dataclass
+class AttributeRead:
+    """`target = obj.attr("name")`: C++ reads a value back from the Python object."""
+
+    name: str
+    target: str
+    receiver: str
+    line: int
+
+
+@dataclass
 class GuardFact:
     condition: str
     message: str
@@ -57,7 +66,7 @@ class GuardFact:
 
 @dataclass
 class HandlingFact:
-    kind: str  # "try/catch" | "gil" | "python-error"
+    kind: str  # "try/catch" | "gil" | "python-error" | "lock" | "thread"
     detail: str
     line: int
 
@@ -66,9 +75,11 @@ class HandlingFact:
 class BodyFacts:
     python_calls: list[PythonCall] = field(default_factory=list)
     attributes: list[AttributeWrite] = field(default_factory=list)
+    attribute_reads: list[AttributeRead] = field(default_factory=list)
     guards: list[GuardFact] = field(default_factory=list)
     handling: list[HandlingFact] = field(default_factory=list)
     calls: list[tuple[str, int]] = field(default_factory=list)  # every C++ call, in order
+    call_conditions: dict[int, str] = field(default_factory=dict)  # line of a call -> the condition around it
 
 
 def simplify_value(expression: str) -> str:
@@ -96,8 +107,7 @@ def _balanced(text: str) -> bool:
 
 def stream_message(src: SourceFile, lo: int, hi: int) -> str:
     """The text a glog stream writes: `<< "a" << x << "b"` -> `a{x}b`."""
-    parts: list[list[int]] = []
-    segment: list[int] = []
+    parts, segment = [], []
     for i in range(lo, hi):
         if src.tokens[i].text == "<<":
             if segment:
@@ -109,9 +119,8 @@ def stream_message(src: SourceFile, lo: int, hi: int) -> str:
         parts.append(segment)
     out = []
     for seg in parts:
-        values = [src.string_value(i) for i in seg]
-        strings = [s for s in values if s is not None]
-        if len(strings) == len(values):
+        strings = [src.string_value(i) for i in seg]
+        if all(s is not None for s in strings):
             out.append("".join(strings))
         else:
             out.append("{" + src.text(seg[0], seg[-1] + 1) + "}")
@@ -188,13 +197,22 @@ def read_body(src: SourceFile, body: FunctionBody) -> BodyFacts:
             i = end
             continue
 
-        if tok.kind == "ident" and not _inside(stack, "catch") and (
-                _PY_ERROR_CALLS.match(text) or (_GIL_WORD.search(text) and _starts_statement(src, i))):
-            end = src.statement_end(i, hi)
-            kind = "python-error" if text.startswith("PyErr_") else "gil"
-            facts.handling.append(HandlingFact(kind, src.text(i, end + 1), tok.line))
-            i = end  # one entry a statement (`PyGILState_STATE s = PyGILState_Ensure();`)
+        if tok.kind == "ident" and text in _LOCKS and not _inside(stack, "catch"):
+            start, end = _statement_start(src, i, body.body_open), src.statement_end(i, hi)
+            facts.handling.append(HandlingFact("lock", src.text(start, end + 1), toks[start].line))
+            i = end
             continue
+        if text == "thread" and src.at(i - 2, "new") or (src.at(i - 1, "::") and src.at(i - 3, "new")):
+            if src.at(i + 1, "("):  # `new boost::thread(fn, this)`: the function runs on its own thread
+                start, end = _statement_start(src, i, body.body_open), src.statement_end(i, hi)
+                facts.handling.append(HandlingFact("thread", src.text(start, end + 1), toks[start].line))
+        if tok.kind == "ident" and not _inside(stack, "catch"):
+            if _PY_ERROR_CALLS.match(text) or (_GIL_WORD.search(text) and _starts_statement(src, i)):
+                start, end = _statement_start(src, i, body.body_open), src.statement_end(i, hi)
+                kind = "python-error" if text.startswith("PyErr_") else "gil"
+                facts.handling.append(HandlingFact(kind, src.text(start, end + 1), tok.line))
+                i = end  # one entry a statement (`PyGILState_STATE s = PyGILState_Ensure();`)
+                continue
 
         found = _python_access(src, i, hi)
         if found is not None:
@@ -202,6 +220,8 @@ def read_body(src: SourceFile, body: FunctionBody) -> BodyFacts:
             if isinstance(item, PythonCall):
                 item.in_try = _inside(stack, "try")
                 facts.python_calls.append(item)
+            elif isinstance(item, AttributeRead):
+                facts.attribute_reads.append(item)
             else:
                 facts.attributes.append(item)
             i = resume
@@ -209,8 +229,28 @@ def read_body(src: SourceFile, body: FunctionBody) -> BodyFacts:
 
         if tok.kind == "ident" and src.at(i + 1, "("):
             facts.calls.append((text, tok.line))
+            if _conditions(stack):
+                facts.call_conditions[tok.line] = _conditions(stack)
         i += 1
     return facts
+
+
+_LOCKS = {"lock_guard", "unique_lock", "scoped_lock", "shared_lock"}
+
+
+def _statement_start(src: SourceFile, i: int, lo: int) -> int:
+    """The first token of the statement holding token i (after the previous `;`, `{` or `}`)."""
+    depth = 0
+    j = i - 1
+    while j > lo:
+        text = src.tokens[j].text
+        depth += {")": 1, "(": -1}.get(text, 0)
+        if depth < 0:  # inside a parenthesis: the statement started before it
+            depth = 0
+        elif text in (";", "{", "}") and depth == 0:
+            break
+        j -= 1
+    return j + 1
 
 
 def _branch_end(src: SourceFile, i: int, hi: int) -> int:
@@ -267,34 +307,41 @@ def _python_access(src: SourceFile, i: int, hi: int):
         if name is None:
             return None
         receiver = _receiver(src, i - 1)
+        if close >= hi:  # an unclosed bracket: the text after it is not this call's
+            return None
         if src.at(close + 1, "("):
             call_close = src.match(close + 1)
+            if call_close >= hi:
+                return None
             args = [src.text(a, b) for a, b in src.split_args(close + 1)]
             return PythonCall(name, args, receiver, "attr", toks[i].line), call_close + 1
         if src.at(close + 1, "="):
             end = src.statement_end(close + 2, hi)
             return AttributeWrite(name, src.text(close + 2, end), receiver, toks[i].line), end
+        start = _statement_start(src, i, 0)
+        assign = src.find("=", start, i)
+        if assign > start and src.at(close + 1, ";"):
+            return AttributeRead(name, src.text(start, assign), receiver, toks[i].line), close + 1
         return None
     # bp::call_method<R>(obj, "name", args)
     if text == "call_method" and src.at(i + 1, "<"):
         open_paren = src.skip_angle(i + 1)
         if not src.at(open_paren, "("):
             return None
-        spans = src.split_args(open_paren)
-        method_name = src.string_value(spans[1][0]) if len(spans) >= 2 else None
-        if method_name is not None:
-            return (PythonCall(method_name, [src.text(a, b) for a, b in spans[2:]],
-                               src.text(*spans[0]), "call_method", toks[i].line), src.match(open_paren) + 1)
+        args = src.split_args(open_paren)
+        if len(args) >= 2 and src.string_value(args[1][0]) is not None:
+            return (PythonCall(src.string_value(args[1][0]), [src.text(a, b) for a, b in args[2:]],
+                               src.text(*args[0]), "call_method", toks[i].line), src.match(open_paren) + 1)
         return None
     if text in ("PyObject_CallMethod", "setattr", "PyObject_SetAttrString") and src.at(i + 1, "("):
-        spans = src.split_args(i + 1)
-        python_name = src.string_value(spans[1][0]) if len(spans) >= 2 else None
-        if python_name is None:
+        args = src.split_args(i + 1)
+        if len(args) < 2 or src.string_value(args[1][0]) is None:
             return None
+        name = src.string_value(args[1][0])
         resume = src.match(i + 1) + 1
         if text == "PyObject_CallMethod":
-            rest = [src.text(a, b) for a, b in spans[3:]]
-            return PythonCall(python_name, rest, src.text(*spans[0]), text, toks[i].line), resume
-        if len(spans) >= 3:
-            return AttributeWrite(python_name, src.text(*spans[2]), src.text(*spans[0]), toks[i].line), resume
+            rest = [src.text(a, b) for a, b in args[3:]]
+            return PythonCall(name, rest, src.text(*args[0]), text, toks[i].line), resume
+        if len(args) >= 3:
+            return AttributeWrite(name, src.text(*args[2]), src.text(*args[0]), toks[i].line), resume
     return None

@@ -119,18 +119,18 @@ class FinetuneReport:
             table.add_column(column, overflow="fold")
         for layer in self.layers:
             style = STATUS_STYLE[layer.status]
-            status = f"[{style}]{layer.status}[/]" + (" [cyan]frozen[/]" if layer.frozen else "")
+            status = Text.assemble((layer.status, style), (" frozen", "cyan") if layer.frozen else "")
             table.add_row(layer.name, layer.type, status, " ".join(f"{m:g}" for m in layer.lr_mults),
                           _shapes(layer.net_shapes), _shapes(layer.model_shapes), layer.problem or "")
         yield table
         for warning in self.warnings:
-            yield Text.from_markup(f"[yellow]warning:[/] {warning}")
+            yield Text.assemble(("warning:", "yellow"), f" {warning}")
         counts = ", ".join(f"{len(getattr(self, s))} {s}" for s in (COPIED, FRESH, MISMATCHED, IGNORED, "frozen"))
         if self.weights_loadable:
-            yield Text.from_markup(f"[green]Caffe loads these weights[/] ({counts}).")
+            yield Text.assemble(("Caffe loads these weights", "green"), f" ({counts}).")
         else:
-            yield Text.from_markup(f"[red]Caffe would abort loading these weights[/] at layer "
-                                   f"{self.abort_at!r}, the first mismatch in the caffemodel ({counts}).")
+            yield Text.assemble(("Caffe would abort loading these weights", "red"), f" at layer "
+                                f"{self.abort_at!r}, the first mismatch in the caffemodel ({counts}).")
 
 
 def _shapes(shapes: list[list[int]]) -> str:
