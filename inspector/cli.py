@@ -43,7 +43,7 @@ def _describe(exc: BaseException) -> str:
     """`Type: message` of an exception, even one whose __str__ itself fails."""
     try:
         text = str(exc)
-    except Exception:  # noqa: BLE001 - the report of a bug must not be a second bug
+    except Exception:
         text = "(its message cannot be shown)"
     first_line = text.strip().splitlines()[0] if text.strip() else ""
     return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
@@ -203,7 +203,8 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
               help="Elements checked per blob (all of a smaller blob).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
-@click.option("--input", "inputs", multiple=True, metavar="BLOB=FILE.npy", help="Data for an input blob (default: seeded random).")
+@click.option("--input", "inputs", multiple=True, metavar="BLOB=FILE.npy",
+              help="Data for an input blob (default: seeded random).")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True)
 @click.option("--timeout", type=float, metavar="SECONDS",
               help="End the check after this long and report what was running.")

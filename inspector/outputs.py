@@ -70,7 +70,8 @@ def check_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | N
         return output
     folder = Path(os.path.realpath(output)).parent
     if not folder.exists():
-        raise OutputError(output, f"folder {folder} does not exist", "Create the folder, or write the output elsewhere.")
+        raise OutputError(output, f"folder {folder} does not exist",
+                          "Create the folder, or write the output elsewhere.")
     if not folder.is_dir():
         raise OutputError(output, f"{folder} is not a folder", OUTPUT_REMEDY)
     Replacement(output).discard()  # a file can be made there (not read-only, not /proc): known before the run

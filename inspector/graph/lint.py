@@ -30,7 +30,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from ..caffe_env import LayerRegistry, registered_layer_types
+from ..caffe_env import LayerRegistry
 from ..forks import forks_with_type, from_which_fork
 from ..prototxt import PHASES
 from .build import NetGraph, build_graph

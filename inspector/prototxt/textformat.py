@@ -362,8 +362,9 @@ class _Parser:
                 return _number(text)
             except ValueError:  # more digits than Python reads (sys.get_int_max_str_digits)
                 line, col = self.position(offset)
-                raise PrototxtValueError(self.source, line, col,
-                                         f"number too long ({len(text)} characters), out of range for any field") from None
+                raise PrototxtValueError(
+                    self.source, line, col,
+                    f"number too long ({len(text)} characters), out of range for any field") from None
         if kind == "ident":
             self.pos += 1
             lowered = text.lower().lstrip("-")

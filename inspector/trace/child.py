@@ -42,8 +42,14 @@ def run(config: dict, emit, marker: Marker) -> None:
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
     from . import checks  # noqa: PLC0415
     from .netinfo import (  # noqa: PLC0415
-        blob_shapes, describe_layers, loss_reader, python_layer_specs, read_net_parameter, require_known_layer_types,
-        require_layers)
+        blob_shapes,
+        describe_layers,
+        loss_reader,
+        python_layer_specs,
+        read_net_parameter,
+        require_known_layer_types,
+        require_layers,
+    )
     from .netload import build_net, fill_inputs, import_layer_class, put_layers_on_path  # noqa: PLC0415
 
     caffe = import_pycaffe()
@@ -120,7 +126,8 @@ def serve(job, argv: list[str] | None = None, prog: str = "inspector.trace.child
     """The child's side of the event log, for any job (the trace here, inspector.trace.gradcheck_child):
     job(config, emit, marker) runs; its InspectorError or other exception is sent as an event."""
     parser = argparse.ArgumentParser(prog=prog)
-    parser.add_argument("--events-fd", type=int, required=True, help="the event log, an open file, written from its end")
+    parser.add_argument("--events-fd", type=int, required=True,
+                        help="the event log, an open file, written from its end")
     parser.add_argument("--marker-fd", type=int)
     parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
     parser.add_argument("--config", required=True)

@@ -658,7 +658,8 @@ def _check_blobs(report: GradcheckReport, checker: _Checker, layer_spec, net, sa
     checker.base_objective, _ = checker.forward()
     checker.base_state = checker.runner.discrete_state()
     checker.backward(propagate_down, np.float32(0))
-    analytic = [np.zeros_like(blob.diff) if untouched[k] else blob.diff.copy() for k, blob in enumerate(checker.bottoms)]
+    analytic = [np.zeros_like(blob.diff) if untouched[k] else blob.diff.copy()
+                for k, blob in enumerate(checker.bottoms)]
     analytic_params = [blob.diff.copy() for blob in checker.params]
     for k in range(len(checker.bottoms)):
         values = checker.inputs[k]

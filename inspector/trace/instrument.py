@@ -313,7 +313,8 @@ def _without_inspector_frames(exception: traceback.TracebackException) -> traceb
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        current.stack = traceback.StackSummary.from_list([f for f in current.stack if not is_inspector_file(f.filename)])
+        current.stack = traceback.StackSummary.from_list(
+            [f for f in current.stack if not is_inspector_file(f.filename)])
         pending += [current.__cause__, current.__context__]
     return exception
 

@@ -252,7 +252,8 @@ class TraceReport:
             table.add_column(column, overflow="fold")
         for f in self.findings:
             label = SEVERITY_LABELS.get(f.severity, (f.severity, ""))
-            table.add_row(Text(*label), f.check, Text(f.layer), f.method, str(f.iteration), Text(f.message), Text(f.fix))
+            table.add_row(Text(*label), f.check, Text(f.layer), f.method, str(f.iteration), Text(f.message),
+                          Text(f.fix))
         return table
 
     def _crash_view(self, c: Crash) -> Group:
@@ -426,7 +427,8 @@ class ReportBuilder:
 
 
 def write_last_trace(report: TraceReport, folder: Path | None = None) -> Path:
-    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the report.
+    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the
+    report.
 
     Strict JSON, written atomically; OutputError (the path and the OS's reason) when it cannot be.
     """
