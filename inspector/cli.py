@@ -16,11 +16,7 @@ import click
 from rich.text import Text
 
 from . import __version__
-from .errors import (
-    EXIT_CHECK_FAILED,
-    EXIT_INTERNAL_ERROR,
-    InspectorError,
-)
+from .errors import EXIT_CHECK_FAILED, EXIT_INTERNAL_ERROR, InspectorError
 from .render import emit, stderr_console
 
 FORMAT_CHOICE = click.Choice(["text", "json"])
@@ -53,8 +49,8 @@ def _describe(exc: BaseException) -> str:
 def report_internal_error(exc: BaseException) -> None:
     stderr_console().print(
         Text.assemble(("internal error:", "bold red"), f" {_describe(exc)}\n", ("hint:", "dim"),
-                      " this is a bug in inspector; please report it with the traceback of "
-                      "`inspector --debug ...` (the same command with --debug first)."))
+                      " this is a bug in inspector; please report it, with the traceback that "
+                      "`inspector --debug <the same arguments>` prints."))
 
 
 class InspectorGroup(click.Group):
