@@ -206,3 +206,21 @@ def test_last_trace_json_is_strict_json(tmp_path):
 
     data = json.loads(text, parse_constant=refuse)
     assert data["net"] == str(TRACE / "nan_diff.prototxt")
+
+
+@pytest.mark.caffe
+def test_a_nan_loss_is_null_in_trace_json_with_the_fact_kept_under_nonfinite(tmp_path):
+    net = tmp_path / "nan_loss.prototxt"
+    net.write_text('layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 4 dim: 6 } } }\n'
+                   'layer { name: "log" type: "Log" bottom: "data" top: "log" }\n'  # log of negative data: NaN
+                   'layer { name: "loss" type: "EuclideanLoss" bottom: "log" bottom: "data" top: "loss" }\n')
+    result = run_cli("trace", net, "--iterations", "1", "--format", "json", cwd=tmp_path)
+
+    def refuse(constant):
+        raise AssertionError(f"non-standard JSON constant {constant}")
+
+    for text in (result.stdout, (tmp_path / ".inspector" / "last-trace.json").read_text()):
+        data = json.loads(text, parse_constant=refuse)
+        report = data.get("report", data)
+        assert report["losses"] == [None]
+    assert json.loads(result.stdout)["nonfinite"] == {"/losses/0": "NaN"}
