@@ -68,6 +68,8 @@ def check_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | N
         raise OutputError(output, "it is a folder", "Give a file name, e.g. " + str(output / "out.json"))
     if _is_special(output):
         return output
+    if output.exists() and not os.access(output, os.W_OK):  # a rename would replace it anyway: ask first
+        raise OutputError(output, "the file is read-only", "Make it writable, or write the output elsewhere.")
     folder = Path(os.path.realpath(output)).parent
     if not folder.exists():
         raise OutputError(output, f"folder {folder} does not exist", "Create the folder, or write the output elsewhere.")

@@ -109,6 +109,16 @@ def test_graph_output_in_a_read_only_folder_exits_2(tmp_path):
     assert result.returncode == 2 and "Permission denied" in result.stderr
 
 
+@pytest.mark.skipif(AS_ROOT, reason="root may write any file")
+def test_graph_output_onto_a_read_only_file_is_refused_and_the_file_kept(tmp_path):
+    output = tmp_path / "net.dot"
+    output.write_text("keep me")
+    output.chmod(0o444)
+    result = run_cli("graph", STATIC / "fork_roi.prototxt", "-o", output)
+    assert result.returncode == 2 and "the file is read-only" in result.stderr
+    assert output.read_text() == "keep me"
+
+
 # ---- the helpers themselves ----
 def test_a_device_output_is_written_in_place_and_a_full_one_is_an_output_error():
     if not Path("/dev/full").exists():
