@@ -69,7 +69,7 @@ def _candidate_states(*layers: LayerSpec):
     """The net states these layers were written for: no stage, or the stages one include rule asks for."""
     rules = [r for layer in layers for r in layer.include + layer.exclude]
     levels = {0} | {v for r in rules for v in (r.min_level, r.max_level) if v is not None}
-    stage_sets = [[]] + [r.stage for layer in layers for r in layer.include if r.stage]
+    stage_sets: list[list[str]] = [[], *(r.stage for layer in layers for r in layer.include if r.stage)]
     return [(p, lvl, stage_set) for p in PHASES for lvl in sorted(levels) for stage_set in stage_sets]
 
 
@@ -93,7 +93,7 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
     graph = nx.DiGraph(name=net.name, phase=phase)
     nodes = graph.nodes
     findings: list[Finding] = []
-    dropped = {p: [l.name for l in net.layers if not l.included_in(p, level, stages)] for p in PHASES}
+    dropped = {p: [layer.name for layer in net.layers if not layer.included_in(p, level, stages)] for p in PHASES}
 
     layers: list[tuple[LayerSpec, tuple[str, ...], tuple[str, ...]]] = []
     for layer in net.layers:
@@ -113,7 +113,8 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
     def blob_node(name: str, version: int, order: int) -> str:
         node = f"blob:{name}" if version == 0 else f"blob:{name}@{version}"
         if node not in nodes:
-            graph.add_node(node, kind="blob", name=name, version=version, label=name if version == 0 else f"{name}@{version}",
+            graph.add_node(node, kind="blob", name=name, version=version,
+                           label=name if version == 0 else f"{name}@{version}",
                            shape=blob_shapes.get(name), input=False, undefined=False, order=order)
             first_node_of.setdefault(name, node)
         return node
@@ -133,7 +134,8 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
     pending: list[tuple[str, LayerSpec, int, str, tuple[str, ...]]] = []
     for position, (layer, in_phases, wire) in enumerate(layers):
         name_counts[layer.name] += 1
-        node = f"layer:{layer.name}" if name_counts[layer.name] == 1 else f"layer:{layer.name}#{name_counts[layer.name]}"
+        count = name_counts[layer.name]
+        node = f"layer:{layer.name}" if count == 1 else f"layer:{layer.name}#{count}"
         order = 2 * position + 1
         graph.add_node(node, kind="layer", name=layer.name, type=layer.type, order=order, index=layer.index,
                        line=layer.line, phases=list(in_phases),

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import networkx as nx
 
-from ..caffe_env import LayerRegistry, registered_layer_types
+from ..caffe_env import LayerRegistry
 from ..forks import forks_with_type, from_which_fork
 from ..prototxt import PHASES
 from .build import NetGraph, build_graph
@@ -72,9 +72,9 @@ def defines_class(source_file: str, class_name: str) -> bool | None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(isinstance(t, ast.Name) and t.id == class_name for t in targets):
                 return True
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            if any((alias.asname or alias.name) == class_name or alias.name == "*" for alias in node.names):
-                return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                (alias.asname or alias.name) == class_name or alias.name == "*" for alias in node.names):
+            return True
     return False
 
 
@@ -118,8 +118,9 @@ def lint_duplicate_names(netgraph: NetGraph) -> list[Finding]:
                 lines = ", ".join(str(e["line"]) for e in entries)
                 # Caffe builds such a net, so a warning: the harm comes later, where names are keys.
                 findings.append(Finding("duplicate-layer-name", "warning", name,
-                                        f"{len(entries)} layers named '{name}' in {phase}, on lines {lines}; Caffe builds "
-                                        "it, but copies weights and indexes net.params by layer name, so they get mixed up",
+                                        f"{len(entries)} layers named '{name}' in {phase}, on lines {lines}; "
+                                        "Caffe builds it, but copies weights and indexes net.params by layer name, "
+                                        "so they get mixed up",
                                         entries[1]["line"]))
     return findings
 

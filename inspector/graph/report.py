@@ -53,7 +53,7 @@ def _param_count(layer: LayerSpec, first: list[int] | None) -> int | None:
         spatial = len(first) - 2
         kernel = param.integers("kernel_size") or [param.integer("kernel_h", 1), param.integer("kernel_w", 1)]
         kernel = kernel * spatial if len(kernel) == 1 else kernel
-        group, out = param.integer("group", 1), param.integer("num_output")
+        group, out = param.integer("group", 1), param.integer("num_output", 0)
         bias = str(param.get("bias_term", "true")).lower() != "false"
         return out * (first[1] // group) * math.prod(kernel) + (out if bias else 0)
     if kind == "InnerProduct":
@@ -61,7 +61,7 @@ def _param_count(layer: LayerSpec, first: list[int] | None) -> int | None:
         if first is None or not param.has("num_output"):
             return None
         axis = param.integer("axis", 1)
-        out = param.integer("num_output")
+        out = param.integer("num_output", 0)
         bias = str(param.get("bias_term", "true")).lower() != "false"
         return out * math.prod(first[axis:]) + (out if bias else 0)
     if kind == "BatchNorm":
@@ -204,7 +204,7 @@ def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | N
     graph = netgraph.graph
     groups = shared_param_groups(netgraph)
     shared_names = {name for params, _ in groups for name in params}
-    specs = {node: layer for node, layer in zip(netgraph.layer_nodes, netgraph.layers)}
+    specs = dict(zip(netgraph.layer_nodes, netgraph.layers))
     layers, params_total, uncounted = [], 0, []
     for node in netgraph.topological_layer_nodes():
         attrs, spec = graph.nodes[node], specs[node]
@@ -225,7 +225,8 @@ def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | N
             "bottoms": spec.bottoms, "tops": spec.tops, "bottom_edges": bottom_edges, "top_edges": top_edges,
             "phases": attrs["phases"], "python": attrs["python"], "param_str": attrs["param_str"],
             "loss_weights": attrs["loss_weights"], "frozen": attrs["frozen"], "lr_mults": attrs["lr_mults"],
-            "shared_params": [n for n in attrs["shared_params"] if n in shared_names], "in_place": bool(spec.in_place_tops),
+            "shared_params": [n for n in attrs["shared_params"] if n in shared_names],
+            "in_place": bool(spec.in_place_tops),
             "style": layer_style(attrs), "params": count,
         })
     blobs = [{"node": n, "name": a["name"], "version": a["version"], "label": a["label"], "shape": a["shape"],
@@ -237,10 +238,10 @@ def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | N
     known_shapes = bool(netgraph.blob_shapes) or bool(param_shapes)
     summary = GraphSummary(
         layers=len(layers), blobs=len(blobs),
-        layers_by_type=dict(Counter(l["type"] for l in layers)),
-        python_layers=[f"{l['name']} ({l['python']})" for l in layers if l["python"]],
-        loss_layers=[l["name"] for l in layers if l["loss_weights"]],
-        frozen_layers=[l["name"] for l in layers if l["frozen"]],
+        layers_by_type=dict(Counter(layer["type"] for layer in layers)),
+        python_layers=[f"{layer['name']} ({layer['python']})" for layer in layers if layer["python"]],
+        loss_layers=[layer["name"] for layer in layers if layer["loss_weights"]],
+        frozen_layers=[layer["name"] for layer in layers if layer["frozen"]],
         shared_params={", ".join(params): [graph.nodes[n]["name"] for n in nodes]
                        for params, nodes in groups},
         outputs=[b["label"] for b in blobs if not b["consumers"] and not b["undefined"]],

@@ -76,7 +76,7 @@ class NetStateRule:
     not_stage: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_message(cls, message: Message) -> "NetStateRule":
+    def from_message(cls, message: Message) -> NetStateRule:
         phase = message.get("phase")
         return cls(
             phase=_phase_name(phase) if phase is not None else None,
@@ -423,6 +423,6 @@ def parse_net(path_or_text: str | Path) -> NetSpec:
     if isinstance(path_or_text, Path):
         return read_net(path_or_text)
     text = str(path_or_text)
-    if "\n" in text or "{" in text or ":" in text and not Path(text).exists():
+    if "\n" in text or "{" in text or (":" in text and not Path(text).exists()):
         return net_from_message(parse_text(text, "<text>"))
     return read_net(text)

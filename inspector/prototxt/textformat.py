@@ -26,7 +26,7 @@ import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Union
+from typing import NoReturn, Union, overload
 
 from ..errors import InputError
 
@@ -73,12 +73,22 @@ class Message:
             return float(value)
         raise self._value_error(name, value, "a number")
 
+    @overload
+    def integer(self, name: str) -> int | None: ...
+    @overload
+    def integer(self, name: str, default: int) -> int: ...
+
     def integer(self, name: str, default: int | None = None) -> int | None:
         """The last value of an integer field; PrototxtValueError (FILE:LINE:COL) for anything else."""
         return self._as_integer(name, self.get(name)) if self.has(name) else default
 
     def integers(self, name: str) -> list[int]:
         return [self._as_integer(name, value) for value in self.get_all(name)]
+
+    @overload
+    def number(self, name: str) -> float | None: ...
+    @overload
+    def number(self, name: str, default: float) -> float: ...
 
     def number(self, name: str, default: float | None = None) -> float | None:
         """The last value of a float field (an integer is a float too); PrototxtValueError for anything else."""
@@ -118,7 +128,8 @@ class Message:
         return out
 
     def _repeated_keys(self) -> set[str]:
-        seen, repeated = set(), set()
+        seen: set[str] = set()
+        repeated: set[str] = set()
         for key, _ in self.fields:
             (repeated if key in seen else seen).add(key)
         return repeated
@@ -215,6 +226,7 @@ class _Parser:
             if m is None:
                 self._fail_at(offset, "a field, value or punctuation", text[offset])
             kind = m.lastgroup
+            assert kind is not None  # every alternative of _TOKEN is a named group
             if kind == "unclosed":
                 self._fail_at(offset, "a closing quote on the same line", m.group()[:20])
             if kind != "ws" and kind != "comment":
@@ -225,11 +237,11 @@ class _Parser:
         index = bisect.bisect_right(self.line_starts, offset) - 1
         return index + 1, offset - self.line_starts[index] + 1
 
-    def _fail_at(self, offset: int, expected: str, near: str):
+    def _fail_at(self, offset: int, expected: str, near: str) -> NoReturn:
         line, col = self.position(offset)
         raise TextFormatError(self.source, line, col, expected, near)
 
-    def fail(self, expected: str):
+    def fail(self, expected: str) -> NoReturn:
         if self.pos < len(self.tokens):
             _, text, offset = self.tokens[self.pos]
             self._fail_at(offset, expected, text)
@@ -360,8 +372,8 @@ class _Parser:
                 return _number(text)
             except ValueError:  # more digits than Python reads (sys.get_int_max_str_digits)
                 line, col = self.position(offset)
-                raise PrototxtValueError(self.source, line, col,
-                                         f"number too long ({len(text)} characters), out of range for any field") from None
+                raise PrototxtValueError(self.source, line, col, f"number too long ({len(text)} characters), "
+                                         "out of range for any field") from None
         if kind == "ident":
             self.pos += 1
             lowered = text.lower().lstrip("-")
