@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from typing import IO, cast
 
 import click
 from rich.text import Text
@@ -52,8 +53,8 @@ def _describe(exc: BaseException) -> str:
 def report_internal_error(exc: BaseException) -> None:
     stderr_console().print(
         Text.assemble(("internal error:", "bold red"), f" {_describe(exc)}\n", ("hint:", "dim"),
-                      " this is a bug in inspector; please report it with the traceback of "
-                      "`inspector --debug ...` (the same command with --debug first)."))
+                      " this is a bug in inspector; please report it, with the traceback that "
+                      "`inspector --debug <the same arguments>` prints."))
 
 
 class InspectorGroup(click.Group):
@@ -178,7 +179,8 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
     if out:
         check_output(out, [net, weights, *parsed.values()])
     # --out is renamed into place only once the report is complete; a failing run leaves the old file
-    with OutputStream(out) if out else contextlib.nullcontext() as stream:
+    with OutputStream(out) if out else contextlib.nullcontext() as output:
+        stream = cast("IO[str] | None", output)  # an OutputStream is written like a text file
         jsonl = (stream or sys.stdout) if fmt == "jsonl" else None
         report = run_trace(options, jsonl=jsonl, progress=fmt != "jsonl" and sys.stderr.isatty())
         try:

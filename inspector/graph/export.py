@@ -17,7 +17,7 @@ import networkx as nx
 
 from ..errors import InputError, MissingDependency
 from ..outputs import check_output, replacing, write_output
-from ..render import strict_json
+from ..render import escape_control, strict_json
 from .build import NetGraph
 
 EXPORT_SUFFIXES = (".dot", ".gv", ".svg", ".png", ".pdf", ".graphml", ".json", ".mmd")
@@ -84,6 +84,8 @@ def shared_param_groups(netgraph: NetGraph) -> list[tuple[list[str], list[str]]]
 
 
 def _dot_quote(text: str) -> str:
+    """A DOT string; control characters (which stop dot's parser) are written out as \\xNN."""
+    text = escape_control(text)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
@@ -184,7 +186,7 @@ def to_node_link(netgraph: NetGraph) -> dict:
 
 
 def _mermaid_text(lines: list[str]) -> str:
-    return "<br/>".join(line.replace('"', "#quot;") for line in lines)
+    return "<br/>".join(escape_control(line).replace('"', "#quot;") for line in lines)
 
 
 def to_mermaid(netgraph: NetGraph, rankdir: str = "LR") -> str:
