@@ -228,8 +228,9 @@ def _absences(report: ExplainReport) -> list[str]:
         out.append(f"no guard: {report.cls.name} checks nothing before calling your layer")
     uncaught = [f"{m.cpp}" for m in report.methods for c in m.python_calls if not c.in_try]
     if uncaught:
-        out.append(f"no try/catch around the Python calls in {', '.join(dict.fromkeys(uncaught))}: a Python exception "
-                   "leaves as a C++ exception (bp::error_already_set); where nothing catches it, it aborts the process")
+        out.append(f"no try/catch: the Python calls in {', '.join(dict.fromkeys(uncaught))} are not caught; a Python "
+                   "exception leaves as a C++ exception (bp::error_already_set), and where nothing catches it, it "
+                   "aborts the process")
     if not any(h.kind == "gil" for h in report.error_handling if h.method in {m.cpp for m in report.methods}):
         out.append("no GIL handling: the calls into Python assume the calling thread holds the GIL")
     return out
