@@ -127,16 +127,33 @@ def doctor(caffe_root: str | None, fmt: str) -> None:
               help="Caffe source tree (default: $CAFFE_ROOT, pycaffe's tree, the provisioned build).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @click.option("--no-cache", is_flag=True, help="Parse again even when nothing changed since the last run.")
-def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool) -> None:
+@click.option("--compare", "other", type=click.Path(exists=True), metavar="OTHER",
+              help="Another Caffe tree (or header) to put side by side with this one, differences first.")
+def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool, other: str | None) -> None:
     """How Caffe drives a layer class, read from Caffe's C++ source with libclang.
 
     TARGET: a header base name (python_layer, conv_layer), a header path, or a class name (PythonLayer).
     """
+    from pathlib import Path
+
     from .explain import explain as explain_target
 
     report = explain_target(target, caffe_root, use_cache=not no_cache)
-    emit(report, fmt)
-    sys.exit(EXIT_CHECK_FAILED if report.partial else 0)  # a partial reading is not a clean one
+    partial = report.partial
+    if other is not None:
+        from .explain.compare import compare
+        from .explain.locate import looks_like_path
+
+        if Path(other).is_dir():  # the same target in the other tree (a header path by its base name)
+            other_report = explain_target(Path(target).stem if looks_like_path(target) else target, other,
+                                          use_cache=not no_cache)
+        else:
+            other_report = explain_target(other, use_cache=not no_cache)
+        partial = partial or other_report.partial
+        emit(compare(report, other_report), fmt)
+    else:
+        emit(report, fmt)
+    sys.exit(EXIT_CHECK_FAILED if partial else 0)  # a partial reading is not a clean one
 
 
 # ---- trace ----
