@@ -438,3 +438,27 @@ def test_input_that_is_not_npy_is_an_input_error(tmp_path):
     result = run_cli("trace", NETS / "siamese.prototxt", "--input", f"data={tmp_path / 'batch.npy'}", cwd=tmp_path)
     assert result.returncode == 2
     assert "is not a readable .npy file" in result.stderr and "CRASH" not in result.stdout
+
+
+# ---- the contract probe compares only what can be compared ----
+
+def test_probe_reseeds_pythons_random_so_a_randomised_layer_is_no_false_alarm():
+    report = traced("random_rows")
+    assert report.findings_of("diff_accumulates") == [] and report.findings_of("probe_skipped") == []
+    assert report.ok
+
+
+def test_probe_that_cannot_be_repeated_is_skipped_with_a_note_not_a_finding():
+    report = traced("cycling_rows")
+    assert report.findings_of("diff_accumulates") == [] and report.ok
+    notes = {f.layer: f for f in report.findings_of("probe_skipped")}
+    assert notes["crop"].severity == "info" and "gave different diffs" in notes["crop"].message
+    assert "its shape changed between two identical passes" in notes["scale"].message
+
+
+def test_nan_loss_is_a_finding_naming_where_the_nan_starts():
+    report = traced("nan_loss")
+    [finding] = report.findings_of("nonfinite_loss")
+    assert (finding.severity, finding.layer, finding.iteration) == ("error", "log", 1)
+    assert "the loss is nan at iteration 1" in finding.message and "'log' of layer 'log'" in finding.message
+    assert not report.ok

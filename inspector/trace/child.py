@@ -14,23 +14,25 @@ import sys
 from pathlib import Path
 
 from ..errors import InspectorError
+from . import checks
 from .events import EventLog
 from .instrument import Marker, Tracer, class_source, format_traceback
 
 
 def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) -> None:
     """One traced iteration as the command runs it: forward, backward when training, the loss (netinfo.loss_reader)
-    as an event."""
+    as an event, and a finding when it is NaN or Inf."""
     tracer.iteration = iteration
     net.forward()
     if training:
         net.backward()
-    emit({"event": "iteration", "iteration": iteration, "loss": loss()})
+    value = loss()
+    emit({"event": "iteration", "iteration": iteration, "loss": value})
+    checks.check_loss(net, tracer, value)
 
 
 def run(config: dict, emit, marker: Marker) -> None:
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
-    from . import checks  # noqa: PLC0415
     from .netinfo import (  # noqa: PLC0415
         blob_shapes, describe_layers, loss_reader, python_layer_specs, read_net_parameter, require_layers)
     from .netload import build_net, fill_inputs, import_layer_class, put_layers_on_path  # noqa: PLC0415
