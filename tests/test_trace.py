@@ -462,3 +462,31 @@ def test_nan_loss_is_a_finding_naming_where_the_nan_starts():
     assert (finding.severity, finding.layer, finding.iteration) == ("error", "log", 1)
     assert "the loss is nan at iteration 1" in finding.message and "'log' of layer 'log'" in finding.message
     assert not report.ok
+
+
+# ---- what a debugging user also needs ----
+
+def test_a_layers_prints_are_kept_with_the_method_and_iteration_that_printed_them():
+    output = traced("chatty").python_layer("chatty").output
+    assert output[0] == {"iteration": 0, "probe": False, "method": "setup", "stream": "stdout",
+                         "text": "chatty: factor 2.0"}
+    assert output[1:3] == [
+        {"iteration": 1, "probe": False, "method": "forward", "stream": "stdout", "text": "chatty: forward (4, 5)"},
+        {"iteration": 1, "probe": False, "method": "forward", "stream": "stdout", "text": output[2]["text"]}]
+    assert output[-1]["probe"] and output[-1]["iteration"] == 4
+    assert output[2]["text"].startswith("chatty: mean ")
+    assert traced("chatty").python_layer("loss").output == []
+
+
+def test_text_view_shows_a_layers_last_printed_lines_and_json_all_of_them(tmp_path):
+    text = run_cli("trace", NETS / "chatty.prototxt", cwd=tmp_path).stdout
+    assert "printed (last 5 of 9 lines, all in --format json):" in text
+    assert "  4* forward  chatty: forward (4, 5)" in text
+    data = json.loads(run_cli("trace", NETS / "chatty.prototxt", "--format", "json", cwd=tmp_path).stdout)
+    chatty = next(p for p in data["python_layers"] if p["name"] == "chatty")
+    assert len(chatty["output"]) == 9 and chatty["output"][0]["text"] == "chatty: factor 2.0"
+
+
+def test_bwd_column_says_yes_for_every_layer_under_force_backward():
+    layers = traced("identity_chain").layers
+    assert [layer["needs_backward"] for layer in layers] == [True] * len(layers)

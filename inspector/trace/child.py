@@ -16,7 +16,7 @@ from pathlib import Path
 from ..errors import InspectorError
 from . import checks
 from .events import EventLog
-from .instrument import Marker, Tracer, class_source, format_traceback
+from .instrument import LayerOutput, Marker, Tracer, class_source, format_traceback
 
 
 def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) -> None:
@@ -69,6 +69,8 @@ def run(config: dict, emit, marker: Marker) -> None:
     tracer = Tracer(emit, stats=config["stats"], post_mortem=config["pdb"], marker=marker,
                     python_layer_names=[s.name for s in specs])
     tracer.wrap_classes(classes)
+    real_streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = LayerOutput(sys.stdout, "stdout", tracer), LayerOutput(sys.stderr, "stderr", tracer)
     try:
         inputs = {k: Path(v) for k, v in config["inputs"].items()}
         weights = Path(config["weights"]) if config.get("weights") else None
@@ -77,7 +79,8 @@ def run(config: dict, emit, marker: Marker) -> None:
         tracer.attach_timers(net)
         declared = {layer.name for layer in param.layer}
         emit({"event": "net", "layers": [info.to_dict() for info in describe_layers(net, declared)],
-              "blob_shapes": blob_shapes(net), "inputs": fill_inputs(net, inputs, config["seed"])})
+              "blob_shapes": blob_shapes(net), "inputs": fill_inputs(net, inputs, config["seed"]),
+              "force_backward": bool(param.force_backward)})
         training = phase == "train"
         iterations = config["iterations"]
         loss = loss_reader(net)
@@ -95,6 +98,7 @@ def run(config: dict, emit, marker: Marker) -> None:
             checks.check_backward_calls(net, tracer, propagate_down, bool(param.force_backward))
         tracer.param_str_findings(saw_setup=True)
     finally:
+        sys.stdout, sys.stderr = real_streams
         tracer.restore()
 
 

@@ -303,3 +303,16 @@ class CyclingRows(RandomRows):
         self.reshapes += 1
         self.rows = 1 + self.reshapes % bottom[0].data.shape[0]
         top[0].reshape(self.rows, *bottom[0].data.shape[1:])
+
+
+class Chatty(Scale):
+    """Correct, and talkative: prints in setup and twice in every forward, as layers being debugged do."""
+
+    def setup(self, bottom, top):
+        super().setup(bottom, top)
+        print(f"chatty: factor {self.factor}")
+
+    def forward(self, bottom, top):
+        super().forward(bottom, top)
+        print("chatty: forward", top[0].data.shape)
+        print(f"chatty: mean {float(top[0].data.mean()):.3f}")
