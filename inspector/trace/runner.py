@@ -259,6 +259,8 @@ def _crash(builder: ReportBuilder, child: ChildRun, layer_types: dict[str, str])
     python_calls = {record.name: record.calls for record in report.python_layers}
     culprit = Culprit(crash.layer, crash.method, crash.stage, crash.iteration)
     crash.layer_type, crash.fed_by, crash.summary = blame(culprit, wiring, construction, python_calls)
+    if crash.kind == "python_exception":
+        crash.summary = None  # the layer's own traceback says it better
     return child.add_log(crash)
 
 
