@@ -462,11 +462,12 @@ def gradcheck(prototxt: Path, layer: str, step: float = DEFAULT_STEP, threshold:
         elif kind in ("error", "exception"):
             received[kind] = event
 
-    child = run_child("inspector.trace.gradcheck_child", config, on_event, glog_level=1)
+    # INFO level: Caffe's log names the layer it was building if it aborts then
+    child = run_child("inspector.trace.gradcheck_child", config, on_event, glog_level=0)
     if received["error"]:
         raise child_error(received["error"])
     if received["report"] is None:
-        raise _crash_error(layer, received["stage"], child, received["exception"])
+        raise _crash_error(layer, received["stage"], child, received["exception"], prototxt, phase)
     return GradcheckReport.from_dict(received["report"])
 
 
@@ -510,9 +511,12 @@ def check_in_net(prototxt: Path, layer: str, step: float = DEFAULT_STEP, thresho
                        layer_spec=layer_spec, prototxt=prototxt, phase=phase, on_stage=on_stage)
 
 
-def _crash_error(layer: str, stage: str | None, child, exception: dict | None) -> GradcheckCrash:
-    """What the user reads when the child died: one line for what happened while doing what, then
-    Caffe's "Check failed" line, or the traceback through the user's code (none of inspector's frames)."""
+def _crash_error(layer: str, stage: str | None, child, exception: dict | None, prototxt: Path,
+                 phase: str) -> GradcheckCrash:
+    """What the user reads when the child died: one line for what happened while doing what (the layer Caffe
+    was building, when it was), then Caffe's "Check failed" line, or the traceback through the user's code
+    (none of inspector's frames)."""
+    from .attribution import NetWiring, blame, construction_culprit  # noqa: PLC0415
     from .report import Crash  # noqa: PLC0415
 
     doing = f" while {stage}" if stage else ""
@@ -532,6 +536,15 @@ def _crash_error(layer: str, stage: str | None, child, exception: dict | None) -
                    f"{exception['type']}: {exception['message']}{at}.")
         return GradcheckCrash(message, remedy, stage, crash, crash.traceback)
     crash = child.add_log(Crash(child.abort_kind, child.returncode, layer, None, None))
+    construction = child.log.construction
+    if construction.started and not construction.initialized:
+        layer_types = {spec.name: spec.type for spec in require_layers(prototxt, phase)}
+        culprit = construction_culprit(construction, crash.check_failed, layer_types, child.mark)
+        crash.layer, crash.method, crash.stage = culprit.layer, culprit.method, culprit.stage
+        crash.layer_type, crash.fed_by, crash.summary = blame(culprit, NetWiring.of(construction, [], layer_types),
+                                                              construction, {})
+        if crash.summary:
+            doing += f" ({crash.summary})"
     if crash.check_failed:
         message = f"Caffe aborted the gradcheck of {layer!r}{doing} (exit code {child.returncode})."
         return GradcheckCrash(message, remedy, stage, crash, crash.check_failed)
