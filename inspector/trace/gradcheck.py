@@ -11,14 +11,19 @@ applied to one layer of a real net):
    decides propagate_down. Before every forward the bottoms are rewritten from a saved copy and
    numpy, `random` and Caffe are reseeded, as Caffe's checker reseeds, so layers that draw
    random numbers repeat themselves.
-3. The objective is sum(top_data * top_diff) with a seeded random top diff, or the loss weight
-   on a loss top (what Caffe puts in a loss top's diff). Backward gives the analytic gradient.
+3. The objective is sum(top_data * top_diff) with a seeded random top diff, or, on a loss top,
+   1.5 times its loss weight (Caffe puts the loss weight in a loss top's diff; a diff other than 1
+   makes a backward that ignores top[0].diff fail). Backward gives the analytic gradient.
 4. Which bottoms take a gradient, by this rule (the others are reported as skipped, with why):
    - `propagate_down: false` in the prototxt;
    - the backward raises when asked for it (it is retried without that bottom, last first);
-   - the backward leaves its diff untouched (a sentinel survives): the layer treats it as
-     non-differentiable; for a C++ layer, the net does not backpropagate into it;
-   - it holds only whole numbers and its gradient is all zero: a label.
+     an error raised in inspector's own code is never put down to the backward;
+   - it holds only whole numbers and its gradient is all zero, or its diff is left untouched
+     (a sentinel survives): a label; for a C++ layer, an untouched diff means the net does not
+     backpropagate into it.
+   A Python layer's bottom of other values whose diff the backward leaves untouched is checked
+   with a zero analytic gradient: to Caffe that is the gradient it gave, so `def backward(...):
+   pass` fails against the numeric gradient.
    The layer's own blobs (self.blobs, a C++ layer's weights) are checked unless the backward
    leaves their diff untouched (for a C++ layer: lr_mult 0, or no loss above it).
 5. Central differences on K sampled elements per blob (all of a small blob; seeded), divided by
