@@ -45,6 +45,7 @@ NEEDS_BACKWARD = re.compile(r"\] (\S+) (needs|does not need) backward computatio
 FATAL_LINE = re.compile(r"^F\d{4} ")
 LOG_TAIL_LINES = 60
 POLL_SECONDS = 0.02  # how often the event log is read while the child runs
+CALL_ITERATIONS_KEPT = 100  # a long run's report keeps the calls of its first and last this many iterations
 
 
 @dataclass
@@ -358,12 +359,17 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
             jsonl.write(line if line.endswith("\n") else line + "\n")
             jsonl.flush()
 
+    window = CallWindow(builder.report)
     with _progress_bar(progress, options.iterations) as advance:
         def on_event(line: str, event: dict) -> None:
             builder.add(event)
             write(line)
-            if event.get("event") == "iteration":
+            kind = event.get("event")
+            if kind == "iteration":
+                window.iteration_done(event["iteration"])
                 advance()
+            elif kind == "finding":
+                window.finding(event)
 
         child = run_child("inspector.trace.child", config, on_event, glog_level=0, interactive=options.pdb,
                           timeout=options.timeout)
@@ -381,6 +387,42 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
         report.crash = _crash(builder, child)
     write(encode_event(end_event(report)).decode())
     return report
+
+
+class CallWindow:
+    """Keeps the report of a long run to a bounded size as its events come: the calls of the first and of
+    the last CALL_ITERATIONS_KEPT iterations, and in between only the calls with a finding or a NaN or Inf;
+    the report counts the others (`calls_left_out`; a JSONL stream has every call)."""
+
+    def __init__(self, report: TraceReport):
+        self.report = report
+        self._decided: dict[str, int] = {}  # a layer's record -> how many of its first calls are kept for good
+        self._findings: set[tuple[str, str, int]] = set()  # (layer, method, iteration) of each finding
+
+    def finding(self, event: dict) -> None:
+        self._findings.add((event["layer"], event["method"], event["iteration"]))
+
+    def iteration_done(self, iteration: int) -> None:
+        """The calls older than the last CALL_ITERATIONS_KEPT iterations, past the first ones, go unless notable."""
+        last_to_decide = iteration - CALL_ITERATIONS_KEPT
+        if last_to_decide <= CALL_ITERATIONS_KEPT:
+            return
+        for record in self.report.python_layers:
+            calls, start = record.calls, self._decided.get(record.name, 0)
+            end = start
+            while end < len(calls) and calls[end]["iteration"] <= last_to_decide and not calls[end].get("probe"):
+                end += 1
+            kept = [call for call in calls[start:end]
+                    if call["iteration"] <= CALL_ITERATIONS_KEPT or self._notable(record.name, call)]
+            self.report.calls_left_out += end - start - len(kept)
+            record.calls = calls[:start] + kept + calls[end:]
+            self._decided[record.name] = start + len(kept)
+
+    def _notable(self, layer: str, call: dict) -> bool:
+        if (layer, call["method"], call["iteration"]) in self._findings:
+            return True
+        return any(stats and (stats["nan"] or stats["inf"]) for blob in (*call["bottoms"], *call["tops"])
+                   for stats in (blob.get("data"), blob.get("diff")))
 
 
 def exit_status(report: TraceReport) -> int:
