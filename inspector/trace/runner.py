@@ -324,9 +324,9 @@ def run_child(module: str, config: dict, on_event: Callable[[str, dict], None], 
                 if child.poll() is None:  # inspector itself failed while the child ran: the child goes too
                     child.kill()
                     child.wait()
-        log.join()
-        if printed:
-            printed.join()
+            log.join()  # still under the handlers: a late Ctrl-C does not lose the finished run
+            if printed:
+                printed.join()
         return ChildRun(returncode, log, printed, Marker.read(marker_fd), stopped_by=ending.signal,
                         timeout=timeout if ending.timed_out else None)
     finally:
