@@ -8,6 +8,13 @@ and drives the progress bar. Caffe's log (the child's stderr, INFO level) is rea
 If the child dies, the report keeps every event that arrived, and the marker file names the
 layer and method that were running. run_child (the process, the event log, Caffe's log) is shared with
 `inspector gradcheck`, whose check runs the same way.
+
+The child never outlives inspector and leaves nothing behind: the event log and the marker are files
+with no name, passed as open descriptors; the child has a session of its own (a terminal's Ctrl-C
+reaches inspector only) and dies with its parent (child.die_with_parent). Past --timeout, or when
+inspector gets SIGINT, SIGTERM or SIGHUP, run_child ends the child with SIGTERM, on which it dumps its
+Python stack to its log (faulthandler), and the report says where it was. A JSONL stream ends with an
+"end" event, and a long run's report keeps a bounded window of its calls (CallWindow).
 """
 from __future__ import annotations
 
