@@ -248,9 +248,11 @@ KILL_AFTER_SECONDS = 5.0  # a child that SIGTERM does not end (stuck in the kern
 
 class _Ending:
     """Whether inspector must end the child before it finishes: a signal inspector got (SIGINT, SIGTERM,
-    SIGHUP) or the timeout; and ending it: SIGTERM (its stack is dumped, then it dies), SIGKILL if that fails."""
+    SIGHUP) or the timeout; and ending it: SIGTERM (its stack is dumped, then it dies), SIGKILL if that fails.
+    Ctrl-Z pauses the child with inspector (and the timeout's clock)."""
 
     def __init__(self, timeout: float | None):
+        self.child: subprocess.Popen | None = None
         self.signal: str | None = None
         self.timed_out = False
         self._deadline = time.monotonic() + timeout if timeout else None
@@ -259,6 +261,21 @@ class _Ending:
     def on_signal(self, number: int, frame) -> None:
         if self.signal is None and not self.timed_out:
             self.signal = signal.Signals(number).name
+
+    def on_suspend(self, number: int, frame) -> None:
+        """Ctrl-Z (SIGTSTP): the terminal stops inspector alone (the child has a session of its own), so the
+        child is stopped here, then inspector stops as SIGTSTP would stop it, and both go on together."""
+        running = self.child is not None and self.child.poll() is None
+        if running:
+            os.kill(self.child.pid, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)  # inspector stops here, until SIGCONT (the shell's fg or bg)
+        signal.signal(signal.SIGTSTP, self.on_suspend)
+        if self._deadline is not None:
+            self._deadline += time.monotonic() - stopped_at  # time stopped is not time running
+        if running:
+            os.kill(self.child.pid, signal.SIGCONT)
 
     def finished(self, child: subprocess.Popen) -> bool:
         """Whether the child has exited; if it must end, ends it (asked each time the event log is polled)."""
@@ -283,11 +300,14 @@ class _Ending:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+        suspend = () if interactive or not hasattr(signal, "SIGTSTP") else (signal.SIGTSTP,)
+        previous = {number: signal.getsignal(number) for number in (*STOP_SIGNALS, *suspend)}
         try:
             for number in STOP_SIGNALS:
                 ignored = interactive and number == signal.SIGINT
                 signal.signal(number, signal.SIG_IGN if ignored else self.on_signal)
+            for number in suspend:  # with --pdb the child shares the terminal: Ctrl-Z stops both already
+                signal.signal(number, self.on_suspend)
             yield
         finally:
             for number, handler in previous.items():
@@ -321,6 +341,7 @@ def run_child(module: str, config: dict, on_event: Callable[[str, dict], None], 
                 stdout=None if interactive else subprocess.PIPE,
                 stderr=subprocess.PIPE, start_new_session=not interactive,
             )
+            ending.child = child
             try:
                 log = CaffeLog(child.stderr)
                 printed = CaffeLog(child.stdout) if child.stdout else None
