@@ -41,13 +41,17 @@ def _wait_for(condition, what: str) -> None:
         time.sleep(0.05)
 
 
+def _state(pid: int) -> str | None:
+    """The process's state letter (R running, S sleeping, T stopped, Z a zombie), None if there is none."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
 def _process_gone(pid: int) -> bool:
     """No such process, or only its exit status left (a zombie no one has reaped yet)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+    return _state(pid) in (None, "Z")
 
 
 class HungRun:
@@ -62,7 +66,7 @@ class HungRun:
                    PROC_LAYERS_PID_FILE=str(pid_file))
         self.process = subprocess.Popen([sys.executable, "-m", "inspector", command, str(HANGS), *args],
                                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True, start_new_session=own_group)
+                                        text=True, preexec_fn=os.setpgrp if own_group else None)
         _wait_for(lambda: pid_file.exists() or self.process.poll() is not None, "the layer to start hanging")
         assert self.process.poll() is None, self.process.communicate()
         self.child_pid = int(pid_file.read_text())
@@ -141,6 +145,17 @@ def test_ctrl_c_ends_a_hung_gradcheck_naming_what_it_was_doing(hung):
     assert ("The gradcheck of 'slow' was interrupted (SIGINT) while running the net forward up to layer 'slow'"
             in stderr)
     assert _process_gone(trace.child_pid)
+
+
+def test_ctrl_z_pauses_the_child_with_inspector_and_fg_resumes_both(hung):
+    trace = hung(own_group=True)  # a process group of its own in this session, as a shell's job is
+    os.killpg(trace.process.pid, signal.SIGTSTP)  # what a terminal's Ctrl-Z does
+    _wait_for(lambda: _state(trace.process.pid) == "T" and _state(trace.child_pid) == "T", "both to stop")
+    os.killpg(trace.process.pid, signal.SIGCONT)  # what the shell's fg does
+    _wait_for(lambda: _state(trace.child_pid) not in ("T", None), "the child to go on")
+    trace.process.send_signal(signal.SIGINT)
+    code, stdout, _ = trace.finish()
+    assert code == 130 and "INTERRUPTED (SIGINT) in layer slow during forward (iteration 1)" in stdout
 
 
 def test_a_killed_inspector_takes_its_child_along_and_leaves_no_file(hung):
@@ -314,3 +329,33 @@ def test_a_stopped_run_in_a_cpp_layer_points_at_no_line(tmp_path):
     crash = _stopped_crash(tmp_path, "pycaffe")
     assert crash.location is None
     assert "pycaffe.py" in crash.traceback
+
+
+# ---- a long run keeps a bounded report ----
+
+LONG = 205  # iterations: the first and last 100 kept, the 5 between left out
+
+
+def test_a_long_run_keeps_the_first_and_last_iterations_calls_and_counts_the_rest():
+    report = run_trace(TraceOptions(NETS / "siamese.prototxt", iterations=LONG))
+    iterations = {c["iteration"] for c in report.calls("scale") if not c["probe"]}
+    assert iterations == set(range(0, 101)) | set(range(106, LONG + 1))
+    assert report.calls_left_out == 5 * 3 * 2  # reshape, forward, backward of both Python layers
+    assert len(report.losses) == LONG and report.ok
+
+
+def test_a_long_run_keeps_every_call_with_a_nan(tmp_path):
+    report = run_trace(TraceOptions(NETS / "nan_diff.prototxt", iterations=LONG))
+    backward = [c["iteration"] for c in report.calls("broken", "backward") if not c["probe"]]
+    assert backward == list(range(1, LONG + 1))  # each wrote NaN: all kept
+    forward = [c["iteration"] for c in report.calls("broken", "forward") if not c["probe"]]
+    assert 103 not in forward and 106 in forward
+
+
+def test_a_long_run_streams_every_call_to_jsonl(tmp_path):
+    out = tmp_path / "events.jsonl"
+    result = run_cli("trace", NETS / "siamese.prototxt", "--iterations", LONG, "--format", "jsonl", "--out", out,
+                     cwd=tmp_path)
+    assert result.returncode == 0
+    calls = [json.loads(line) for line in out.read_text().splitlines() if line.startswith('{"event":"call"')]
+    assert {c["iteration"] for c in calls if c["layer"] == "scale" and not c["probe"]} == set(range(0, LONG + 1))

@@ -128,6 +128,7 @@ class TraceReport:
     completed: bool = False
     not_run: str | None = None  # why the passes were never started (weights Caffe would abort loading)
     finetune: object | None = None  # the fine-tuning view (inspector.trace.finetune) when weights were given
+    calls_left_out: int = 0  # calls of a long run's middle iterations not kept (runner.CallWindow)
 
     @property
     def weights_loadable(self) -> bool:
@@ -154,7 +155,7 @@ class TraceReport:
             "layers": self.layers, "python_layers": [p.to_dict() for p in self.python_layers],
             "findings": [f.to_dict() for f in self.findings], "losses": self.losses,
             "blob_shapes": self.blob_shapes, "inputs": self.inputs,
-            "crash": self.crash.to_dict() if self.crash else None,
+            "crash": self.crash.to_dict() if self.crash else None, "calls_left_out": self.calls_left_out,
         }
         if self.finetune is not None:
             out["finetune"] = self.finetune.to_dict() if hasattr(self.finetune, "to_dict") else self.finetune
@@ -171,6 +172,9 @@ class TraceReport:
         for record in self.python_layers:
             if record.calls or self.not_run is None:
                 yield self._call_log(record)
+        if self.calls_left_out:
+            yield Text(f"{self.calls_left_out:,} calls of the middle iterations left out (those with a finding or a "
+                       "NaN/Inf kept); --format jsonl has every call", style="dim")
         if self.losses:
             yield Text("loss per iteration: " + ", ".join(f"{x:.6g}" for x in self.losses))
         if self.findings:
