@@ -7,12 +7,11 @@ together in a dashed cluster; blob nodes show the blob's shape when it is known.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import shutil
 import subprocess
 from pathlib import Path
-
-import networkx as nx
 
 from ..errors import InputError, MissingDependency
 from .build import NetGraph
@@ -62,22 +61,31 @@ def blob_label_lines(attrs: dict) -> list[str]:
 
 def shared_param_groups(netgraph: NetGraph) -> list[tuple[list[str], list[str]]]:
     """Layers connected by shared param names: [(param names, layer nodes)], each a union of sharing."""
-    graph = netgraph.graph
+    nodes = netgraph.digraph.nodes
     by_param: dict[str, list[str]] = {}
     for node in netgraph.layer_nodes:
-        for name in graph.nodes[node]["shared_params"]:
+        for name in nodes[node]["shared_params"]:
             by_param.setdefault(name, []).append(node)
-    sharing = nx.Graph()
-    for name, nodes in by_param.items():
-        if len(nodes) > 1:
-            for node in nodes:
-                sharing.add_edge(("param", name), node)
-    groups = []
-    for component in nx.connected_components(sharing):
-        params = sorted(n[1] for n in component if isinstance(n, tuple))
-        layers = [n for n in netgraph.layer_nodes if n in component]
-        groups.append((params, layers))
-    return sorted(groups, key=lambda g: netgraph.layer_nodes.index(g[1][0]))
+    group_of: dict[str, int] = {}  # layer node -> its group; groups merge when a layer shares two names
+    members: dict[int, tuple[set[str], set[str]]] = {}  # group -> (param names, layer nodes)
+    new_keys = itertools.count()
+    for name, sharers in by_param.items():
+        if len(sharers) < 2:
+            continue
+        merged = {group_of[n] for n in sharers if n in group_of}
+        group = min(merged) if merged else next(new_keys)
+        params, layers = members.setdefault(group, (set(), set()))
+        for other in merged - {group}:
+            other_params, other_layers = members.pop(other)
+            params |= other_params
+            layers |= other_layers
+        params.add(name)
+        layers.update(sharers)
+        for node in layers:
+            group_of[node] = group
+    groups = [(sorted(params), [n for n in netgraph.layer_nodes if n in layers]) for params, layers in members.values()]
+    position = {node: i for i, node in enumerate(netgraph.layer_nodes)}
+    return sorted(groups, key=lambda g: position[g[1][0]])
 
 
 def _dot_quote(text: str) -> str:
@@ -86,7 +94,7 @@ def _dot_quote(text: str) -> str:
 
 def to_dot(netgraph: NetGraph, rankdir: str = "LR") -> str:
     """The graph as Graphviz DOT text."""
-    graph = netgraph.graph
+    graph = netgraph.digraph
     q = _dot_quote
     out = [f"digraph {q(netgraph.net.name or 'net')} {{",
            f"  graph [rankdir={rankdir}, fontname=Helvetica, label={q(_title(netgraph))}, labelloc=t];",
@@ -148,17 +156,22 @@ def _plain_attrs(attrs: dict) -> dict:
     return out
 
 
-def to_graphml_graph(netgraph: NetGraph) -> nx.DiGraph:
+def to_graphml_graph(netgraph: NetGraph):
+    """A networkx.DiGraph with GraphML-ready (scalar) attributes."""
+    import networkx as nx  # noqa: PLC0415 - only GraphML output pays for the import
+
     plain = nx.DiGraph()
-    plain.graph.update(_plain_attrs(netgraph.graph.graph))
-    for node, attrs in netgraph.graph.nodes(data=True):
+    plain.graph.update(_plain_attrs(netgraph.digraph.graph))
+    for node, attrs in netgraph.digraph.nodes(data=True):
         plain.add_node(node, **_plain_attrs(attrs))
-    for source, target, attrs in netgraph.graph.edges(data=True):
+    for source, target, attrs in netgraph.digraph.edges(data=True):
         plain.add_edge(source, target, **_plain_attrs(attrs))
     return plain
 
 
 def to_node_link(netgraph: NetGraph) -> dict:
+    import networkx as nx  # noqa: PLC0415 - only node-link JSON output pays for the import
+
     return nx.node_link_data(netgraph.graph, edges="edges")
 
 
@@ -167,7 +180,7 @@ def _mermaid_text(lines: list[str]) -> str:
 
 
 def to_mermaid(netgraph: NetGraph, rankdir: str = "LR") -> str:
-    graph = netgraph.graph
+    graph = netgraph.digraph
     ids = {node: f"n{i}" for i, node in enumerate(graph.nodes)}
     out = [f"flowchart {rankdir}"]
     styled: dict[str, list[str]] = {}
@@ -205,6 +218,8 @@ def export(netgraph: NetGraph, output: str | Path, rankdir: str = "LR") -> Path:
     elif suffix in GRAPHVIZ_FORMATS:
         run_dot(to_dot(netgraph, rankdir), GRAPHVIZ_FORMATS[suffix], output)
     elif suffix == ".graphml":
+        import networkx as nx  # noqa: PLC0415 - only GraphML output pays for the import
+
         nx.write_graphml(to_graphml_graph(netgraph), output)
     elif suffix == ".json":
         output.write_text(json.dumps(to_node_link(netgraph), indent=1))

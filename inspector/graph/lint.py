@@ -25,8 +25,6 @@ from collections import defaultdict
 from importlib.machinery import PathFinder
 from pathlib import Path
 
-import networkx as nx
-
 from ..caffe_env import LayerRegistry, registered_layer_types
 from ..forks import forks_with_type, from_which_fork
 from .build import NetGraph
@@ -105,7 +103,7 @@ def lint_duplicate_names(netgraph: NetGraph) -> list[Finding]:
     for phase in netgraph.wiring_phases:
         by_name = defaultdict(list)
         for node in netgraph.layer_nodes:
-            attrs = netgraph.graph.nodes[node]
+            attrs = netgraph.digraph.nodes[node]
             if netgraph.phase != "ALL" or phase in attrs["phases"]:
                 by_name[attrs["name"]].append(attrs)
         for name, entries in by_name.items():
@@ -121,9 +119,11 @@ def lint_duplicate_names(netgraph: NetGraph) -> list[Finding]:
 
 
 def lint_cycles(netgraph: NetGraph) -> list[Finding]:
-    graph = netgraph.graph
-    if nx.is_directed_acyclic_graph(graph):
+    if netgraph.digraph.is_acyclic():
         return []
+    import networkx as nx  # noqa: PLC0415 - only a net with a cycle pays for the import
+
+    graph = netgraph.graph
     findings = []
     for cycle in itertools.islice(nx.simple_cycles(graph), MAX_CYCLES_REPORTED):
         start = min(range(len(cycle)), key=lambda i: graph.nodes[cycle[i]]["order"])
@@ -136,7 +136,7 @@ def lint_cycles(netgraph: NetGraph) -> list[Finding]:
 
 
 def lint_outputs(netgraph: NetGraph) -> list[Finding]:
-    graph = netgraph.graph
+    graph = netgraph.digraph
     findings = []
     for node, attrs in graph.nodes(data=True):
         if attrs["kind"] == "blob" and graph.out_degree(node) == 0 and not attrs["undefined"]:

@@ -186,7 +186,7 @@ def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | N
                 shapes_from: str | None = None, output: str | None = None) -> GraphReport:
     from .export import layer_style, shared_param_groups  # noqa: PLC0415 - styling lives with the exporters
 
-    graph = netgraph.graph
+    graph = netgraph.digraph
     groups = shared_param_groups(netgraph)
     shared_names = {name for params, _ in groups for name in params}
     specs = {node: layer for node, layer in zip(netgraph.layer_nodes, netgraph.layers)}
