@@ -18,13 +18,14 @@ from ..prototxt import read_net
 from ..errors import InputError
 from .build import NetGraph, build_graph, normalize_phase
 from .export import EXPORT_SUFFIXES, export, to_dot, to_mermaid
-from .findings import Finding
+from .findings import SEVERITIES, Finding
+from .fold import fold_in_place
 from .lint import run_lints
 from .report import GraphReport, make_report
 from .shapes import TraceShapes, last_trace_path, load_last_trace, load_shapes
 
 __all__ = ["EXPORT_SUFFIXES", "Finding", "GraphReport", "NetGraph", "TraceShapes", "build_graph", "export",
-           "graph_net", "last_trace_path", "load_last_trace", "load_shapes", "run_lints", "to_dot", "to_mermaid"]
+           "fold_in_place", "graph_net", "last_trace_path", "load_last_trace", "load_shapes", "run_lints", "to_dot", "to_mermaid"]
 
 
 @contextmanager
@@ -43,14 +44,15 @@ def collector_paused() -> Iterator[None]:
 
 def graph_net(net_path: str | Path | None = None, *, phase: str | None = None, stages=(), level: int = 0,
               shapes: str | Path | None = None, output: str | Path | None = None, rankdir: str = "LR",
-              cwd: str | Path | None = None, check_types: bool = True) -> GraphReport:
+              cwd: str | Path | None = None, check_types: bool = True, fold: bool = False) -> GraphReport:
     """Read, graph, lint and (with output) export a net; without net_path, the last trace's net and shapes.
-    `check_types`: note the layer types the importable Caffe does not register (when there is one)."""
+    `check_types`: note the layer types the importable Caffe does not register (when there is one);
+    `fold`: draw in-place layers inside the node of the layer they follow (the report is not folded)."""
     with collector_paused():
-        return _graph_net(net_path, phase, stages, level, shapes, output, rankdir, cwd, check_types)
+        return _graph_net(net_path, phase, stages, level, shapes, output, rankdir, cwd, check_types, fold)
 
 
-def _graph_net(net_path, phase, stages, level, shapes, output, rankdir, cwd, check_types) -> GraphReport:
+def _graph_net(net_path, phase, stages, level, shapes, output, rankdir, cwd, check_types, fold) -> GraphReport:
     trace = None
     if net_path is None:
         trace = load_last_trace(cwd)
@@ -72,7 +74,10 @@ def _graph_net(net_path, phase, stages, level, shapes, output, rankdir, cwd, che
     netgraph = build_graph(net, phase, list(stages) or net.state_stages, level or net.state_level,
                            trace.blob_shapes if trace else None)
     lints = run_lints(netgraph, registered_layer_types() if check_types else None)
-    written = export(netgraph, output, rankdir) if output is not None else None
+    notes: list[Finding] = []
+    drawn = fold_in_place(netgraph) if fold else netgraph
+    written = export(drawn, output, rankdir, notes) if output is not None else None
+    lints = sorted(lints + notes, key=lambda f: SEVERITIES.index(f.severity))
     return make_report(netgraph, lints, trace.param_shapes if trace else None,
                        shapes_from=str(trace.source) if trace else None,
                        output=str(written) if written else None)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
 
 from ..errors import InputError, MissingDependency
 from .build import NetGraph
+from .findings import Finding
 
 EXPORT_SUFFIXES = (".dot", ".gv", ".svg", ".png", ".pdf", ".graphml", ".json", ".mmd")
 GRAPHVIZ_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
@@ -42,6 +44,8 @@ def _shape_text(shape) -> str:
 
 def layer_label_lines(attrs: dict, phase_mode: str) -> list[str]:
     lines = [attrs["name"], attrs["python"] if attrs.get("python") else attrs["type"]]
+    if attrs.get("folded"):
+        lines.append("+ " + " + ".join(attrs["folded"]))
     if attrs.get("param_str"):
         text = attrs["param_str"]
         lines.append(text if len(text) <= PARAM_STR_SHOWN else text[: PARAM_STR_SHOWN - 3] + "...")
@@ -130,8 +134,8 @@ def _title(netgraph: NetGraph) -> str:
     return f"{netgraph.net.name or 'net'} ({phase}{stages})"
 
 
-def run_dot(dot_text: str, fmt: str, output: Path) -> None:
-    """Render DOT through Graphviz's dot into output."""
+def run_dot(dot_text: str, fmt: str, output: Path) -> float | None:
+    """Render DOT through Graphviz's dot into output; the factor dot scaled a raster down by to fit, if it did."""
     dot = shutil.which("dot")
     if dot is None:
         raise MissingDependency(f"Graphviz's dot is needed to write {output.suffix} files and is not on PATH.",
@@ -141,6 +145,15 @@ def run_dot(dot_text: str, fmt: str, output: Path) -> None:
         message = proc.stderr.decode(errors="replace").strip().splitlines()
         raise MissingDependency(f"dot failed to write {output}: {message[-1] if message else 'no message'}",
                                 "Check the Graphviz install with `dot -V`, or write .dot instead.")
+    # "dot: graph is too large for cairo-renderer bitmaps. Scaling by 0.122057 to fit" (gd says it alike)
+    scaled = re.search(r"Scaling by ([0-9.]+) to fit", proc.stderr.decode(errors="replace"))
+    return float(scaled.group(1)) if scaled else None
+
+
+def downscaled_finding(output: Path, factor: float) -> Finding:
+    return Finding("drawing-downscaled", "warning", None,
+                   f"Graphviz scaled {output.name} down to {factor:.1%} of its size to fit its bitmap limit, so its "
+                   "text is hard to read; write .svg or .pdf (no limit), or fold in-place layers with --fold", None)
 
 
 def _plain_attrs(attrs: dict) -> dict:
@@ -204,8 +217,9 @@ def to_mermaid(netgraph: NetGraph, rankdir: str = "LR") -> str:
     return "\n".join(out) + "\n"
 
 
-def export(netgraph: NetGraph, output: str | Path, rankdir: str = "LR") -> Path:
-    """Write the graph to output, the format chosen by its suffix."""
+def export(netgraph: NetGraph, output: str | Path, rankdir: str = "LR", notes: list[Finding] | None = None) -> Path:
+    """Write the graph to output, the format chosen by its suffix; what the user should know about the
+    file (a raster Graphviz scaled down) is appended to `notes`."""
     output = Path(output)
     suffix = output.suffix.lower()
     if suffix not in EXPORT_SUFFIXES:
@@ -216,7 +230,9 @@ def export(netgraph: NetGraph, output: str | Path, rankdir: str = "LR") -> Path:
     if suffix in (".dot", ".gv"):
         output.write_text(to_dot(netgraph, rankdir))
     elif suffix in GRAPHVIZ_FORMATS:
-        run_dot(to_dot(netgraph, rankdir), GRAPHVIZ_FORMATS[suffix], output)
+        factor = run_dot(to_dot(netgraph, rankdir), GRAPHVIZ_FORMATS[suffix], output)
+        if factor is not None and notes is not None:
+            notes.append(downscaled_finding(output, factor))
     elif suffix == ".graphml":
         import networkx as nx  # noqa: PLC0415 - only GraphML output pays for the import
 
