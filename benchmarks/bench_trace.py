@@ -23,7 +23,14 @@ ratios are printed against their goals (<= 1.05 and <= 1.15), the API's beside t
 Then trace's per-layer times beside `caffe time -model X -iterations N` (build/tools/caffe in the
 Caffe tree, PYTHONPATH set to the layers' folder) on the same net.
 
-    .venv/bin/python benchmarks/bench_trace.py [--passes 100] [--builds 6] [--batch 0 256]
+Last, trace's fixed cost, as whole processes on the sample net: `inspector trace NET --iterations 1`
+against a plain pycaffe script that builds the same net and runs one forward+backward pass
+(median of --repeat interleaved runs; ratio and difference printed), with where the difference
+goes: `--no-stats` (no probe passes, no statistics), `--format json` (no rich rendering), and the
+imports each side pays (interpreter start, inspector's command line and trace modules, the child's
+modules with pycaffe). --fixed-cost runs this part alone.
+
+    .venv/bin/python benchmarks/bench_trace.py [--passes 100] [--builds 6] [--batch 0 256] [--fixed-cost]
 """
 from __future__ import annotations
 
@@ -36,6 +43,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from whole_process import median_runs
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_nets" / "triplet" / "train.prototxt"
@@ -161,12 +170,57 @@ def main() -> None:
     parser.add_argument("--batch", type=int, nargs="+", default=[0, 256],
                         help=f"rows per batch, one run each (0: the sample's own; at least {MIN_BATCH}); "
                              "default: the sample's, then 256")
+    parser.add_argument("--fixed-cost", action="store_true", help="measure only trace's fixed cost")
+    parser.add_argument("--repeat", type=int, default=7, help="whole-process runs of each, for the fixed cost")
     args = parser.parse_args()
     os.environ.setdefault("GLOG_minloglevel", "2")
-    for i, batch in enumerate(args.batch):
-        if i:
+    if not args.fixed_cost:
+        for batch in args.batch:
+            benchmark(batch or None, args.passes, args.builds)
             print()
-        benchmark(batch or None, args.passes, args.builds)
+    fixed_cost(args.repeat)
+
+
+PLAIN_ONE_PASS = """
+import sys
+sys.path.insert(0, {folder!r})  # as inspector's child does, so that the Python layers import
+import caffe
+net = caffe.Net({prototxt!r}, caffe.TRAIN)
+net.forward()
+net.backward()
+"""
+
+
+def fixed_cost(repeat: int) -> None:
+    """One traced pass against one plain pass, whole processes, and where the difference goes."""
+    import tempfile
+
+    python, inspector = sys.executable, str(Path(sys.executable).parent / "inspector")
+    net = str(SAMPLE)
+    commands = {
+        "plain pycaffe, one pass": [python, "-c", PLAIN_ONE_PASS.format(folder=str(SAMPLE.parent), prototxt=net)],
+        "inspector trace --iterations 1": [inspector, "trace", net, "--iterations", "1"],
+        "  the same, --no-stats": [inspector, "trace", net, "--iterations", "1", "--no-stats"],
+        "  the same, --format json": [inspector, "trace", net, "--iterations", "1", "--format", "json"],
+        "python -c pass": [python, "-c", "pass"],
+        "import caffe": [python, "-c", "import caffe"],
+        "parent's imports (cli, trace runner, report)": [
+            python, "-c", "import inspector.cli, inspector.trace.runner, inspector.trace.report, inspector.render"],
+        "child's imports (with caffe)": [
+            python, "-c", ("import caffe, inspector.trace.child, inspector.trace.checks, inspector.trace.netinfo, "
+                           "inspector.trace.netload, inspector.caffe_env")],
+    }
+    with tempfile.TemporaryDirectory() as cwd:  # trace writes .inspector/last-trace.json where it runs
+        median = median_runs(commands, repeat, cwd=Path(cwd))
+    plain, traced = median["plain pycaffe, one pass"], median["inspector trace --iterations 1"]
+    print(f"trace's fixed cost: the triplet sample net, one pass, whole processes, median of {repeat} interleaved "
+          f"runs (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
+    print(f"  {'':46s} {'wall s':>7s} {'CPU s':>7s}")
+    for name, run in median.items():
+        print(f"  {name:46s} {run.wall:7.3f} {run.cpu:7.3f}")
+    print(f"ratio inspector trace / plain: {traced.wall / plain.wall:.2f} wall, {traced.cpu / plain.cpu:.2f} CPU; "
+          f"difference {traced.wall - plain.wall:+.3f} s wall, {traced.cpu - plain.cpu:+.3f} s CPU "
+          f"(goal <= +0.5 s: {'met' if traced.wall - plain.wall <= 0.5 else 'MISSED'})")
 
 
 def benchmark(batch: int | None, passes: int, builds: int) -> None:
