@@ -147,3 +147,16 @@ def test_control_characters_in_names_are_printed_as_escapes(tmp_path):
     result = run_cli("graph", net)
     assert "\x1b" not in result.stdout
     assert "evil\\x1b[2J" in result.stdout
+
+
+def test_a_module_many_layers_use_is_looked_up_once_and_each_layer_keeps_its_finding(tmp_path):
+    (tmp_path / "mylayers.py").write_text("class Good:\n    pass\n")
+    layers = [("good", "mylayers", "Good"), ("typo", "mylayers", "Goood"), ("gone", "nomodule", "X"),
+              ("gone2", "nomodule", "X"), ("good2", "mylayers", "Good"), ("typo2", "mylayers", "Goood")]
+    net = tmp_path / "py.prototxt"
+    net.write_text('input: "x0"\n' + "\n".join(
+        f'layer {{ name: "{name}" type: "Python" bottom: "x{i}" top: "x{i + 1}" '
+        f'python_param {{ module: "{module}" layer: "{cls}" }} }}' for i, (name, module, cls) in enumerate(layers)))
+    codes = [(f.code, f.layer) for f in graph_net(net).lints if f.code.startswith("python-")]
+    assert sorted(codes) == [("python-class-not-found", "typo"), ("python-class-not-found", "typo2"),
+                             ("python-module-not-found", "gone"), ("python-module-not-found", "gone2")]

@@ -76,6 +76,8 @@ def lint_python_modules(netgraph: NetGraph) -> list[Finding]:
     findings = []
     net_dir = netgraph.net.path.parent if netgraph.net.path else None
     search_path = python_search_path(net_dir)
+    specs: dict[str, object] = {}
+    defined: dict[tuple[str, str], bool | None] = {}
     for layer in netgraph.layers:
         if layer.python is None:
             continue
@@ -84,7 +86,9 @@ def lint_python_modules(netgraph: NetGraph) -> list[Finding]:
             findings.append(Finding("python-param-incomplete", "error", layer.name,
                                     "Python layer without python_param { module layer }", layer.line))
             continue
-        spec = find_module_file(module, search_path)
+        if module not in specs:  # a net repeats one module in many layers: look it up once
+            specs[module] = find_module_file(module, search_path)
+        spec = specs[module]
         if spec is None:
             where = f"{net_dir}, the current folder or sys.path" if net_dir else "the current folder or sys.path"
             findings.append(Finding("python-module-not-found", "warning", layer.name,
@@ -92,7 +96,9 @@ def lint_python_modules(netgraph: NetGraph) -> list[Finding]:
                                     layer.line))
             continue
         origin = getattr(spec, "origin", None)
-        if origin and origin.endswith(".py") and defines_class(origin, cls) is False:
+        if origin and origin.endswith(".py") and (origin, cls) not in defined:
+            defined[(origin, cls)] = defines_class(origin, cls)  # parsed once, not once a layer
+        if origin and origin.endswith(".py") and defined[(origin, cls)] is False:
             findings.append(Finding("python-class-not-found", "warning", layer.name,
                                     f"{origin} defines no top-level name '{cls}'", layer.line))
     return findings
