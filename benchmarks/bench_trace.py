@@ -171,9 +171,14 @@ def main() -> None:
                         help=f"rows per batch, one run each (0: the sample's own; at least {MIN_BATCH}); "
                              "default: the sample's, then 256")
     parser.add_argument("--fixed-cost", action="store_true", help="measure only trace's fixed cost")
+    parser.add_argument("--slope", action="store_true",
+                        help="measure only the whole-process cost per pass (10 against 310 passes)")
     parser.add_argument("--repeat", type=int, default=7, help="whole-process runs of each, for the fixed cost")
     args = parser.parse_args()
     os.environ.setdefault("GLOG_minloglevel", "2")
+    if args.slope:
+        per_pass_slope(max(1, args.repeat // 3))
+        return
     if not args.fixed_cost:
         for batch in args.batch:
             benchmark(batch or None, args.passes, args.builds)
@@ -181,14 +186,42 @@ def main() -> None:
     fixed_cost(args.repeat)
 
 
-PLAIN_ONE_PASS = """
+PLAIN_PASSES = """
 import sys
 sys.path.insert(0, {folder!r})  # as inspector's child does, so that the Python layers import
 import caffe
 net = caffe.Net({prototxt!r}, caffe.TRAIN)
-net.forward()
-net.backward()
+for _ in range({passes}):
+    net.forward()
+    net.backward()
 """
+
+
+def per_pass_slope(repeat: int, few: int = 10, many: int = 310) -> None:
+    """The whole-process cost of a pass (the report included): (T(many) - T(few)) / (many - few), traced
+    against plain, with --format json beside the text report to show what rendering a row per call costs."""
+    import tempfile
+
+    python, inspector, net = sys.executable, str(Path(sys.executable).parent / "inspector"), str(SAMPLE)
+    commands = {}
+    for passes in (few, many):
+        commands[f"plain {passes}"] = [python, "-c", PLAIN_PASSES.format(folder=str(SAMPLE.parent), prototxt=net,
+                                                                         passes=passes)]
+        for label, extra in (("--no-stats", ["--no-stats"]), ("default", []), ("default json", ["--format", "json"])):
+            commands[f"{label} {passes}"] = [inspector, "trace", net, "--iterations", str(passes), *extra]
+    with tempfile.TemporaryDirectory() as cwd:
+        median = median_runs(commands, repeat, cwd=Path(cwd))
+    print(f"whole-process cost per pass (slope over {few}..{many} passes), median of {repeat} "
+          f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
+    slope = {label: ((median[f"{label} {many}"].wall - median[f"{label} {few}"].wall) / (many - few),
+                     (median[f"{label} {many}"].cpu - median[f"{label} {few}"].cpu) / (many - few))
+             for label in ("plain", "--no-stats", "default", "default json")}
+    for label, (wall, cpu) in slope.items():
+        print(f"  {label:13s} {wall * 1e3:7.2f} ms wall  {cpu * 1e3:7.2f} ms CPU a pass;  ratio to plain "
+              f"{wall / slope['plain'][0]:.2f} wall, {cpu / slope['plain'][1]:.2f} CPU")
+
+
+PLAIN_ONE_PASS = PLAIN_PASSES.replace("{passes}", "1")
 
 
 def fixed_cost(repeat: int) -> None:

@@ -160,3 +160,14 @@ def test_a_module_many_layers_use_is_looked_up_once_and_each_layer_keeps_its_fin
     codes = [(f.code, f.layer) for f in graph_net(net).lints if f.code.startswith("python-")]
     assert sorted(codes) == [("python-class-not-found", "typo"), ("python-class-not-found", "typo2"),
                              ("python-module-not-found", "gone"), ("python-module-not-found", "gone2")]
+
+
+def test_with_shapes_the_summary_counts_parameters_a_run_of_blocks(tmp_path):
+    net = chain_prototxt(tmp_path / "chain.prototxt", 100)
+    shapes = tmp_path / "shapes.json"
+    shapes.write_text(json.dumps({"blob_shapes": {f"x{i}": [1, 4] for i in range(101)}}))
+    report = graph_net(net, shapes=shapes)
+    assert report.summary.blocks[0].params == 100 * (4 * 4 + 4)  # weights and bias of each InnerProduct
+    result = run_cli("graph", net, "--shapes", shapes)
+    assert "  x1 .. x100  100 x 2  InnerProduct, ReLU      2,000" in result.stdout.splitlines()
+    assert result.stdout.splitlines()[-1].endswith("; 2,000 params")
