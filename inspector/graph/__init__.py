@@ -2,9 +2,12 @@
 
     report = graph_net("train.prototxt", phase="TRAIN", output="net.svg")
 
-build.py makes the networkx graph from a NetSpec, lint.py finds problems, export.py writes
-DOT/SVG/PNG/PDF/GraphML/JSON/Mermaid, report.py is the result object. shapes.py reads the blob
-shapes a trace recorded (./.inspector/last-trace.json, or a trace report given with --shapes).
+build.py makes the graph from a NetSpec (a digraph.PlainDiGraph: networkx is imported only when
+asked for, by NetGraph.graph), lint.py finds problems, export.py writes DOT/SVG/PNG/PDF/GraphML/
+JSON/Mermaid (fold.py folds in-place layers for --fold), report.py is the result object, blocks.py
+finds a big net's blocks and textview.py prints a report (a table, or a summary of a big net).
+shapes.py reads the blob shapes a trace recorded (./.inspector/last-trace.json, or a trace report
+given with --shapes).
 """
 from __future__ import annotations
 

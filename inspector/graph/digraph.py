@@ -78,13 +78,15 @@ class PlainDiGraph:
             for target, attrs in targets.items():
                 yield (source, target, attrs) if data else (source, target)
 
-    def in_edges(self, node: str, data: bool = False) -> Iterator[tuple]:
-        for source, attrs in self.pred[node].items():
-            yield (source, node, attrs) if data else (source, node)
+    def in_edges(self, node: str, data: bool = False) -> list[tuple]:  # lists: a layer has a few edges
+        if data:
+            return [(source, node, attrs) for source, attrs in self.pred[node].items()]
+        return [(source, node) for source in self.pred[node]]
 
-    def out_edges(self, node: str, data: bool = False) -> Iterator[tuple]:
-        for target, attrs in self.succ[node].items():
-            yield (node, target, attrs) if data else (node, target)
+    def out_edges(self, node: str, data: bool = False) -> list[tuple]:
+        if data:
+            return [(node, target, attrs) for target, attrs in self.succ[node].items()]
+        return [(node, target) for target in self.succ[node]]
 
     def number_of_edges(self) -> int:
         return sum(len(targets) for targets in self.succ.values())
