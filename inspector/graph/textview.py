@@ -2,82 +2,30 @@
 
 A net of up to SUMMARY_OVER layers prints as a table, a layer a row, then its findings. A bigger
 net prints its blocks (see blocks.py: runs of alike blocks, one line a run), its Python and loss
-layers, its errors and warnings (the first MAX_FINDINGS_SHOWN; infos counted by code), then the
+layers, its first MAX_FINDINGS_SHOWN findings (errors first; the rest counted by kind), then the
 one-line summary; `every_layer=True` (`inspector graph --all`) prints the full table at any size.
 
-Tables are laid out here, not by rich.Table: column widths from the cells' lengths, the widest
-columns narrowed until the table fits, long cells folded; each line goes out as one Segment.
-rich.Table measures and wraps every cell as a renderable, about 1 ms a row (0.8 s for a ResNet,
-minutes at 16,000 layers); this is linear and about a hundred times cheaper. User text (names,
-param_str, messages) is data: never markup, control characters shown as escapes.
+Tables are laid out by inspector.render.table (linear; rich.Table takes about 1 ms a row). User
+text (names, param_str, messages) is data: never markup, control characters shown as escapes.
 """
 from __future__ import annotations
 
-import textwrap
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 
-from rich.cells import cell_len
 from rich.console import Console, ConsoleOptions
 from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 
+from ..render.table import table_segments, visible
 from .findings import Finding
 from .report import ROW_STYLES, SEVERITY_STYLES, GraphReport, _edge_text, _notes
 
 SUMMARY_OVER = 60  # layers; above this the text report is the summary unless every layer is asked for
 MAX_RUNS_SHOWN = 24  # lines of block runs in the summary (the first and the last ones)
-MAX_FINDINGS_SHOWN = 20  # errors and warnings listed in the summary
+MAX_FINDINGS_SHOWN = 20  # findings listed in the summary
 MAX_NAMES_SHOWN = 10  # names listed in one summary line (Python layers, dropped layers)
-COLUMN_GAP = "  "
-MIN_COLUMN = 8  # a folded column is never narrower (nor than its header)
-
-# C0 and C1 control characters and DEL, shown as escapes so that a name cannot drive the terminal
-_VISIBLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
-_VISIBLE.update({ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r"})
-
-
-def visible(text: str) -> str:
-    """User text made safe to print as is: control characters become escapes."""
-    return text.translate(_VISIBLE)
-
-
-def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> list[int]:
-    """Each column's width: its longest cell, the widest ones narrowed to a common cap until the table fits."""
-    natural = [max([cell_len(h)] + [cell_len(r[i]) for r in rows]) for i, h in enumerate(header)]
-    budget = width - len(COLUMN_GAP) * (len(header) - 1)
-    if sum(natural) <= budget:
-        return natural
-    floors = [min(n, max(MIN_COLUMN, cell_len(h))) for n, h in zip(natural, header)]
-    cap = max(natural)
-    while cap > 1 and sum(max(min(n, cap), f) for n, f in zip(natural, floors)) > budget:
-        cap -= 1
-    widths = [max(min(n, cap), f) for n, f in zip(natural, floors)]
-    for i in sorted(range(len(widths)), key=lambda i: -natural[i]):  # what the cap left over: widest first
-        widths[i] += max(0, min(natural[i] - widths[i], budget - sum(widths)))
-    return widths
-
-
-def _fold(cell: str, width: int) -> list[str]:
-    if cell_len(cell) <= width:
-        return [cell]
-    return textwrap.wrap(cell, width, break_long_words=True, break_on_hyphens=False) or [""]
-
-
-def table_segments(header: Sequence[str], rows: Sequence[Sequence[str]], styles: Sequence[Style | None],
-                   width: int, indent: str = "") -> Iterator[Segment]:
-    """A borderless table as Segments: a bold header, then each row (in its style), folded to fit `width`."""
-    widths = column_widths(header, rows, width - len(indent))
-    bold = Style(bold=True)
-    for cells, style in [(header, bold), *zip(rows, styles)]:
-        folded = [_fold(cell, w) for cell, w in zip(cells, widths)]
-        for line_no in range(max(len(lines) for lines in folded)):
-            parts = [lines[line_no] if line_no < len(lines) else "" for lines in folded]
-            text = COLUMN_GAP.join(p + " " * (w - cell_len(p)) for p, w in zip(parts[:-1], widths[:-1]))
-            text = (text + COLUMN_GAP if len(parts) > 1 else "") + parts[-1]
-            yield Segment(indent + text.rstrip(), style)
-            yield Segment.line()
 
 
 def _finding_text(finding: Finding) -> Text:
