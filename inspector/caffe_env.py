@@ -41,7 +41,7 @@ def provisioned_roots() -> list[Path]:
     root = cache_root()
     if not root.is_dir():
         return []
-    pyver = "py%d.%d" % sys.version_info[:2]
+    pyver = "py{}.{}".format(*sys.version_info[:2])
     built = [p.parent for p in root.glob("caffe-*/.built")]
     built.sort(key=lambda p: (p.name.endswith(pyver), p.stat().st_mtime), reverse=True)
     return [p / "src" for p in built if (p / "src").is_dir()]
@@ -77,7 +77,7 @@ def locate_pycaffe() -> PycaffeLocation:
         spec = None
     if spec is None or not spec.submodule_search_locations:
         return PycaffeLocation(None)
-    return PycaffeLocation(Path(list(spec.submodule_search_locations)[0]).resolve())
+    return PycaffeLocation(Path(next(iter(spec.submodule_search_locations))).resolve())
 
 
 def find_caffe_root(explicit: str | os.PathLike | None = None) -> Path:
@@ -205,7 +205,7 @@ def registered_layer_types() -> LayerRegistry | None:
     return LayerRegistry(frozenset(types), location.package_dir)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def system_include_dirs(compiler: str = "c++") -> tuple[str, ...]:
     """The system C++ compiler's #include <...> search list (libclang's wheel ships none of it)."""
     try:

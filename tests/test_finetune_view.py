@@ -13,6 +13,8 @@ from rich.console import Console
 from conftest import SAMPLE_NETS, run_cli
 from inspector.render import to_json
 
+pytestmark = pytest.mark.caffe  # every test here runs a net in pycaffe
+
 NETS = Path(__file__).resolve().parent / "nets_gradcheck"
 BASE = NETS / "finetune_base.prototxt"
 NEW = NETS / "finetune_new.prototxt"

@@ -5,9 +5,9 @@ conv's top) joined to the layer before it when it reads that layer's top. Betwee
 count the blobs in flight (made before, read after), not counting net inputs and the tops of
 layers without bottoms (data layers: a label or im_info rides along to the loss). Where that
 count is at its lowest over the whole net (one blob between a ResNet's bottlenecks; nothing, after
-the data layers), the net narrows, and the layers between two narrow points are a block. Consecutive blocks with the same
-layer types in the same order form a run (ResNet-152's res4b .. res4b35: 35 alike), so a net of
-thousands of layers reads in a dozen lines. A block is named by its last layer's first top.
+the data layers), the net narrows, and the layers between two narrow points are a block.
+Consecutive blocks with the same layer types in the same order form a run (a ResNet-101's
+res4b1 .. res4b22: 22 alike), so a net of thousands of layers reads in a dozen lines. A block is named by its last layer's first top.
 No layer names are interpreted: a net that never narrows is one block.
 """
 from __future__ import annotations
@@ -67,7 +67,7 @@ def find_blocks(layers: list[dict]) -> tuple[list[BlockRun], int]:
     change = [0] * (len(units) + 1)
     for node, last in last_read_in.items():
         first = made_in.get(node)
-        if first is not None and first < last:  # in flight over the gaps first .. last-1 (gap g: between units g and g+1)
+        if first is not None and first < last:  # in flight over gaps first .. last-1 (gap g: after unit g)
             change[max(first, 0)] += 1
             change[last] -= 1
     in_flight, running = [], 0

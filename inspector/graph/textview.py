@@ -59,6 +59,8 @@ class GraphText:
         phase = "all phases" if report.phase == "ALL" else report.phase
         stages = f", stages {', '.join(report.stages)}" if report.stages else ""
         yield Text(visible(f"{report.name or 'net'}  {report.net}  ({phase}{stages})"), style="bold")
+        if report.phase_note:
+            yield Text(visible(report.phase_note), style="dim")
         if self.summarized:
             yield from self._summary(options.max_width)
         else:
@@ -101,7 +103,8 @@ class GraphText:
         if len(rows) > MAX_RUNS_SHOWN:
             head, tail = MAX_RUNS_SHOWN * 2 // 3, MAX_RUNS_SHOWN - MAX_RUNS_SHOWN * 2 // 3
             hidden = len(rows) - head - tail
-            rows = rows[:head] + [(f"... {hidden} more lines", "", "") + (("",) if len(header) > 3 else ())] + rows[-tail:]
+            elided = (f"... {hidden} more lines", "", "", "")[:len(header)]
+            rows = [*rows[:head], elided, *rows[-tail:]]
         yield from table_segments(header, rows, [None] * len(rows), width, indent="  ")
         if summary.python_layers:
             yield Text(f"Python layers ({len(summary.python_layers)}): {_names(summary.python_layers)}",

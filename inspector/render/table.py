@@ -15,17 +15,16 @@ from rich.cells import cell_len
 from rich.segment import Segment
 from rich.style import Style
 
+from . import escape_control
+
 COLUMN_GAP = "  "
 MIN_COLUMN = 8  # a folded column is never narrower (nor than its header)
 
-# C0 and C1 control characters and DEL, shown as escapes so that a name cannot drive the terminal
-_VISIBLE = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0xA0))}
-_VISIBLE.update({ord("\n"): "\\n", ord("\t"): "\\t", ord("\r"): "\\r"})
-
 
 def visible(text: str) -> str:
-    """User text made safe to print as is: control characters become escapes."""
-    return text.translate(_VISIBLE)
+    """User text for a table cell: control characters escaped as everywhere (escape_control), and newline
+    and tab too, which would break the table's lines."""
+    return escape_control(text).replace("\n", "\\n").replace("\t", "\\t")
 
 
 def column_widths(header: Sequence[str], rows: Sequence[Sequence[str]], width: int) -> list[int]:

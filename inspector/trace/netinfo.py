@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..forks import POINT_AT_FORK, forks_with_field, forks_with_type, from_which_fork, unknown_field
-from ..prototxt import LayerSpec, read_net
+from ..prototxt import LayerSpec, read_net, read_prototxt_text
 
 
 _LINE_COLUMN = re.compile(r"^(\d+:\d+)\s*:")  # text_format's error prefix
@@ -39,7 +39,7 @@ def read_net_parameter(prototxt: Path):
 
     param = caffe_pb2.NetParameter()
     try:
-        text_format.Parse(Path(prototxt).read_text(), param)
+        text_format.Parse(read_prototxt_text(prototxt), param)  # UTF-8, regular files only, CR kept
     except text_format.ParseError as exc:
         reason = str(exc).rstrip(".")
         unknown = unknown_field(reason)
@@ -68,6 +68,23 @@ def require_known_layer_types(caffe, prototxt: Path, phase: str) -> None:
         f"{prototxt}:{first.line}: layer '{first.name}' has type '{first.type}'{more}, which the Caffe at "
         f"{pycaffe_folder(caffe)} does not register{from_which_fork(forks_with_type(first.type))}.",
         f"The net was written for another Caffe: {POINT_AT_FORK}.")
+
+
+def require_layers(prototxt: Path, phase: str) -> list[LayerSpec]:
+    """The layers Caffe builds in `phase`, or an InputError when there are none (a solver, an empty net)."""
+    net = read_net(prototxt)
+    in_phase = net.layers_for(phase)
+    if in_phase:
+        return in_phase
+    if net.is_solver:
+        raise InputError(f"{prototxt} is a solver definition, not a net.",
+                         "Give the net prototxt its `net:` (or `train_net:`) line names.")
+    if not net.layers:
+        raise InputError(f"{prototxt} defines no layers: there is nothing to run or check.",
+                         "Give a net prototxt with layers.")
+    other = "test" if phase == "train" else "train"
+    raise InputError(f"{prototxt} has no layer in the {phase} phase (every layer is excluded by its include/exclude "
+                     "rules).", f"Try --phase {other}.")
 
 
 def python_layer_specs(prototxt: Path, phase: str) -> list[LayerSpec]:
@@ -187,3 +204,13 @@ def backward_reason(net, layer_name: str, propagate_down: dict[str, list[bool]] 
         return ("force_backward missing: nothing below it needs a gradient (no learnable parameters), "
                 "so Caffe skips its backward")
     return "Caffe decided its bottoms need no gradient"
+
+
+def zero_gradient_reason(net, index: int) -> str:
+    """Why the layer at `index` got all-zero top diffs, from the net's wiring."""
+    blob_names = list(net._blob_names)
+    tops = [blob_names[i] for i in net._top_ids(index)]
+    if not any(top in blobs_under_loss(net) for top in tops):
+        return ("no loss above it (none of its tops reaches a layer with a non-zero loss_weight); Caffe called its "
+                "backward anyway (force_backward)")
+    return "the layers above it passed down a zero gradient (their backward wrote zero, or nothing, to its tops)"
