@@ -10,9 +10,9 @@ the process ends when the parent does (die_with_parent), so it never outlives in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import faulthandler
-import importlib
 import json
 import os
 import signal
@@ -42,8 +42,16 @@ def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) ->
 def run(config: dict, emit, marker: Marker) -> None:
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
     from . import checks  # noqa: PLC0415
-    from .netinfo import blob_shapes, describe_layers, loss_reader, python_layer_specs, read_net_parameter  # noqa: PLC0415
-    from .netload import build_net, fill_inputs, put_layers_on_path  # noqa: PLC0415
+    from .netinfo import (  # noqa: PLC0415
+        blob_shapes,
+        describe_layers,
+        loss_reader,
+        python_layer_specs,
+        read_net_parameter,
+        require_known_layer_types,
+        require_layers,
+    )
+    from .netload import build_net, fill_inputs, import_layer_class, put_layers_on_path  # noqa: PLC0415
 
     caffe = import_pycaffe()
     require_python_layer(caffe)
@@ -51,27 +59,33 @@ def run(config: dict, emit, marker: Marker) -> None:
     phase = config["phase"]
     put_layers_on_path(prototxt)
     param = read_net_parameter(prototxt)  # Caffe's own schema first: a net it rejects is bad input
+    require_layers(prototxt, phase)
+    require_known_layer_types(caffe, prototxt, phase)  # a fork's layer type: bad input too, not an abort
     specs = python_layer_specs(prototxt, phase)
     classes, described = [], []
     for spec in specs:
+        python = spec.python
+        assert python is not None  # python_layer_specs gives Python layers only
         marker.mark(spec.name, "import", 0)
         try:
-            cls = getattr(importlib.import_module(spec.python.module), spec.python.layer)
+            cls = import_layer_class(spec)
         except Exception as exc:
             emit({"event": "exception", "layer": spec.name, "method": "import", "iteration": 0,
                   **format_traceback(exc)})
             raise
         classes.append(cls)
-        described.append({"name": spec.name, "module": spec.python.module, "class": spec.python.layer,
-                          "source_file": class_source(cls), "param_str": spec.python.param_str})
+        described.append({"name": spec.name, "module": python.module, "class": python.layer,
+                          "source_file": class_source(cls), "param_str": python.param_str})
     emit({"event": "python_layers", "layers": described})
     if config.get("weights"):
         from .finetune import finetune_view  # noqa: PLC0415
 
         view = finetune_view(prototxt, Path(config["weights"]), phase)
         emit({"event": "finetune", "view": view.to_dict()})
-        if not view.weights_loadable:
-            return  # Caffe would abort in CopyTrainedLayersFrom; the view names every mismatch
+        if not view.weights_loadable:  # Caffe would abort in CopyTrainedLayersFrom; the view names every mismatch
+            emit({"event": "not_run", "reason": f"Caffe would abort loading {Path(config['weights']).name} at layer "
+                                                f"{view.abort_at!r} (shape mismatch), so the net was not run."})
+            return
 
     tracer = Tracer(emit, stats=config["stats"], post_mortem=config["pdb"], marker=marker,
                     python_layer_names=[s.name for s in specs])
@@ -113,7 +127,7 @@ def serve(job, argv: list[str] | None = None, prog: str = "inspector.trace.child
     """The child's side of the event log, for any job (the trace here, inspector.trace.gradcheck_child):
     job(config, emit, marker) runs; its InspectorError or other exception is sent as an event."""
     parser = argparse.ArgumentParser(prog=prog)
-    parser.add_argument("--events-fd", type=int, required=True, help="the event log, an open file, written from its end")
+    parser.add_argument("--events-fd", type=int, required=True, help="the event log, open, written from its end")
     parser.add_argument("--marker-fd", type=int)
     parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
     parser.add_argument("--config", required=True)
@@ -151,10 +165,8 @@ def die_with_parent(parent_pid: int) -> None:
     dump of a crash); and at once if the parent is gone already."""
     signal_asked = False
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError, AttributeError):  # no prctl in this libc: the thread below does it
             signal_asked = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0
-        except (OSError, AttributeError):
-            pass  # no prctl in this libc: the thread below does it
 
     def watch() -> None:
         while os.getppid() == parent_pid:

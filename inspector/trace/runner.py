@@ -43,6 +43,16 @@ from ..errors import (
     InspectorError,
     MissingDependency,
 )
+from ..prototxt import read_net
+from .attribution import (
+    ConstructionLog,
+    Culprit,
+    NetWiring,
+    blame,
+    construction_culprit,
+    culprit_after_construction,
+    python_exception_stage,
+)
 from .events import encode_event, follow_event_log
 from .instrument import INSPECTOR_PACKAGE, Marker
 from .netload import existing_file
@@ -73,7 +83,8 @@ def validate(options: TraceOptions) -> TraceOptions:
     options.net = existing_file(options.net, "Net definition", "the NET argument")
     if options.weights:
         options.weights = existing_file(options.weights, "Weights file", "--weights")
-    options.inputs = {blob: existing_file(p, f"Input file for blob {blob!r}", "--input") for blob, p in options.inputs.items()}
+    options.inputs = {blob: existing_file(p, f"Input file for blob {blob!r}", "--input")
+                      for blob, p in options.inputs.items()}
     if options.phase not in ("train", "test"):
         raise InputError(f"Unknown phase {options.phase!r}.", "Use --phase train or --phase test.")
     if options.iterations < 1:
@@ -101,6 +112,7 @@ class CaffeLog:
         self.needs_backward: dict[str, bool] = {}
         self.fatal: list[str] = []
         self.tail: list[str] = []
+        self.construction = ConstructionLog()  # which layer Net::Init was building, for a crash's culprit
         self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
         self._thread.start()
 
@@ -108,6 +120,7 @@ class CaffeLog:
         in_info = False  # inside a multi-line INFO message (Caffe prints the whole net definition)
         for line in stream:
             line = line.rstrip("\n")
+            self.construction.feed(line)
             match = NEEDS_BACKWARD.search(line)
             if match:
                 self.needs_backward[match.group(1)] = match.group(2) == "needs"
@@ -130,7 +143,8 @@ class CaffeLog:
 
 SIGNAL_NUMBERS = {int(number) for number in signal.Signals}
 # faulthandler's dump after an abort: inspector's and the interpreter's own frames, the module list
-FAULTHANDLER_NOISE = ('File "' + INSPECTOR_PACKAGE, 'File "<frozen ', "Extension modules:")
+FAULTHANDLER_NOISE = ('File "' + INSPECTOR_PACKAGE, 'File "<frozen ', "Extension modules:",
+                      "WARNING: Logging before InitGoogleLogging()")  # glog's note when pycaffe did not initialise it
 
 
 def readable_log_tail(lines: list[str], check_failed: str | None) -> list[str]:
@@ -265,17 +279,17 @@ class _Ending:
     def on_suspend(self, number: int, frame) -> None:
         """Ctrl-Z (SIGTSTP): the terminal stops inspector alone (the child has a session of its own), so the
         child is stopped here, then inspector stops as SIGTSTP would stop it, and both go on together."""
-        running = self.child is not None and self.child.poll() is None
-        if running:
-            os.kill(self.child.pid, signal.SIGSTOP)
+        child = self.child if self.child is not None and self.child.poll() is None else None
+        if child is not None:
+            os.kill(child.pid, signal.SIGSTOP)
         stopped_at = time.monotonic()
         signal.signal(signal.SIGTSTP, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTSTP)  # inspector stops here, until SIGCONT (the shell's fg or bg)
         signal.signal(signal.SIGTSTP, self.on_suspend)
         if self._deadline is not None:
             self._deadline += time.monotonic() - stopped_at  # time stopped is not time running
-        if running:
-            os.kill(self.child.pid, signal.SIGCONT)
+        if child is not None:
+            os.kill(child.pid, signal.SIGCONT)
 
     def finished(self, child: subprocess.Popen) -> bool:
         """Whether the child has exited; if it must end, ends it (asked each time the event log is polled)."""
@@ -343,6 +357,7 @@ def run_child(module: str, config: dict, on_event: Callable[[str, dict], None], 
             )
             ending.child = child
             try:
+                assert child.stderr is not None  # stderr=PIPE
                 log = CaffeLog(child.stderr)
                 printed = CaffeLog(child.stdout) if child.stdout else None
                 follow_event_log(events_fd, lambda: ending.finished(child),
@@ -365,7 +380,7 @@ def run_child(module: str, config: dict, on_event: Callable[[str, dict], None], 
 def child_error(event: dict) -> InspectorError:
     """The InspectorError a child reported in an "error" event, with its kind and exit code."""
     kinds = {"MissingDependency": MissingDependency, "CheckFailed": CheckFailed}
-    error = kinds.get(event.get("kind"), InputError)(event["message"], event.get("remedy"))
+    error = kinds.get(event.get("kind", ""), InputError)(event["message"], event.get("remedy"))
     error.exit_code = event.get("exit_code", error.exit_code)
     return error
 
@@ -411,8 +426,8 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
         write(encode_event(end_event(None, error)).decode())
         raise error
     report = builder.report
-    if not report.completed:
-        report.crash = _crash(builder, child)
+    if not report.completed and report.not_run is None:
+        report.crash = _crash(builder, child, _layer_types(options.net, options.phase))
     write(encode_event(end_event(report)).decode())
     return report
 
@@ -457,21 +472,24 @@ def exit_status(report: TraceReport) -> int:
     """The command's exit code for a report: 0 all well, 1 a finding, a crash or a timeout, 128 + the signal
     number when inspector was interrupted (130 for Ctrl-C), as a shell reports a process a signal ended."""
     crash = report.crash
-    if crash is not None and crash.kind == "interrupted" and crash.signal in signal.Signals.__members__:
+    if crash is not None and crash.kind == "interrupted" and crash.signal is not None:
         return 128 + signal.Signals[crash.signal]
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
 
 def end_event(report: TraceReport | None, error: InspectorError | None = None) -> dict:
     """The last event of a JSONL stream, the truth of how the run ended: "outcome" is "finished", "crashed",
-    "interrupted", "timeout" or "error" (the input was refused: its message); with the exit code, whether all
-    was well, the findings counted, and the crash (kind, signal or exit code, layer, method, iteration, Caffe's
-    Check failed line or the traceback)."""
+    "interrupted", "timeout", "not_run" (weights Caffe would abort loading) or "error" (the input was refused:
+    its message); with the exit code, whether all was well, the findings counted, and the crash (kind, signal
+    or exit code, layer, method, iteration, Caffe's Check failed line or the traceback)."""
     if report is None:
         return {"event": "end", "outcome": "error", "exit_code": error.exit_code if error else EXIT_CHECK_FAILED,
                 "ok": False, "message": error.message if error else None, "remedy": error.remedy if error else None}
     crash = report.crash
-    outcome = "finished" if crash is None else (crash.kind if crash.stopped else "crashed")
+    if crash is not None:
+        outcome = crash.kind if crash.stopped else "crashed"
+    else:
+        outcome = "not_run" if report.not_run is not None else "finished"
     return {"event": "end", "outcome": outcome, "exit_code": exit_status(report), "ok": report.ok,
             "completed": report.completed, "findings": len(report.findings),
             "errors": sum(f.severity == "error" for f in report.findings),
@@ -482,24 +500,52 @@ def summary_line(report: TraceReport) -> str:
     """How the run ended, in one line (printed on the terminal when the report goes to a file)."""
     if report.crash is not None:
         return report.crash.headline(brief=True)
-    if not report.weights_loadable:
-        return "NOT RUN: the weights do not fit the net (see the fine-tuning view)"
+    if report.not_run is not None:
+        return f"NOT RUN: {report.not_run}"
     errors = sum(f.severity == "error" for f in report.findings)
-    return f"{len(report.findings)} finding(s), {errors} error(s)" if report.findings else "No findings"
+    faults = sum(f.severity != "info" for f in report.findings)
+    notes = len(report.findings) - faults
+    summary = f"{faults} finding(s), {errors} error(s)" if faults else "No findings"
+    return summary + (f" ({notes} info note(s))" if notes else "")
 
 
-def _crash(builder: ReportBuilder, child: ChildRun) -> Crash:
+def _crash(builder: ReportBuilder, child: ChildRun, layer_types: dict[str, str]) -> Crash:
+    """The Crash of a child that died: the layer and stage from the layer's own exception, else from Caffe's log
+    (while the net is built) and the marker (in the passes), with the Python layers feeding a C++ culprit."""
     mark = child.mark
-    if mark and mark["layer"] is None and mark["index"] is not None and builder.report.layers:
-        layers = builder.report.layers  # the marker names a layer of the net by its index
+    report = builder.report
+    if mark and mark["layer"] is None and mark["index"] is not None:
+        layers = report.layers  # the marker names a layer of the net by its index
         mark["layer"] = layers[mark["index"]]["name"] if mark["index"] < len(layers) else f"layer #{mark['index']}"
+    construction = child.log.construction
     crash = builder.python_exception_crash(child.returncode)
-    if crash is not None and crash.layer is None and mark:
-        crash.layer, crash.method, crash.iteration = mark["layer"], mark["method"], mark["iteration"]
-    if crash is None:
-        crash = Crash(child.abort_kind, child.returncode, mark["layer"] if mark else None,
-                      mark["method"] if mark else None, mark["iteration"] if mark else None)
+    if crash is not None:
+        if crash.layer is None and mark:
+            culprit = culprit_after_construction(construction, mark)
+            crash.layer, crash.method, crash.iteration = culprit.layer, culprit.method, culprit.iteration
+            crash.stage = culprit.stage
+        else:
+            crash.stage = python_exception_stage(crash.method, crash.iteration)
+    else:
+        if construction.started and not construction.initialized:
+            culprit = construction_culprit(construction, check_failed_line(child.log.fatal), layer_types, mark)
+        else:
+            culprit = culprit_after_construction(construction, mark)
+        crash = Crash(child.abort_kind, child.returncode, culprit.layer, culprit.method, culprit.iteration,
+                      stage=culprit.stage)
+    wiring = NetWiring.of(construction, report.layers, layer_types)
+    python_calls = {record.name: record.calls for record in report.python_layers}
+    culprit = Culprit(crash.layer, crash.method, crash.stage, crash.iteration)
+    crash.layer_type, crash.fed_by, crash.summary = blame(culprit, wiring, construction, python_calls)
     return child.add_log(crash)
+
+
+def _layer_types(net: Path, phase: str) -> dict[str, str]:
+    """name -> type of the layers Caffe builds in `phase`, as written (empty when the file does not parse)."""
+    try:
+        return {layer.name: layer.type for layer in read_net(net).layers_for(phase)}
+    except InspectorError:
+        return {}
 
 
 def _progress_bar(enabled: bool, total: int):
