@@ -105,7 +105,7 @@ def test_ctrl_c_prints_what_was_recorded_and_names_the_running_layer(hung):
     trace.process.send_signal(signal.SIGINT)
     code, stdout, stderr = trace.finish()
     assert code == 130, stderr
-    assert "INTERRUPTED (SIGINT) in layer slow during forward (iteration 1)" in stdout
+    assert "INTERRUPTED (SIGINT) in layer slow (Python) during forward (iteration 1)" in stdout
     assert f"running at {NETS / 'proc_layers.py'}:" in stdout  # the line it hung on
     before = stdout[stdout.index("before  tracetestlayers.Scale"):stdout.index("slow  proc_layers.HangsInForward")]
     assert " 1 forward " in before  # the call recorded before the interrupt is kept
@@ -119,7 +119,7 @@ def test_ctrl_c_from_a_terminal_reaches_the_whole_process_group(hung):
     os.killpg(trace.process.pid, signal.SIGINT)  # what a terminal does: inspector and all in its group
     code, stdout, _ = trace.finish()
     assert code == 130
-    assert "INTERRUPTED (SIGINT) in layer slow during forward (iteration 1)" in stdout
+    assert "INTERRUPTED (SIGINT) in layer slow (Python) during forward (iteration 1)" in stdout
     assert _process_gone(trace.child_pid)
 
 
@@ -155,7 +155,7 @@ def test_ctrl_z_pauses_the_child_with_inspector_and_fg_resumes_both(hung):
     _wait_for(lambda: _state(trace.child_pid) not in ("T", None), "the child to go on")
     trace.process.send_signal(signal.SIGINT)
     code, stdout, _ = trace.finish()
-    assert code == 130 and "INTERRUPTED (SIGINT) in layer slow during forward (iteration 1)" in stdout
+    assert code == 130 and "INTERRUPTED (SIGINT) in layer slow (Python) during forward (iteration 1)" in stdout
 
 
 def test_a_killed_inspector_takes_its_child_along_and_leaves_no_file(hung):
@@ -175,7 +175,7 @@ TIMEOUT = "15"
 def test_timeout_ends_a_hung_layer_with_a_report_naming_it(tmp_path):
     result = run_cli("trace", HANGS, "--timeout", TIMEOUT, cwd=tmp_path)
     assert result.returncode == 1
-    assert f"TIMEOUT (still running after {TIMEOUT} s) in layer slow during forward (iteration 1)" in result.stdout
+    assert f"TIMEOUT (still running after {TIMEOUT} s) in layer slow (Python) during forward (iteration 1)" in result.stdout
     assert f"running at {NETS / 'proc_layers.py'}:" in result.stdout
     assert f'File "{NETS / "proc_layers.py"}", line' in result.stdout  # the stack it was stopped in
     before = result.stdout[result.stdout.index("before  tracetestlayers.Scale"):]
@@ -191,7 +191,7 @@ def test_timeout_ends_the_jsonl_stream_with_its_record_and_the_terminal_gets_the
     assert (end["outcome"], end["exit_code"], crash["kind"], crash["timeout"]) == ("timeout", 1, "timeout", 15.0)
     assert (crash["layer"], crash["method"], crash["iteration"]) == ("slow", "forward", 1)
     assert crash["location"].startswith(f"{NETS / 'proc_layers.py'}:")
-    assert f"TIMEOUT (still running after {TIMEOUT} s) in layer slow during forward; report in {out}" in result.stderr
+    assert f"TIMEOUT (still running after {TIMEOUT} s) in layer slow (Python) during forward; report in {out}" in result.stderr
 
 
 def test_gradcheck_timeout_names_the_layer_and_what_it_was_doing(tmp_path):
@@ -221,7 +221,7 @@ def test_a_timeout_that_is_not_a_positive_number_is_bad_input(tmp_path, value):
 def test_os_exit_0_in_a_layer_is_reported_as_an_exit_not_a_kill(tmp_path):
     result = run_cli("trace", NETS / "proc_exits.prototxt", cwd=tmp_path)
     assert result.returncode == 1
-    assert ("EXIT: the process exited with code 0 in layer quits during forward (iteration 1) before finishing"
+    assert ("EXIT: the process exited with code 0 in layer quits (Python) during forward (iteration 1) before finishing"
             in result.stdout)
     assert "killed" not in result.stdout
 
@@ -275,7 +275,7 @@ def test_jsonl_is_strict_json_and_keeps_a_nan_loss_as_a_fact(tmp_path):
 def test_out_leaves_a_one_line_summary_on_the_terminal(tmp_path):
     crashed = run_cli("trace", NETS / "crash_check.prototxt", "--out", tmp_path / "crash.txt", cwd=tmp_path)
     assert crashed.returncode == 1 and crashed.stdout == ""
-    assert f"CRASH (caffe_abort) in layer ip2 during forward; report in {tmp_path / 'crash.txt'}" in crashed.stderr
+    assert f"CRASH (caffe_abort) in layer ip2 (InnerProduct) during forward; report in {tmp_path / 'crash.txt'}" in crashed.stderr
     assert "CRASH (caffe_abort, exit code -6)" in (tmp_path / "crash.txt").read_text()
     clean = run_cli("trace", NETS / "siamese.prototxt", "--iterations", "1", "--format", "json",
                     "--out", tmp_path / "clean.json", cwd=tmp_path)
@@ -359,3 +359,18 @@ def test_a_long_run_streams_every_call_to_jsonl(tmp_path):
     assert result.returncode == 0
     calls = [json.loads(line) for line in out.read_text().splitlines() if line.startswith('{"event":"call"')]
     assert {c["iteration"] for c in calls if c["layer"] == "scale" and not c["probe"]} == set(range(0, LONG + 1))
+
+
+def test_jsonl_ends_with_not_run_when_caffe_would_abort_loading_the_weights(tmp_path):
+    from inspector.trace.netload import build_net
+
+    base = Path(__file__).resolve().parent / "nets_gradcheck"
+    weights = tmp_path / "base.caffemodel"
+    build_net(base / "finetune_base.prototxt").save(str(weights))
+    out = tmp_path / "events.jsonl"
+    result = run_cli("trace", base / "finetune_new.prototxt", "--weights", weights, "--format", "jsonl", "--out", out,
+                     cwd=tmp_path)
+    assert result.returncode == 1
+    end = _last_event(out.read_text())
+    assert (end["outcome"], end["exit_code"], end["ok"], end["crash"]) == ("not_run", 1, False, None)
+    assert f"NOT RUN: Caffe would abort loading base.caffemodel at layer 'ip2' (shape mismatch)" in result.stderr

@@ -537,6 +537,8 @@ def _crash(builder: ReportBuilder, child: ChildRun, layer_types: dict[str, str])
     python_calls = {record.name: record.calls for record in report.python_layers}
     culprit = Culprit(crash.layer, crash.method, crash.stage, crash.iteration)
     crash.layer_type, crash.fed_by, crash.summary = blame(culprit, wiring, construction, python_calls)
+    if crash.kind in ("interrupted", "timeout", "exited", "python_exception"):
+        crash.summary = None  # nothing aborted (the headline says it all), or the layer's traceback says it better
     return child.add_log(crash)
 
 
