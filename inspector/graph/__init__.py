@@ -20,7 +20,7 @@ from ..caffe_env import registered_layer_types
 from ..errors import InputError
 from ..outputs import check_output
 from ..prototxt import NetSpec, read_net
-from .build import NetGraph, build_graph, normalize_phase
+from .build import NetGraph, build_graph
 from .export import EXPORT_SUFFIXES, check_export_path, export, to_dot, to_mermaid
 from .findings import SEVERITIES, Finding
 from .fold import fold_in_place

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ..errors import InputError, MissingDependency
 from ..outputs import check_output, replacing, write_output
-from ..render import strict_json
+from ..render import escape_control, strict_json
 from .build import NetGraph
 from .findings import Finding
 
@@ -95,6 +95,8 @@ def shared_param_groups(netgraph: NetGraph) -> list[tuple[list[str], list[str]]]
 
 
 def _dot_quote(text: str) -> str:
+    """A DOT string; control characters (which stop dot's parser) are written out as \\xNN."""
+    text = escape_control(text)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
@@ -212,7 +214,7 @@ def to_node_link(netgraph: NetGraph) -> dict:
 
 
 def _mermaid_text(lines: list[str]) -> str:
-    return "<br/>".join(line.replace('"', "#quot;") for line in lines)
+    return "<br/>".join(escape_control(line).replace('"', "#quot;") for line in lines)
 
 
 def to_mermaid(netgraph: NetGraph, rankdir: str = "LR") -> str:

@@ -28,7 +28,7 @@ from dataclasses import replace
 from importlib.machinery import PathFinder
 from pathlib import Path
 
-from ..caffe_env import LayerRegistry, registered_layer_types
+from ..caffe_env import LayerRegistry
 from ..forks import forks_with_type, from_which_fork
 from ..prototxt import PHASES
 from .build import NetGraph, build_graph

@@ -26,7 +26,7 @@ import bisect
 import re
 import sys
 from dataclasses import dataclass, field
-from typing import NoReturn, Union
+from typing import NoReturn, Union, overload
 
 from ..errors import InputError
 
@@ -75,12 +75,22 @@ class Message:
             return float(value)
         raise self._value_error(name, value, "a number")
 
+    @overload
+    def integer(self, name: str) -> int | None: ...
+    @overload
+    def integer(self, name: str, default: int) -> int: ...
+
     def integer(self, name: str, default: int | None = None) -> int | None:
         """The last value of an integer field; PrototxtValueError (FILE:LINE:COL) for anything else."""
         return self._as_integer(name, self.get(name)) if self.has(name) else default
 
     def integers(self, name: str) -> list[int]:
         return [self._as_integer(name, value) for value in self.get_all(name)]
+
+    @overload
+    def number(self, name: str) -> float | None: ...
+    @overload
+    def number(self, name: str, default: float) -> float: ...
 
     def number(self, name: str, default: float | None = None) -> float | None:
         """The last value of a float field (an integer is a float too); PrototxtValueError for anything else."""
@@ -373,8 +383,8 @@ class _Parser:
                 return _number(text)
             except ValueError:  # more digits than Python reads (sys.get_int_max_str_digits)
                 line, col = self.position(offset)
-                raise PrototxtValueError(self.source, line, col,
-                                         f"number too long ({len(text)} characters), out of range for any field") from None
+                raise PrototxtValueError(self.source, line, col, f"number too long ({len(text)} characters), "
+                                         "out of range for any field") from None
         if kind == "ident":
             self.pos += 1
             lowered = text.lower().lstrip("-")

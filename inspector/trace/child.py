@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 from ..errors import InspectorError
+from . import checks
 from .events import EventLog
-from .instrument import Marker, Tracer, class_source, format_traceback
+from .instrument import LayerOutput, Marker, Tracer, class_source, format_traceback
 
 EVENT_LOG_BYTES = 16 << 20  # the event log starts again from the top past this, once the parent has read it
 EXIT_PARENT_GONE = 129  # as if ended by SIGHUP: no one is left to read it
@@ -30,20 +31,27 @@ EXIT_PARENT_GONE = 129  # as if ended by SIGHUP: no one is left to read it
 
 def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) -> None:
     """One traced iteration as the command runs it: forward, backward when training, the loss (netinfo.loss_reader)
-    as an event."""
+    as an event, and a finding when it is NaN or Inf."""
     tracer.iteration = iteration
     net.forward()
     if training:
         net.backward()
-    emit({"event": "iteration", "iteration": iteration, "loss": loss()})
+    value = loss()
+    emit({"event": "iteration", "iteration": iteration, "loss": value})
+    checks.check_loss(net, tracer, value)
 
 
 def run(config: dict, emit, marker: Marker) -> None:
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
-    from . import checks  # noqa: PLC0415
     from .netinfo import (  # noqa: PLC0415
-        blob_shapes, describe_layers, loss_reader, python_layer_specs, read_net_parameter, require_known_layer_types,
-        require_layers)
+        blob_shapes,
+        describe_layers,
+        loss_reader,
+        python_layer_specs,
+        read_net_parameter,
+        require_known_layer_types,
+        require_layers,
+    )
     from .netload import build_net, fill_inputs, import_layer_class, put_layers_on_path  # noqa: PLC0415
 
     caffe = import_pycaffe()
@@ -83,6 +91,8 @@ def run(config: dict, emit, marker: Marker) -> None:
     tracer = Tracer(emit, stats=config["stats"], post_mortem=config["pdb"], marker=marker,
                     python_layer_names=[s.name for s in specs])
     tracer.wrap_classes(classes)
+    real_streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = LayerOutput(sys.stdout, "stdout", tracer), LayerOutput(sys.stderr, "stderr", tracer)
     try:
         inputs = {k: Path(v) for k, v in config["inputs"].items()}
         weights = Path(config["weights"]) if config.get("weights") else None
@@ -91,7 +101,8 @@ def run(config: dict, emit, marker: Marker) -> None:
         tracer.attach_timers(net)
         declared = {layer.name for layer in param.layer}
         emit({"event": "net", "layers": [info.to_dict() for info in describe_layers(net, declared)],
-              "blob_shapes": blob_shapes(net), "inputs": fill_inputs(net, inputs, config["seed"])})
+              "blob_shapes": blob_shapes(net), "inputs": fill_inputs(net, inputs, config["seed"]),
+              "force_backward": bool(param.force_backward)})
         training = phase == "train"
         iterations = config["iterations"]
         loss = loss_reader(net)
@@ -109,6 +120,7 @@ def run(config: dict, emit, marker: Marker) -> None:
             checks.check_backward_calls(net, tracer, propagate_down, bool(param.force_backward))
         tracer.param_str_findings(saw_setup=True)
     finally:
+        sys.stdout, sys.stderr = real_streams
         tracer.restore()
 
 
@@ -120,7 +132,8 @@ def serve(job, argv: list[str] | None = None, prog: str = "inspector.trace.child
     """The child's side of the event log, for any job (the trace here, inspector.trace.gradcheck_child):
     job(config, emit, marker) runs; its InspectorError or other exception is sent as an event."""
     parser = argparse.ArgumentParser(prog=prog)
-    parser.add_argument("--events-fd", type=int, required=True, help="the event log, an open file, written from its end")
+    parser.add_argument("--events-fd", type=int, required=True,
+                        help="the event log, an open file, written from its end")
     parser.add_argument("--marker-fd", type=int)
     parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
     parser.add_argument("--config", required=True)
