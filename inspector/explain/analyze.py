@@ -71,9 +71,14 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
 
     cls = _class_info(cursor, src, cindex)
     report = ExplainReport(file=str(target.header), cls=cls, diagnostics=diagnostics, partial=bool(header_errors))
-    report.cls.base_chain = _base_chain(cursor, cindex)
+    bases = _bases(cursor, cindex)
+    resolved = {base.name for base, _ in bases}
+    # a base clang could not resolve (its header missing) is dropped from the AST: keep its name from the tokens
+    unresolved = [name.split("<")[0].split("::")[-1].strip() for name in cls.bases]
+    bases = [(BaseClass(name), None) for name in unresolved if name not in resolved] + bases
+    report.cls.base_chain = [base for base, _ in bases]
 
-    cpp_sources = matching_sources(target.header, target.root)
+    cpp_sources = matching_sources(target.header, target.root, cls.name)
     holders: dict[str, int] = {}
     bodies: dict[str, tuple[SourceFile, object]] = {}
     pure: set[str] = set()
@@ -91,7 +96,9 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         method = Method(cpp=name if kind == "method" else member.spelling, access=member.access_specifier.name.lower(),
                         virtual=bool(member.kind == cindex.CursorKind.CXX_METHOD and member.is_virtual_method()) or "virtual" in decl_words,
                         override="override" in decl_words or "final" in decl_words, line=member.location.line, kind=kind)
-        method.virtual = method.virtual or method.override  # override implies virtual, even with the base unresolved
+        # override implies virtual, even with the base unresolved; so does a base's virtual of the same name
+        method.virtual = (method.virtual or method.override
+                          or (kind == "method" and _overrides_virtual(name, bases, cindex)))
         body_src, body = src, (function_at(src, name_index) if name_index is not None else None)
         if body is None and kind == "method":
             for path in cpp_sources:
@@ -127,6 +134,9 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
                 + (" in " + ", ".join(str(p) for p in cpp_sources) if cpp_sources else " (no matching .cpp in the tree)"),
                 str(target.header), method.line))
 
+    report.guards += _inherited_guards(report, bodies, [b for b, _ in bases], target.root, source)
+    for method in report.methods:
+        method.not_implemented = any(g.action == "NOT_IMPLEMENTED" and g.method == method.cpp for g in report.guards)
     _raii_helpers(report, src)
     report.type_string = _type_string(bodies)
     report.device_methods = {name: (report.method(name).defined_at or f"{target.header}:{report.method(name).line} (declared)")
@@ -378,24 +388,78 @@ def _class_info(cursor, src: SourceFile, cindex) -> ClassInfo:
     return ClassInfo(cursor.spelling, params, _token_bases(src, cursor.spelling), export, cursor.location.line)
 
 
-def _base_chain(cursor, cindex) -> list[BaseClass]:
-    """The class's bases up to the root, each at its definition (first base at each level)."""
-    chain, seen = [], set()
-    current = cursor
-    while current is not None:
-        base = next((c for c in current.get_children() if c.kind == cindex.CursorKind.CXX_BASE_SPECIFIER), None)
-        if base is None:
-            break
-        ref = base.referenced
-        if ref is None or ref.spelling in seen:
-            chain.append(BaseClass(base.spelling))
-            break
-        definition = ref.get_definition() or ref
-        seen.add(ref.spelling)
-        loc = definition.location
-        chain.append(BaseClass(ref.spelling, loc.file.name if loc.file else None, loc.line or None))
-        current = definition if definition.is_definition() else None
-    return chain
+def _bases(cursor, cindex) -> list[tuple[BaseClass, object]]:
+    """Every base of the class, depth first in declaration order (all bases of a class with multiple
+    inheritance, such as Intel's MKLDNN layers), each at its definition, with that definition's cursor."""
+    out: list[tuple[BaseClass, object]] = []
+    seen: set[str] = set()
+
+    def visit(current, parent: str | None) -> None:
+        for base in (c for c in current.get_children() if c.kind == cindex.CursorKind.CXX_BASE_SPECIFIER):
+            ref = base.referenced
+            if ref is None:
+                out.append((BaseClass(base.spelling, parent=parent), None))
+                continue
+            if ref.spelling in seen:
+                continue
+            seen.add(ref.spelling)
+            definition = ref.get_definition() or ref
+            loc = definition.location
+            out.append((BaseClass(ref.spelling, loc.file.name if loc.file else None, loc.line or None, parent),
+                        definition if definition.is_definition() else None))
+            if definition.is_definition():
+                visit(definition, ref.spelling)
+
+    visit(cursor, None)
+    return out
+
+
+INHERITED_HOOKS = ("LayerSetUp", "Reshape")
+
+
+def _inherited_guards(report: ExplainReport, bodies, bases: list[BaseClass], root: Path | None, source) -> list[Guard]:
+    """Guards of a base's LayerSetUp/Reshape that run for this class: the base's hook when the class
+    does not override it, or when its override calls `Base<Dtype>::Reshape(...)` (LossLayer's checks)."""
+    out = []
+    for hook in INHERITED_HOOKS:
+        own = bodies.get(hook)
+        own_text = own[0].text(own[1].body_open, own[1].body_close + 1) if own else ""
+        for base in bases:
+            explicit = re.search(rf"\b{re.escape(base.name)}\s*<[^;]*?>\s*::\s*{hook}\s*\(", own_text)
+            if own is not None and not explicit:
+                continue
+            found = _base_body(base, hook, root, source)
+            if found is None:
+                continue
+            bsrc, body = found
+            got = body_facts.read_body(bsrc, body)
+            out += [Guard(g.condition, g.message, g.action, g.aborts, g.line, str(bsrc.path), f"{base.name}::{hook} (inherited)")
+                    for g in got.guards]
+            break  # the nearest base's definition is the one that runs
+    return out
+
+
+def _base_body(base: BaseClass, hook: str, root: Path | None, source):
+    """(source, body) of base::hook: inline in the base's header, else in the base's .cpp."""
+    if not base.file:
+        return None
+    header = Path(base.file)
+    for path in [header, *matching_sources(header, root, base.name)]:
+        found = function_bodies(source(path), hook, owner=base.name)
+        if found:
+            return source(path), found[-1]
+    return None
+
+
+def _overrides_virtual(name: str, bases: list[tuple[BaseClass, object]], cindex) -> bool:
+    """Whether a base declares name virtual: then an override without the keyword is virtual too."""
+    for _, definition in bases:
+        if definition is None:
+            continue
+        for child in definition.get_children():
+            if child.kind == cindex.CursorKind.CXX_METHOD and child.spelling == name and child.is_virtual_method():
+                return True
+    return False
 
 
 def _type_string(bodies) -> str | None:
