@@ -75,9 +75,11 @@ def _path_target(path: Path, caffe_root: str | None) -> Target:
     if given_root is not None and not path.is_absolute() and (given_root / path).is_file():
         path = given_root / path
     if not path.exists():
-        raise InputError(f"{path} does not exist.", "Give a header path, a header base name (python_layer) or a class name (PythonLayer).")
+        raise InputError(f"{path} does not exist.",
+                         "Give a header path, a header base name (python_layer) or a class name (PythonLayer).")
     if not path.is_file():
-        raise InputError(f"{path} is not a file.", "Give the path of a C++ header such as include/caffe/layers/python_layer.hpp.")
+        raise InputError(f"{path} is not a file.",
+                         "Give the path of a C++ header such as include/caffe/layers/python_layer.hpp.")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path} is not readable.", "Check the file's permissions.")
     root = enclosing_caffe_root(path)

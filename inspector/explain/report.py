@@ -319,7 +319,8 @@ class ExplainReport:
         """(title, header row, rows) of each table, shared by the markdown and text views."""
         f = self.display_file
         methods = [
-            (m.cpp, ("virtual" + (", override" if m.override else "")) if m.virtual else ("override" if m.override else ""),
+            (m.cpp,
+             ("virtual" + (", override" if m.override else "")) if m.virtual else ("override" if m.override else ""),
              m.access, f"{m.python}({', '.join(m.args)})" if m.python else "", loc(f, m.line),
              (("inline" if m.defined_at == where(f, m.line) else loc.text(m.defined_at))
               or ("no body found" if m.kind == "method" else ""))

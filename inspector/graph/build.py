@@ -1,4 +1,4 @@
-"""NetSpec (+ blob shapes) -> a networkx DiGraph of layer nodes and blob nodes.
+"""NetSpec (+ blob shapes) -> a directed graph of layer nodes and blob nodes (PlainDiGraph; networkx on request).
 
 One pass over the layers in prototxt order, as Caffe's Net::Init wires them:
 - each bottom connects from the blob version current at that point; each top makes a blob
@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-
-import networkx as nx
+from typing import Any
 
 from ..errors import InputError
 from ..prototxt import PHASES, LayerSpec, NetSpec
+from .digraph import PlainDiGraph
 from .findings import Finding
 
 PHASE_CHOICES = ("TRAIN", "TEST", "ALL")
@@ -37,12 +37,20 @@ class NetGraph:
     phase: str
     stages: list[str]
     level: int
-    graph: nx.DiGraph
+    digraph: PlainDiGraph
     layer_nodes: list[str]  # in prototxt order
     layers: list[LayerSpec]  # the layers in the graph, in prototxt order
     dropped: dict[str, list[str]]  # phase -> layer names FilterNet drops there
     findings: list[Finding] = field(default_factory=list)
     blob_shapes: dict[str, list[int]] = field(default_factory=dict)
+    _networkx: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def graph(self):
+        """The graph as a networkx.DiGraph, made on first use (importing networkx takes 0.4 s)."""
+        if self._networkx is None:
+            self._networkx = self.digraph.to_networkx()
+        return self._networkx
 
     @property
     def wiring_phases(self) -> tuple[str, ...]:
@@ -50,12 +58,11 @@ class NetGraph:
 
     def topological_layer_nodes(self) -> list[str]:
         """Layer nodes in an order where each comes after the producers of its bottoms (prototxt order on ties)."""
-        graph = self.graph
-        if not nx.is_directed_acyclic_graph(graph):
+        nodes = self.digraph.nodes
+        ordered = self.digraph.topological_order(key=lambda node: nodes[node]["order"])
+        if ordered is None:
             return list(self.layer_nodes)
-        order = nx.get_node_attributes(graph, "order")
-        ordered = nx.lexicographical_topological_sort(graph, key=order.__getitem__)
-        return [n for n in ordered if graph.nodes[n]["kind"] == "layer"]
+        return [n for n in ordered if nodes[n]["kind"] == "layer"]
 
 
 def normalize_phase(phase: str | None) -> str:
@@ -69,7 +76,7 @@ def _candidate_states(*layers: LayerSpec):
     """The net states these layers were written for: no stage, or the stages one include rule asks for."""
     rules = [r for layer in layers for r in layer.include + layer.exclude]
     levels = {0} | {v for r in rules for v in (r.min_level, r.max_level) if v is not None}
-    stage_sets = [[]] + [r.stage for layer in layers for r in layer.include if r.stage]
+    stage_sets: list[list[str]] = [[], *(r.stage for layer in layers for r in layer.include if r.stage)]
     return [(p, lvl, stage_set) for p in PHASES for lvl in sorted(levels) for stage_set in stage_sets]
 
 
@@ -90,10 +97,10 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
     phase = normalize_phase(phase)
     stages = list(stages)
     blob_shapes = dict(blob_shapes or {})
-    graph = nx.DiGraph(name=net.name, phase=phase)
+    graph = PlainDiGraph(name=net.name, phase=phase)
     nodes = graph.nodes
     findings: list[Finding] = []
-    dropped = {p: [l.name for l in net.layers if not l.included_in(p, level, stages)] for p in PHASES}
+    dropped = {p: [layer.name for layer in net.layers if not layer.included_in(p, level, stages)] for p in PHASES}
 
     layers: list[tuple[LayerSpec, tuple[str, ...], tuple[str, ...]]] = []
     for layer in net.layers:
@@ -113,7 +120,8 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
     def blob_node(name: str, version: int, order: int) -> str:
         node = f"blob:{name}" if version == 0 else f"blob:{name}@{version}"
         if node not in nodes:
-            graph.add_node(node, kind="blob", name=name, version=version, label=name if version == 0 else f"{name}@{version}",
+            graph.add_node(node, kind="blob", name=name, version=version,
+                           label=name if version == 0 else f"{name}@{version}",
                            shape=blob_shapes.get(name), input=False, undefined=False, order=order)
             first_node_of.setdefault(name, node)
         return node
@@ -133,7 +141,8 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
     pending: list[tuple[str, LayerSpec, int, str, tuple[str, ...]]] = []
     for position, (layer, in_phases, wire) in enumerate(layers):
         name_counts[layer.name] += 1
-        node = f"layer:{layer.name}" if name_counts[layer.name] == 1 else f"layer:{layer.name}#{name_counts[layer.name]}"
+        count = name_counts[layer.name]
+        node = f"layer:{layer.name}" if count == 1 else f"layer:{layer.name}#{count}"
         order = 2 * position + 1
         graph.add_node(node, kind="layer", name=layer.name, type=layer.type, order=order, index=layer.index,
                        line=layer.line, phases=list(in_phases),
@@ -153,15 +162,19 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
         for i, top in enumerate(layer.tops):
             in_place = top in layer.bottoms
             version = max(productions.get((top, p), 0) for p in wire)
-            rivals = [producers[current[(top, p)]] for p in wire if (top, p) in current]
-            if version > 0 and not in_place and phase == "ALL" and not any(
+            if in_place and version == 0:
+                version = 1  # in place on a bottom nobody made: version 0 is that bottom's undefined placeholder
+            earlier = [current[(top, p)] for p in wire if (top, p) in current]
+            from_input = any(nodes[blob]["input"] for blob in earlier)
+            rivals = [producers.get(blob, []) for blob in earlier]
+            if version > 0 and not in_place and phase == "ALL" and not from_input and not any(
                     can_coexist(layer, other) for group in rivals for other in group):
                 version -= 1  # the earlier producers run in other stages only: same blob, another source
             elif version > 0 and not in_place:
-                previous = producer_of.get(current.get((top, next(p for p in wire if (top, p) in current)), ""), "?")
+                previous = "the net input" if from_input else f"layer '{producer_of.get(earlier[0], '?')}'"
                 findings.append(Finding(
                     "top-produced-twice", "error", layer.name,
-                    f"top '{top}' is already produced by layer '{previous}' and this layer does not "
+                    f"top '{top}' is already produced by {previous} and this layer does not "
                     "read it (not in place); Caffe stops with 'Top blob produced by multiple sources'",
                     layer.line))
             target = blob_node(top, version, order + 1)
@@ -177,6 +190,8 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
         later = first_node_of.get(bottom)
         if later is not None and nodes[later]["undefined"]:
             later = None  # a placeholder made for an earlier undefined bottom of the same name
+        if later is not None and any(spec is layer for spec in producers.get(later, [])):
+            later = None  # in place on a misspelt bottom: its own top is no producer (Caffe: 'Unknown bottom blob')
         if later is not None and not graph.has_edge(later, node):
             graph.add_edge(later, node, role="bottom", index=index, blob=bottom, shape=blob_shapes.get(bottom))
             findings.append(Finding(
@@ -189,14 +204,16 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
             graph.add_edge(placeholder, node, role="bottom", index=index, blob=bottom, shape=blob_shapes.get(bottom))
             findings.append(Finding(
                 "undefined-bottom", "error", layer.name,
-                f"bottom '{bottom}'{where} is produced by no layer and is not a net input", layer.line))
+                f"bottom '{bottom}'{where} is produced by no layer and is not a net input; Caffe stops with "
+                "'Unknown bottom blob'", layer.line, blob=bottom))
         else:
             findings.append(Finding(
                 "undefined-bottom", "error", layer.name,
-                f"bottom '{bottom}'{where} is produced by no layer of that phase before this one", layer.line))
+                f"bottom '{bottom}'{where} is produced by no layer of that phase before this one", layer.line,
+                blob=bottom))
 
     for blob, layer_name in producer_of.items():
         nodes[blob]["producer"] = layer_name
-    return NetGraph(net=net, phase=phase, stages=stages, level=level, graph=graph, layer_nodes=layer_nodes,
+    return NetGraph(net=net, phase=phase, stages=stages, level=level, digraph=graph, layer_nodes=layer_nodes,
                     layers=[entry[0] for entry in layers], dropped=dropped, findings=findings,
                     blob_shapes=blob_shapes)

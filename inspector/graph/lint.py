@@ -10,7 +10,12 @@ Each lint returns Findings (layer, message, severity):
   warning. Static only: importlib.machinery.PathFinder locates each module part by part
   without importing any parent package, and the class is looked up with ast in the file's text;
   the prototxt's folder is searched first, as Caffe users run from it;
-- blobs nobody consumes after their last version: the net's outputs, info.
+- blobs nobody consumes after their last version: the net's outputs, info;
+- layer types the importable Caffe does not register (a fork's layers, e.g. ROIPooling), info, with the
+  forks known to have them: only when pycaffe is importable (asked of a child Python, cached), so a machine
+  without Caffe still gets a static graph;
+- an undefined bottom that another net state defines (a file written for TEST drawn for
+  TRAIN, a data layer kept only under a stage) says so: "it exists under --phase test".
 """
 from __future__ import annotations
 
@@ -19,12 +24,14 @@ import itertools
 import os
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from importlib.machinery import PathFinder
 from pathlib import Path
 
-import networkx as nx
-
-from .build import NetGraph
+from ..caffe_env import LayerRegistry
+from ..forks import forks_with_type, from_which_fork
+from ..prototxt import PHASES
+from .build import NetGraph, build_graph
 from .findings import Finding
 
 MAX_CYCLES_REPORTED = 5
@@ -63,9 +70,9 @@ def defines_class(source_file: str, class_name: str) -> bool | None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(isinstance(t, ast.Name) and t.id == class_name for t in targets):
                 return True
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            if any((alias.asname or alias.name) == class_name or alias.name == "*" for alias in node.names):
-                return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                (alias.asname or alias.name) == class_name or alias.name == "*" for alias in node.names):
+            return True
     return False
 
 
@@ -73,6 +80,8 @@ def lint_python_modules(netgraph: NetGraph) -> list[Finding]:
     findings = []
     net_dir = netgraph.net.path.parent if netgraph.net.path else None
     search_path = python_search_path(net_dir)
+    specs: dict[str, object] = {}
+    defined: dict[tuple[str, str], bool | None] = {}
     for layer in netgraph.layers:
         if layer.python is None:
             continue
@@ -81,7 +90,9 @@ def lint_python_modules(netgraph: NetGraph) -> list[Finding]:
             findings.append(Finding("python-param-incomplete", "error", layer.name,
                                     "Python layer without python_param { module layer }", layer.line))
             continue
-        spec = find_module_file(module, search_path)
+        if module not in specs:  # a net repeats one module in many layers: look it up once
+            specs[module] = find_module_file(module, search_path)
+        spec = specs[module]
         if spec is None:
             where = f"{net_dir}, the current folder or sys.path" if net_dir else "the current folder or sys.path"
             findings.append(Finding("python-module-not-found", "warning", layer.name,
@@ -89,7 +100,9 @@ def lint_python_modules(netgraph: NetGraph) -> list[Finding]:
                                     layer.line))
             continue
         origin = getattr(spec, "origin", None)
-        if origin and origin.endswith(".py") and defines_class(origin, cls) is False:
+        if origin and origin.endswith(".py") and (origin, cls) not in defined:
+            defined[(origin, cls)] = defines_class(origin, cls)  # parsed once, not once a layer
+        if origin and origin.endswith(".py") and defined[(origin, cls)] is False:
             findings.append(Finding("python-class-not-found", "warning", layer.name,
                                     f"{origin} defines no top-level name '{cls}'", layer.line))
     return findings
@@ -100,7 +113,7 @@ def lint_duplicate_names(netgraph: NetGraph) -> list[Finding]:
     for phase in netgraph.wiring_phases:
         by_name = defaultdict(list)
         for node in netgraph.layer_nodes:
-            attrs = netgraph.graph.nodes[node]
+            attrs = netgraph.digraph.nodes[node]
             if netgraph.phase != "ALL" or phase in attrs["phases"]:
                 by_name[attrs["name"]].append(attrs)
         for name, entries in by_name.items():
@@ -109,16 +122,19 @@ def lint_duplicate_names(netgraph: NetGraph) -> list[Finding]:
                 lines = ", ".join(str(e["line"]) for e in entries)
                 # Caffe builds such a net, so a warning: the harm comes later, where names are keys.
                 findings.append(Finding("duplicate-layer-name", "warning", name,
-                                        f"{len(entries)} layers named '{name}' in {phase}, on lines {lines}; Caffe builds "
-                                        "it, but copies weights and indexes net.params by layer name, so they get mixed up",
+                                        f"{len(entries)} layers named '{name}' in {phase}, on lines {lines}; "
+                                        "Caffe builds it, but copies weights and indexes net.params by layer name, "
+                                        "so they get mixed up",
                                         entries[1]["line"]))
     return findings
 
 
 def lint_cycles(netgraph: NetGraph) -> list[Finding]:
-    graph = netgraph.graph
-    if nx.is_directed_acyclic_graph(graph):
+    if netgraph.digraph.is_acyclic():
         return []
+    import networkx as nx  # noqa: PLC0415 - only a net with a cycle pays for the import
+
+    graph = netgraph.graph
     findings = []
     for cycle in itertools.islice(nx.simple_cycles(graph), MAX_CYCLES_REPORTED):
         start = min(range(len(cycle)), key=lambda i: graph.nodes[cycle[i]]["order"])
@@ -131,7 +147,7 @@ def lint_cycles(netgraph: NetGraph) -> list[Finding]:
 
 
 def lint_outputs(netgraph: NetGraph) -> list[Finding]:
-    graph = netgraph.graph
+    graph = netgraph.digraph
     findings = []
     for node, attrs in graph.nodes(data=True):
         if attrs["kind"] == "blob" and graph.out_degree(node) == 0 and not attrs["undefined"]:
@@ -141,9 +157,63 @@ def lint_outputs(netgraph: NetGraph) -> list[Finding]:
     return findings
 
 
-def run_lints(netgraph: NetGraph) -> list[Finding]:
-    """All lints, errors first, each group in prototxt order."""
-    findings = (list(netgraph.findings) + lint_duplicate_names(netgraph) + lint_cycles(netgraph)
-                + lint_python_modules(netgraph) + lint_outputs(netgraph))
+def undefined_bottoms(netgraph: NetGraph) -> set[tuple[str | None, str | None]]:
+    """(layer, bottom) of every undefined-bottom finding met while wiring."""
+    return {(f.layer, f.blob) for f in netgraph.findings if f.code == "undefined-bottom"}
+
+
+def other_net_states(netgraph: NetGraph) -> list[tuple[str, list[str], str]]:
+    """The net states the file may be written for besides the drawn one: (phase, stages, option spelling)."""
+    stage_sets = [list(netgraph.stages)] + [
+        rule.stage for layer in netgraph.net.layers for rule in layer.include if rule.stage]
+    states, seen = [], {(netgraph.phase, tuple(netgraph.stages))}
+    for phase in (netgraph.phase, *(p for p in PHASES if p != netgraph.phase)):
+        for stages in stage_sets:
+            if (phase, tuple(stages)) in seen:
+                continue
+            seen.add((phase, tuple(stages)))
+            spelling = " ".join([f"--phase {phase.lower()}"] * (phase != netgraph.phase)
+                                + [f"--stage {s}" for s in stages if s not in netgraph.stages])
+            states.append((phase, stages, spelling or f"--phase {phase.lower()}"))
+    return states
+
+
+def hint_other_states(netgraph: NetGraph, findings: list[Finding]) -> list[Finding]:
+    """Undefined bottoms that another net state defines for the same layer say where: "(it exists under ...)"."""
+    undefined = undefined_bottoms(netgraph)
+    if netgraph.phase == "ALL" or not undefined:
+        return findings
+    where: dict[tuple[str | None, str | None], str] = {}
+    for phase, stages, spelling in other_net_states(netgraph):
+        other = build_graph(netgraph.net, phase, stages, netgraph.level)
+        kept = {layer.name for layer in other.layers}
+        for key in undefined - undefined_bottoms(other):
+            if key[0] in kept:
+                where.setdefault(key, spelling)
+    return [replace(f, message=f"{f.message} (it exists under {where[f.layer, f.blob]})")
+            if f.code == "undefined-bottom" and (f.layer, f.blob) in where else f for f in findings]
+
+
+def lint_layer_types(netgraph: NetGraph, registry: LayerRegistry | None) -> list[Finding]:
+    """Layer types the Caffe at hand would reject with "Unknown layer type", one finding a type."""
+    if registry is None:
+        return []
+    findings, seen = [], set()
+    for layer in netgraph.layers:
+        if layer.type in registry.types or layer.type in seen or not layer.type:
+            continue
+        seen.add(layer.type)
+        findings.append(Finding("layer-type-not-in-caffe", "info", layer.name,
+                                f"the Caffe at {registry.package_dir} does not register layer type '{layer.type}'"
+                                f"{from_which_fork(forks_with_type(layer.type))}; trace needs a Caffe that has it",
+                                layer.line))
+    return findings
+
+
+def run_lints(netgraph: NetGraph, registry: LayerRegistry | None = None) -> list[Finding]:
+    """All lints, errors first, each group in prototxt order; `registry` for the layer-type lint."""
+    findings = (hint_other_states(netgraph, list(netgraph.findings)) + lint_duplicate_names(netgraph)
+                + lint_cycles(netgraph) + lint_python_modules(netgraph) + lint_layer_types(netgraph, registry)
+                + lint_outputs(netgraph))
     rank = {"error": 0, "warning": 1, "info": 2}
     return sorted(findings, key=lambda f: rank[f.severity])

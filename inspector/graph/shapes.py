@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..prototxt import read_regular_file
 
 LAST_TRACE = Path(".inspector") / "last-trace.json"
 
@@ -47,10 +48,8 @@ def load_shapes(path: str | Path) -> TraceShapes:
     """Read a trace JSON; InputError when it is missing, not JSON, or holds no blob shapes."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file.", "Give the JSON a trace wrote (inspector trace ... --format json).") from None
-    except (OSError, ValueError) as exc:
+        data = json.loads(read_regular_file(path, "a trace report (JSON)"))
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than Python recurses
         raise InputError(f"{path} is not a readable JSON file: {exc}.",
                          "Give the JSON a trace wrote (inspector trace ... --format json).") from None
     shapes = _find_key(data, "blob_shapes")
@@ -59,7 +58,7 @@ def load_shapes(path: str | Path) -> TraceShapes:
                          "Give a trace report or .inspector/last-trace.json written by inspector trace.")
     try:
         blob_shapes = {str(k): [int(d) for d in v] for k, v in shapes.items()}
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"{path}: \"blob_shapes\" must map blob names to lists of dims.",
                          "Give a trace report written by inspector trace.") from None
     params = _find_key(data, "param_shapes")
@@ -67,7 +66,7 @@ def load_shapes(path: str | Path) -> TraceShapes:
     if isinstance(params, dict):
         try:
             param_shapes = {str(k): [[int(d) for d in s] for s in v] for k, v in params.items()}
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             param_shapes = None  # optional; a malformed one only costs the param count
     net, phase = _find_key(data, "net"), _find_key(data, "phase")
     return TraceShapes(source=path, net=str(net) if isinstance(net, str) else None,

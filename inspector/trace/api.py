@@ -12,7 +12,7 @@ layer callbacks. The records and findings are those of the command.
 """
 from __future__ import annotations
 
-from .checks import check_backward_calls, check_diff_accumulation, check_loss_uses_top_diff
+from .checks import check_backward_calls, check_diff_accumulation, check_loss, check_loss_uses_top_diff
 from .instrument import Tracer, class_source
 from .netinfo import blob_shapes, describe_layers, loss_reader
 from .report import ReportBuilder, TraceReport
@@ -38,7 +38,7 @@ class Trace:
         self.on_event = on_event
         self.events: list[dict] = []
         python_objects = [layer for layer in self.net.layers if layer.type == "Python"]
-        phase = PHASE_NAMES.get(getattr(python_objects[0], "phase", None), "unknown") if python_objects else "unknown"
+        phase = PHASE_NAMES.get(getattr(python_objects[0], "phase", -1), "unknown") if python_objects else "unknown"
         self._builder = ReportBuilder("<in-process net>", phase, 0, seed, stats)
         self._folded = 0  # events the builder has taken: it folds them when the report is read, not in the passes
         self.tracer = Tracer(self._emit, stats=stats, post_mortem=post_mortem)
@@ -49,7 +49,7 @@ class Trace:
         if self.on_event is not None:
             self.on_event(event)
 
-    def __enter__(self) -> "Trace":
+    def __enter__(self) -> Trace:
         net, tracer = self.net, self.tracer
         tracer.adopt(net)
         described = []
@@ -67,7 +67,9 @@ class Trace:
         return self
 
     def _pass_ended(self) -> None:  # runs inside the pass (the last layer's callback)
-        self._emit({"event": "iteration", "iteration": self.tracer.iteration, "loss": self._loss()})
+        loss = self._loss()
+        self._emit({"event": "iteration", "iteration": self.tracer.iteration, "loss": loss})
+        check_loss(self.net, self.tracer, loss)
 
     def _backward_ended(self) -> None:
         self._backward_passes += 1

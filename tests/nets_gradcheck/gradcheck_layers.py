@@ -150,3 +150,84 @@ class SegfaultInBackwardLayer(SquareLayer):
 class RaisesInSetupLayer(SquareLayer):
     def setup(self, bottom, top):
         raise ValueError("setup rejects param_str " + repr(self.param_str))
+
+
+# ---- backwards a gradcheck must fail (broken_backward.prototxt) ----
+class NoOpBackwardLayer(SquareLayer):
+    """Broken: forward computes x^2, backward writes nothing (`def backward(...): pass`)."""
+
+    def backward(self, top, propagate_down, bottom):
+        pass
+
+
+class SquareLossLayer(caffe.Layer):
+    """Correct loss: 0.5 * sum(x^2) / N, its gradient scaled by top[0].diff (where Caffe puts loss_weight)."""
+
+    def setup(self, bottom, top):
+        pass
+
+    def reshape(self, bottom, top):
+        top[0].reshape(1)
+
+    def forward(self, bottom, top):
+        top[0].data[0] = 0.5 * np.sum(bottom[0].data ** 2) / bottom[0].data.shape[0]
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            bottom[0].diff[...] = top[0].diff[0] * bottom[0].data / bottom[0].data.shape[0]
+
+
+class LossIgnoringTopDiffLayer(SquareLossLayer):
+    """Broken: backward never multiplies by top[0].diff, so loss_weight has no effect."""
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            bottom[0].diff[...] = bottom[0].data / bottom[0].data.shape[0]
+
+
+class LabelUntouchedLossLayer(CentreLossLayer):
+    """Correct: like CentreLossLayer, but it leaves the labels' diff alone instead of zeroing it (as many losses do)."""
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            bottom[0].diff[...] = top[0].diff[0] * self.diff / bottom[0].data.shape[0]
+
+
+# lemonaha/tripletloss tripletloss/tripletlosslayer.py: TripletLayer, ported to Python 3 (yaml.load of param_str
+# replaced by literal_eval, numpy's max that `from numpy import *` put in place of the builtin replaced); its
+# backward ignores top[0].diff (self.a = 1)
+class LemonahaTripletLayer(caffe.Layer):
+    def setup(self, bottom, top):
+        layer_params = _params(self)
+        self.margin = layer_params['margin']
+        self.a = 1
+        top[0].reshape(1)
+
+    def forward(self, bottom, top):
+        loss = float(0)
+        self.no_residual_list = []
+        for i in range((bottom[0]).num):
+            a_p = bottom[0].data[i] - bottom[1].data[i]
+            a_n = bottom[0].data[i] - bottom[2].data[i]
+            dist = (self.margin + np.dot(a_p, a_p) - np.dot(a_n, a_n))
+            _loss = dist if dist > 0 else 0.0
+            if _loss == 0:
+                self.no_residual_list.append(i)
+            loss += _loss
+        top[0].data[...] = (loss / (2 * (bottom[0]).num))
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            for i in range((bottom[0]).num):
+                if i not in self.no_residual_list:
+                    x_a, x_p, x_n = bottom[0].data[i], bottom[1].data[i], bottom[2].data[i]
+                    bottom[0].diff[i] = self.a * ((x_n - x_p) / ((bottom[0]).num))
+                    bottom[1].diff[i] = self.a * ((x_p - x_a) / ((bottom[0]).num))
+                    bottom[2].diff[i] = self.a * ((x_a - x_n) / ((bottom[0]).num))
+                else:
+                    bottom[0].diff[i] = np.zeros(np.shape(bottom[0].data)[1])
+                    bottom[1].diff[i] = np.zeros(np.shape(bottom[0].data)[1])
+                    bottom[2].diff[i] = np.zeros(np.shape(bottom[0].data)[1])
+
+    def reshape(self, bottom, top):
+        pass
