@@ -228,10 +228,11 @@ def read_body(src: SourceFile, body: FunctionBody) -> BodyFacts:
             facts.handling.append(HandlingFact("lock", src.text(start, end + 1), toks[start].line))
             i = end
             continue
-        if (text == "thread" and src.at(i - 2, "new")) or (src.at(i - 1, "::") and src.at(i - 3, "new")):
-            if src.at(i + 1, "("):  # `new boost::thread(fn, this)`: the function runs on its own thread
-                start, end = _statement_start(src, i, body.body_open), src.statement_end(i, hi)
-                facts.handling.append(HandlingFact("thread", src.text(start, end + 1), toks[start].line))
+        # `new thread(fn, this)` or `new boost::thread(fn, this)`: the function runs on its own thread
+        new_thread = src.at(i - 1, "new") if not src.at(i - 1, "::") else src.at(i - 3, "new")
+        if text == "thread" and new_thread and src.at(i + 1, "("):
+            start, end = _statement_start(src, i, body.body_open), src.statement_end(i, hi)
+            facts.handling.append(HandlingFact("thread", src.text(start, end + 1), toks[start].line))
         if tok.kind == "ident" and not _inside(stack, "catch"):
             if _PY_ERROR_CALLS.match(text) or (_GIL_WORD.search(text) and _starts_statement(src, i)):
                 start, end = _statement_start(src, i, body.body_open), src.statement_end(i, hi)
