@@ -170,8 +170,8 @@ def read_body(src: SourceFile, body: FunctionBody) -> BodyFacts:
             if depth is not None and label_end > 0:
                 end = stack[depth][0]
                 expr, cases = switches[end]
-                cond = (f"{expr} == {src.text(i + 1, label_end)}" if text == "case"
-                        else f"switch ({expr}) default: none of {', '.join(cases)}" if cases else f"switch ({expr}) default")
+                default = f"switch ({expr}) default" + (f": none of {', '.join(cases)}" if cases else "")
+                cond = f"{expr} == {src.text(i + 1, label_end)}" if text == "case" else default
                 stack[depth] = (end, cond, "switch")
                 i = label_end + 1
                 continue

@@ -360,7 +360,8 @@ class ExplainReport:
         chain = self.cls.base_chain
         if len(chain) > 1 or (chain and chain[0].file):
             linear = all(b.parent == (chain[n - 1].name if n else None) for n, b in enumerate(chain))
-            lines.append(("base chain: " if linear else "bases (all, depth first): ") + (" -> " if linear else ", ").join(
+            title, joint = ("base chain: ", " -> ") if linear else ("bases (all, depth first): ", ", ")
+            lines.append(title + joint.join(
                 (f"{b.name} ({loc(b.file, b.line)})" if b.file else b.name)
                 + ("" if linear or b.parent is None else f" [base of {b.parent}]") for b in chain))
         if self.type_string is not None:
