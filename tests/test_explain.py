@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
+
 from inspector.explain import explain
 
 VARIANTS = Path(__file__).parent / "explain_variants"

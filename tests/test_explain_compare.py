@@ -6,8 +6,8 @@ import json
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
+
 from inspector.explain import explain
 from inspector.explain.compare import compare
 

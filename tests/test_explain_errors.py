@@ -8,7 +8,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from conftest import run_cli
 
 VARIANTS = Path(__file__).parent / "explain_variants"

@@ -143,3 +143,13 @@ def test_many_classes_explained(tmp_path):
                       + 'class Target : public C0 {\n public:\n  void Forward_cpu() { self_.attr("forward")(); }\n};\n')
     r = explain(str(header), use_cache=False)
     assert r.cls.name == "Target" and r.method("Forward_cpu").python == "forward"
+
+
+def test_only_a_new_thread_is_a_thread(tmp_path):
+    header = tmp_path / "threads.hpp"
+    header.write_text("class Prefetcher : public Layer<float> {\n"
+                      "  void Start() { thread_.reset(new thread(&Prefetcher::Run, this)); }\n"
+                      "  void Other() { holder_.reset(new boost::shared_ptr<int>(new int(1))); }\n"
+                      "  void Run() { }\n};\n")
+    r = explain(str(header), use_cache=False)
+    assert [(h.kind, h.method) for h in r.error_handling] == [("thread", "Start")]

@@ -22,8 +22,20 @@ from .. import caffe_env
 from ..errors import InputError
 from . import facts as body_facts
 from .locate import Target, lifecycle_sources, matching_sources
-from .report import (Attribute, AttributeRead, BaseClass, Call, ClassInfo, Constraint, Diagnostic, ExplainReport,
-                     Guard, Handling, Holder, Method)
+from .report import (
+    Attribute,
+    AttributeRead,
+    BaseClass,
+    Call,
+    ClassInfo,
+    Constraint,
+    Diagnostic,
+    ExplainReport,
+    Guard,
+    Handling,
+    Holder,
+    Method,
+)
 from .tokens import SourceFile, function_at, function_bodies, lex_file, tokenize
 
 _BLOB_COUNT = re.compile(r"^(Exact|Min|Max)(Num)?(Bottom|Top)Blobs$|^EqualNumBottomTopBlobs$|^AutoTopBlobs$")
@@ -45,7 +57,8 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         tu = index.parse(str(target.header), args=flags,
                          options=cindex.TranslationUnit.PARSE_SKIP_FUNCTION_BODIES)
     except cindex.TranslationUnitLoadError as exc:
-        raise InputError(f"libclang could not read {target.header}: {exc}.", "Check that the file is C++ source.") from exc
+        raise InputError(f"libclang could not read {target.header}: {exc}.",
+                         "Check that the file is C++ source.") from exc
     diagnostics = _diagnostics(tu, cindex)
     diagnostics += _bracket_errors(src, diagnostics)
     header_errors = [d for d in diagnostics if d.level == "error" and d.file == str(target.header)]
@@ -58,7 +71,8 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
                                "was found in it.", "Fix the errors listed (the first one is usually the cause).")
             error.details = "\n".join(f"{d.file}:{d.line}: error: {d.message}" for d in header_errors[:10])
             raise error
-        raise InputError(f"{target.header} defines no {wanted}.", "Give a header that defines a layer class, or its class name.")
+        raise InputError(f"{target.header} defines no {wanted}.",
+                         "Give a header that defines a layer class, or its class name.")
 
     files_read = {str(target.header)} | {str(Path(inc.include.name)) for inc in tu.get_includes()}
     extra_sources: dict[Path, SourceFile] = {}
@@ -71,27 +85,38 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
 
     cls = _class_info(cursor, src, cindex)
     report = ExplainReport(file=str(target.header), cls=cls, diagnostics=diagnostics, partial=bool(header_errors))
-    report.cls.base_chain = _base_chain(cursor, cindex)
+    bases = _bases(cursor, cindex)
+    resolved = {base.name for base, _ in bases}
+    # a base clang could not resolve (its header missing) is dropped from the AST: keep its name from the tokens
+    unresolved = [name.split("<")[0].split("::")[-1].strip() for name in cls.bases]
+    bases = [(BaseClass(name), None) for name in unresolved if name not in resolved] + bases
+    report.cls.base_chain = [base for base, _ in bases]
 
-    cpp_sources = matching_sources(target.header, target.root)
+    cpp_sources = matching_sources(target.header, target.root, cls.name)
     holders: dict[str, int] = {}
     bodies: dict[str, tuple[SourceFile, object]] = {}
     pure: set[str] = set()
     calls_made: dict[str, list[tuple[str, int]]] = {}
     for member in cursor.get_children():
         kind = {cindex.CursorKind.CXX_METHOD: "method", cindex.CursorKind.CONSTRUCTOR: "constructor",
-                cindex.CursorKind.DESTRUCTOR: "destructor", cindex.CursorKind.FUNCTION_TEMPLATE: "method"}.get(member.kind)
+                cindex.CursorKind.DESTRUCTOR: "destructor",
+                cindex.CursorKind.FUNCTION_TEMPLATE: "method"}.get(member.kind)
         if kind is None:
             continue
         if member.kind == cindex.CursorKind.CXX_METHOD and member.is_pure_virtual_method():
             pure.add(member.spelling)
         name = member.spelling if kind == "method" else member.spelling.split("<")[0]
         name_index = _token_at(src, member.location.offset)
-        decl_words = {t.text for t in src.tokens[_token_at(src, member.extent.start.offset):_token_at(src, member.extent.end.offset) + 1]}
+        decl_start, decl_end = _token_at(src, member.extent.start.offset), _token_at(src, member.extent.end.offset)
+        decl_words = {t.text for t in src.tokens[decl_start:decl_end + 1]}
         method = Method(cpp=name if kind == "method" else member.spelling, access=member.access_specifier.name.lower(),
-                        virtual=bool(member.kind == cindex.CursorKind.CXX_METHOD and member.is_virtual_method()) or "virtual" in decl_words,
-                        override="override" in decl_words or "final" in decl_words, line=member.location.line, kind=kind)
-        method.virtual = method.virtual or method.override  # override implies virtual, even with the base unresolved
+                        virtual=(bool(member.kind == cindex.CursorKind.CXX_METHOD and member.is_virtual_method())
+                                 or "virtual" in decl_words),
+                        override="override" in decl_words or "final" in decl_words, line=member.location.line,
+                        kind=kind)
+        # override implies virtual, even with the base unresolved; so does a base's virtual of the same name
+        method.virtual = (method.virtual or method.override
+                          or (kind == "method" and _overrides_virtual(name, bases, cindex)))
         body_src, body = src, (function_at(src, name_index) if name_index is not None else None)
         if body is None and kind == "method":
             for path in cpp_sources:
@@ -110,11 +135,13 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         for call in got.python_calls:
             method.python_calls.append(Call(call.name, call.args, call.line, bfile, call.in_try))
             holders[call.receiver] = holders.get(call.receiver, 0) + 1
-        report.attributes_read += [AttributeRead(a.name, a.target, a.line, bfile, method.cpp) for a in got.attribute_reads]
+        report.attributes_read += [AttributeRead(a.name, a.target, a.line, bfile, method.cpp)
+                                   for a in got.attribute_reads]
         for attr in got.attributes:
             report.attributes.append(Attribute(attr.name, attr.value, attr.expression, attr.line, bfile, method.cpp))
             holders[attr.receiver] = holders.get(attr.receiver, 0) + 1
-        report.guards += [Guard(g.condition, g.message, g.action, g.aborts, g.line, bfile, method.cpp) for g in got.guards]
+        report.guards += [Guard(g.condition, g.message, g.action, g.aborts, g.line, bfile, method.cpp)
+                          for g in got.guards]
         report.error_handling += [Handling(h.kind, h.detail, h.line, bfile, method.cpp) for h in got.handling]
 
     own = {m.cpp for m in report.methods if m.kind == "method"}
@@ -124,13 +151,18 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         if method.kind == "method" and method.defined_at is None and method.cpp not in pure:
             report.diagnostics.append(Diagnostic(
                 "note", f"{cls.name}::{method.cpp} is only declared here and no body was found"
-                + (" in " + ", ".join(str(p) for p in cpp_sources) if cpp_sources else " (no matching .cpp in the tree)"),
+                + (" in " + ", ".join(str(p) for p in cpp_sources) if cpp_sources
+                   else " (no matching .cpp in the tree)"),
                 str(target.header), method.line))
 
+    report.guards += _inherited_guards(report, bodies, [b for b, _ in bases], target.root, source)
+    for method in report.methods:
+        method.not_implemented = any(g.action == "NOT_IMPLEMENTED" and g.method == method.cpp for g in report.guards)
     _raii_helpers(report, src)
     report.type_string = _type_string(bodies)
-    report.device_methods = {name: (report.method(name).defined_at or f"{target.header}:{report.method(name).line} (declared)")
-                             if report.method(name) else None for name in _DEVICE_METHODS}
+    report.device_methods = {
+        name: (report.method(name).defined_at or f"{target.header}:{report.method(name).line} (declared)")
+        if report.method(name) else None for name in _DEVICE_METHODS}
     report.blob_constraints = _blob_constraints(report, bodies, tu, {str(target.header): src})
     if holders:
         report.holder = _holder(cursor, src, cindex, max(holders, key=holders.get))
@@ -276,11 +308,13 @@ def _diagnostics(tu, cindex) -> list[Diagnostic]:
         message = diag.spelling
         match = re.fullmatch(r"'(.+)' file not found", message)
         if match:
-            message = f"unresolved include <{match.group(1)}>: facts from other files are missing, the class body is read anyway"
-        out.append(Diagnostic("warning" if match else "error", message, loc.file.name if loc.file else None, loc.line or None))
+            message = (f"unresolved include <{match.group(1)}>: facts from other files are missing, "
+                       "the class body is read anyway")
+        out.append(Diagnostic("warning" if match else "error", message, loc.file.name if loc.file else None,
+                              loc.line or None))
     if len(out) > MAX_DIAGNOSTICS:
         extra = len(out) - MAX_DIAGNOSTICS
-        out = out[:MAX_DIAGNOSTICS] + [Diagnostic("note", f"{extra} more parse errors not shown")]
+        out = [*out[:MAX_DIAGNOSTICS], Diagnostic("note", f"{extra} more parse errors not shown")]
     return out
 
 
@@ -332,7 +366,8 @@ def _find_class(tu, target: Target, src: SourceFile, cindex):
         if c.spelling.lower() == stem:
             return c
     for c in classes:
-        if any(ch.kind == cindex.CursorKind.CXX_BASE_SPECIFIER for ch in c.get_children()) or _token_bases(src, c.spelling):
+        has_base = any(ch.kind == cindex.CursorKind.CXX_BASE_SPECIFIER for ch in c.get_children())
+        if has_base or _token_bases(src, c.spelling):
             return c
     return classes[0] if classes else None
 
@@ -354,7 +389,8 @@ def _token_bases(src: SourceFile, name: str) -> list[str]:
         text = src.tokens[i].text
         depth += {"<": 1, ">": -1, ">>": -2}.get(text, 0)
         if (text == "," and depth == 0) or i == brace:
-            words = [j for j in range(start, i) if src.tokens[j].text not in ("public", "protected", "private", "virtual")]
+            words = [j for j in range(start, i)
+                     if src.tokens[j].text not in ("public", "protected", "private", "virtual")]
             if words:
                 bases.append(src.text(words[0], words[-1] + 1))
             start = i + 1
@@ -378,24 +414,78 @@ def _class_info(cursor, src: SourceFile, cindex) -> ClassInfo:
     return ClassInfo(cursor.spelling, params, _token_bases(src, cursor.spelling), export, cursor.location.line)
 
 
-def _base_chain(cursor, cindex) -> list[BaseClass]:
-    """The class's bases up to the root, each at its definition (first base at each level)."""
-    chain, seen = [], set()
-    current = cursor
-    while current is not None:
-        base = next((c for c in current.get_children() if c.kind == cindex.CursorKind.CXX_BASE_SPECIFIER), None)
-        if base is None:
-            break
-        ref = base.referenced
-        if ref is None or ref.spelling in seen:
-            chain.append(BaseClass(base.spelling))
-            break
-        definition = ref.get_definition() or ref
-        seen.add(ref.spelling)
-        loc = definition.location
-        chain.append(BaseClass(ref.spelling, loc.file.name if loc.file else None, loc.line or None))
-        current = definition if definition.is_definition() else None
-    return chain
+def _bases(cursor, cindex) -> list[tuple[BaseClass, object]]:
+    """Every base of the class, depth first in declaration order (all bases of a class with multiple
+    inheritance, such as Intel's MKLDNN layers), each at its definition, with that definition's cursor."""
+    out: list[tuple[BaseClass, object]] = []
+    seen: set[str] = set()
+
+    def visit(current, parent: str | None) -> None:
+        for base in (c for c in current.get_children() if c.kind == cindex.CursorKind.CXX_BASE_SPECIFIER):
+            ref = base.referenced
+            if ref is None:
+                out.append((BaseClass(base.spelling, parent=parent), None))
+                continue
+            if ref.spelling in seen:
+                continue
+            seen.add(ref.spelling)
+            definition = ref.get_definition() or ref
+            loc = definition.location
+            out.append((BaseClass(ref.spelling, loc.file.name if loc.file else None, loc.line or None, parent),
+                        definition if definition.is_definition() else None))
+            if definition.is_definition():
+                visit(definition, ref.spelling)
+
+    visit(cursor, None)
+    return out
+
+
+INHERITED_HOOKS = ("LayerSetUp", "Reshape")
+
+
+def _inherited_guards(report: ExplainReport, bodies, bases: list[BaseClass], root: Path | None, source) -> list[Guard]:
+    """Guards of a base's LayerSetUp/Reshape that run for this class: the base's hook when the class
+    does not override it, or when its override calls `Base<Dtype>::Reshape(...)` (LossLayer's checks)."""
+    out = []
+    for hook in INHERITED_HOOKS:
+        own = bodies.get(hook)
+        own_text = own[0].text(own[1].body_open, own[1].body_close + 1) if own else ""
+        for base in bases:
+            explicit = re.search(rf"\b{re.escape(base.name)}\s*<[^;]*?>\s*::\s*{hook}\s*\(", own_text)
+            if own is not None and not explicit:
+                continue
+            found = _base_body(base, hook, root, source)
+            if found is None:
+                continue
+            bsrc, body = found
+            got = body_facts.read_body(bsrc, body)
+            out += [Guard(g.condition, g.message, g.action, g.aborts, g.line, str(bsrc.path),
+                          f"{base.name}::{hook} (inherited)") for g in got.guards]
+            break  # the nearest base's definition is the one that runs
+    return out
+
+
+def _base_body(base: BaseClass, hook: str, root: Path | None, source):
+    """(source, body) of base::hook: inline in the base's header, else in the base's .cpp."""
+    if not base.file:
+        return None
+    header = Path(base.file)
+    for path in [header, *matching_sources(header, root, base.name)]:
+        found = function_bodies(source(path), hook, owner=base.name)
+        if found:
+            return source(path), found[-1]
+    return None
+
+
+def _overrides_virtual(name: str, bases: list[tuple[BaseClass, object]], cindex) -> bool:
+    """Whether a base declares name virtual: then an override without the keyword is virtual too."""
+    for _, definition in bases:
+        if definition is None:
+            continue
+        for child in definition.get_children():
+            if child.kind == cindex.CursorKind.CXX_METHOD and child.spelling == name and child.is_virtual_method():
+                return True
+    return False
 
 
 def _type_string(bodies) -> str | None:
@@ -404,7 +494,9 @@ def _type_string(bodies) -> str | None:
     body_src, body = bodies["type"]
     ret = body_src.find("return", body.body_open, body.body_close)
     if ret >= 0:
-        return body_src.string_value(ret + 1) if body_src.tokens[ret + 1].kind == "literal" else body_src.text(ret + 1, body.body_close - 1)
+        if body_src.tokens[ret + 1].kind == "literal":
+            return body_src.string_value(ret + 1)
+        return body_src.text(ret + 1, body.body_close - 1)
     return None
 
 
@@ -461,7 +553,7 @@ def _holder(cursor, src: SourceFile, cindex, member: str) -> Holder:
         holder.init_line = ctor.location.line
         if body is None:
             continue
-        for i in range(params and params[-1][1] or name_index, body.body_open):
+        for i in range((params and params[-1][1]) or name_index, body.body_open):
             if src.tokens[i].text == member and src.at(i + 1, "("):
                 close = src.match(i + 1)
                 holder.init = src.text(i + 2, close)

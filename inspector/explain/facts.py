@@ -134,6 +134,7 @@ def read_body(src: SourceFile, body: FunctionBody) -> BodyFacts:
     # Each open block: (index of its last token, condition or None, kind).
     stack: list[tuple[int, str | None, str]] = []
     closed_if: dict[int, str] = {}  # end index of an if-branch -> its condition (for a following else)
+    switches: dict[int, tuple[str, list[str]]] = {}  # end index of a switch body -> (its expression, its cases)
     i, hi = body.body_open + 1, body.body_close
     while i < hi:
         while stack and stack[-1][0] < i:
@@ -153,6 +154,30 @@ def read_body(src: SourceFile, body: FunctionBody) -> BodyFacts:
             prev = closed_if.get(i - 1)
             end = _branch_end(src, i + 1, hi)
             stack.append((end, f"!({prev})" if prev else None, "else"))
+            i += 1
+            continue
+        if text == "switch" and src.at(i + 1, "("):
+            close = src.match(i + 1)
+            if src.at(close + 1, "{"):
+                end = src.match(close + 1)
+                stack.append((end, None, "switch"))
+                switches[end] = (src.text(i + 2, close), _case_labels(src, close + 1, end))
+                i = close + 2
+                continue
+        if text in ("case", "default") and stack and tok.kind == "keyword":
+            label_end = src.find(":", i, hi)
+            depth = next((n for n in range(len(stack) - 1, -1, -1) if stack[n][2] == "switch"), None)
+            if depth is not None and label_end > 0:
+                end = stack[depth][0]
+                expr, cases = switches[end]
+                default = f"switch ({expr}) default" + (f": none of {', '.join(cases)}" if cases else "")
+                cond = f"{expr} == {src.text(i + 1, label_end)}" if text == "case" else default
+                stack[depth] = (end, cond, "switch")
+                i = label_end + 1
+                continue
+        if text == "NOT_IMPLEMENTED" and tok.kind == "ident":
+            facts.guards.append(GuardFact(_conditions(stack), "not implemented: aborts if called", "NOT_IMPLEMENTED",
+                                          True, tok.line))
             i += 1
             continue
         if text == "try" and src.at(i + 1, "{"):
@@ -181,7 +206,7 @@ def read_body(src: SourceFile, body: FunctionBody) -> BodyFacts:
             args = src.split_args(i + 1)
             op = _CHECK_OPS.get(text.rsplit("_", 1)[-1]) if "_" in text else None
             if op and len(args) == 2:
-                cond = f"{src.text(*args[0])} {op} {src.text(*args[1])}"
+                cond = f"{_operand(src, *args[0])} {op} {_operand(src, *args[1])}"
             elif text.endswith("NOTNULL") and args:
                 cond = f"{src.text(*args[0])} != NULL"
             else:
@@ -203,10 +228,11 @@ def read_body(src: SourceFile, body: FunctionBody) -> BodyFacts:
             facts.handling.append(HandlingFact("lock", src.text(start, end + 1), toks[start].line))
             i = end
             continue
-        if (text == "thread" and src.at(i - 2, "new")) or (src.at(i - 1, "::") and src.at(i - 3, "new")):
-            if src.at(i + 1, "("):  # `new boost::thread(fn, this)`: the function runs on its own thread
-                start, end = _statement_start(src, i, body.body_open), src.statement_end(i, hi)
-                facts.handling.append(HandlingFact("thread", src.text(start, end + 1), toks[start].line))
+        # `new thread(fn, this)` or `new boost::thread(fn, this)`: the function runs on its own thread
+        new_thread = src.at(i - 1, "new") if not src.at(i - 1, "::") else src.at(i - 3, "new")
+        if text == "thread" and new_thread and src.at(i + 1, "("):
+            start, end = _statement_start(src, i, body.body_open), src.statement_end(i, hi)
+            facts.handling.append(HandlingFact("thread", src.text(start, end + 1), toks[start].line))
         if tok.kind == "ident" and not _inside(stack, "catch"):
             if _PY_ERROR_CALLS.match(text) or (_GIL_WORD.search(text) and _starts_statement(src, i)):
                 start, end = _statement_start(src, i, body.body_open), src.statement_end(i, hi)
@@ -234,6 +260,40 @@ def read_body(src: SourceFile, body: FunctionBody) -> BodyFacts:
                 facts.call_conditions[tok.line] = _conditions(stack)
         i += 1
     return facts
+
+
+_LOOSER_THAN_COMPARISON = {"==", "!=", "<", ">", "<=", ">=", "&&", "||", "?", "&", "|", "^", "="}
+
+
+def _operand(src: SourceFile, lo: int, hi: int) -> str:
+    """An argument of CHECK_EQ and kin as C++ would group it: `b != NONE` in CHECK_EQ(a, b != NONE)
+    is parenthesised, so the guard reads `a == (b != NONE)`, not `a == b != NONE`."""
+    from .tokens import _closes_angle  # noqa: PLC0415
+
+    i = lo
+    while i < hi:
+        text = src.tokens[i].text
+        if text in ("(", "[", "{"):
+            i = src.match(i) + 1
+            continue
+        if text == "<" and i > lo and src.tokens[i - 1].kind == "ident" and _closes_angle(src, i, hi):
+            i = src.skip_angle(i)
+            continue
+        if text in _LOOSER_THAN_COMPARISON and src.tokens[i].kind == "punct":
+            return f"({src.text(lo, hi)})"
+        i += 1
+    return src.text(lo, hi)
+
+
+def _case_labels(src: SourceFile, lo: int, hi: int) -> list[str]:
+    """The `case X:` labels of a switch body, in order."""
+    out = []
+    for i in range(lo, hi):
+        if src.tokens[i].text == "case" and src.tokens[i].kind == "keyword":
+            colon = src.find(":", i, hi)
+            if colon > 0:
+                out.append(src.text(i + 1, colon))
+    return out
 
 
 _LOCKS = {"lock_guard", "unique_lock", "scoped_lock", "shared_lock"}

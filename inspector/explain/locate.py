@@ -54,6 +54,12 @@ def resolve_target(target: str, caffe_root: str | None = None) -> Target:
         if header is not None:
             return Target(require_text(header), root, target)
         searched.append(root / "include" / "caffe" / "**" / f"*.hpp (class {target})")
+    elif re.fullmatch(r"[a-z_][a-z0-9_]*", base):
+        # Old layouts keep many classes in one header (vision_layers.hpp): roi_pooling_layer -> ROIPoolingLayer.
+        found = find_class_by_stem(root, base)
+        if found is not None:
+            return Target(require_text(found[0]), root, found[1])
+        searched.append(root / "include" / "caffe" / "**" / f"*.hpp (a class named like {base})")
     raise InputError(
         f"No header for '{target}'; searched: " + ", ".join(str(p) for p in searched) + ".",
         "Give a header base name (python_layer), a header path or a class name (PythonLayer); "
@@ -121,18 +127,48 @@ def find_class_header(root: Path, class_name: str) -> Path | None:
     return None
 
 
-def matching_sources(header: Path, root: Path | None) -> list[Path]:
-    """The .cpp/.cu files that hold the bodies of a header's declared-only methods."""
-    stem = header.stem
+_CLASS_NAMES = re.compile(rb"\b(?:class|struct)\s+(?:[A-Z_][A-Z0-9_]*\s+)?([A-Za-z_]\w*)\s*[:{]")
+
+
+def find_class_by_stem(root: Path, stem: str) -> tuple[Path, str] | None:
+    """(header, class) for the class named like a file stem (roi_pooling_layer -> ROIPoolingLayer), by text search."""
+    wanted = stem.replace("_", "").lower()
+    for path in sorted((root / "include").rglob("*.hpp")):
+        try:
+            data = path.read_bytes()
+        except OSError:
+            continue
+        for match in _CLASS_NAMES.finditer(data):
+            if match.group(1).decode().lower() == wanted:
+                return path, match.group(1).decode()
+    return None
+
+
+def snake_case(class_name: str) -> str:
+    """ROIPoolingLayer -> roi_pooling_layer, the file name Caffe gives a class's sources."""
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", class_name).lower()
+
+
+def matching_sources(header: Path, root: Path | None, class_name: str | None = None) -> list[Path]:
+    """The .cpp/.cu files that hold the bodies of a header's declared-only methods: named after the
+    header or the class, else (a header of many classes) any layer source defining `Class<...>::`."""
+    stems = [header.stem] + ([snake_case(class_name)] if class_name else [])
     dirs = [header.parent]
     if root is not None:
         dirs += [root / d for d in SOURCE_DIRS]
     out = []
     for folder in dirs:
-        for ext in (".cpp", ".cu"):
-            candidate = folder / f"{stem}{ext}"
-            if candidate.is_file() and candidate not in out:
-                out.append(candidate)
+        for stem in stems:
+            for ext in (".cpp", ".cu"):
+                candidate = folder / f"{stem}{ext}"
+                if candidate.is_file() and candidate not in out:
+                    out.append(candidate)
+    if class_name and root is not None and not any(p.stem == snake_case(class_name) for p in out):
+        definition = re.compile(rb"\b" + re.escape(class_name.encode()) + rb"\s*<[^;{]*>\s*::")
+        for folder in (root / d for d in SOURCE_DIRS):
+            for candidate in sorted([*folder.glob("*.cpp"), *folder.glob("*.cu")]):
+                if candidate not in out and definition.search(candidate.read_bytes()):
+                    out.append(candidate)
     return out
 
 

@@ -39,6 +39,7 @@ class BaseClass:
     name: str
     file: str | None = None
     line: int | None = None
+    parent: str | None = None  # the class this one is a base of (None: of the explained class)
 
 
 @dataclass
@@ -93,6 +94,7 @@ class Method:
     defined_at: str | None = None  # file:line of the body, None when no body was found
     python_calls: list[Call] = field(default_factory=list)
     member_calls: list[tuple[str, int]] = field(default_factory=list)  # (method of the same class, line)
+    not_implemented: bool = False  # its body is NOT_IMPLEMENTED: calling it aborts
 
     @property
     def python(self) -> str | None:
@@ -109,6 +111,7 @@ class Method:
             "defined_at": self.defined_at,
             "python_calls": [asdict(c) for c in self.python_calls],
             "member_calls": [[name, line] for name, line in self.member_calls],
+            "not_implemented": self.not_implemented,
         }
 
 
@@ -319,8 +322,9 @@ class ExplainReport:
             (m.cpp,
              ("virtual" + (", override" if m.override else "")) if m.virtual else ("override" if m.override else ""),
              m.access, f"{m.python}({', '.join(m.args)})" if m.python else "", loc(f, m.line),
-             ("inline" if m.defined_at == where(f, m.line) else loc.text(m.defined_at))
-             or ("no body found" if m.kind == "method" else ""))
+             (("inline" if m.defined_at == where(f, m.line) else loc.text(m.defined_at))
+              or ("no body found" if m.kind == "method" else ""))
+             + (" (not implemented: aborts if called)" if m.not_implemented else ""))
             for m in self.methods
         ]
         header = ("C++ method", "virtual", "access", "calls Python", "declared", "body")
@@ -353,9 +357,13 @@ class ExplainReport:
     def _facts_lines(self, loc: Locator) -> list[str]:
         f = self.display_file
         lines = [f"{self._class_line()}  ({loc(f, self.cls.line)})"]
-        if len(self.cls.base_chain) > 1 or (self.cls.base_chain and self.cls.base_chain[0].file):
-            lines.append("base chain: " + " -> ".join(
-                f"{b.name} ({loc(b.file, b.line)})" if b.file else b.name for b in self.cls.base_chain))
+        chain = self.cls.base_chain
+        if len(chain) > 1 or (chain and chain[0].file):
+            linear = all(b.parent == (chain[n - 1].name if n else None) for n, b in enumerate(chain))
+            title, joint = ("base chain: ", " -> ") if linear else ("bases (all, depth first): ", ", ")
+            lines.append(title + joint.join(
+                (f"{b.name} ({loc(b.file, b.line)})" if b.file else b.name)
+                + ("" if linear or b.parent is None else f" [base of {b.parent}]") for b in chain))
         if self.type_string is not None:
             lines.append(f'type(): "{self.type_string}"')
         if self.holder is not None:

@@ -57,7 +57,7 @@ class SourceFile:
             return ""
         raw = self.data[self.tokens[lo].start:self.tokens[hi - 1].end].decode("utf-8", "replace")
         raw = re.sub(r"//[^\n]*", " ", raw)
-        raw = re.sub(r"/\*.*?\*/", " ", raw, flags=re.S)
+        raw = re.sub(r"/\*.*?\*/", " ", raw, flags=re.DOTALL)
         return " ".join(raw.split())
 
     def match(self, i: int) -> int:

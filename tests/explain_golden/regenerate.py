@@ -71,7 +71,12 @@ def _include_lines(data: bytes) -> set[int]:
 def _layer_lines(index, path: Path) -> set[int]:
     from inspector.explain.analyze import _BLOB_COUNT
     from inspector.explain.lifecycle import _layer_owners
-    from inspector.explain.tokens import class_body, function_at, function_bodies, lex_file
+    from inspector.explain.tokens import (
+        class_body,
+        function_at,
+        function_bodies,
+        lex_file,
+    )
 
     src = lex_file(index, path)
     keep = _include_lines(src.data)

@@ -1,0 +1,1 @@
+../../../../explain_golden/intel-master/include/caffe/layer.hpp

@@ -1,0 +1,1 @@
+../../../../explain_golden/fast-rcnn/include/caffe/layer.hpp
