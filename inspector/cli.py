@@ -102,7 +102,9 @@ def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool) -> No
 @main.command()
 @click.argument("net", type=click.Path(dir_okay=False))
 @click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
-@click.option("--iterations", type=click.IntRange(min=1), default=2, show_default=True, help="Forward (+ backward) passes to run.")
+@click.option("--iterations", type=click.IntRange(min=1),
+              help="Forward (+ backward) passes to run (default 2); for a solver, iterations to train (default 50, "
+                   "capped by its max_iter).")
 @click.option("--weights", type=click.Path(dir_okay=False), help="A .caffemodel to load (with the fine-tuning view).")
 @click.option("--input", "inputs", multiple=True, metavar="BLOB=FILE.npy", help="Data for an input blob (default: seeded random).")
 @click.option("--seed", type=int, default=0, show_default=True)
@@ -111,7 +113,11 @@ def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool) -> No
 @click.option("--pdb", "post_mortem", is_flag=True, help="Open a post-mortem debugger where a Python layer raises.")
 @click.option("--no-stats", is_flag=True, help="Record shapes and timings only (no data/diff statistics, no probes).")
 def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, no_stats) -> None:
-    """Run NET in real Caffe; record every Python layer call, time every layer, check the layer contract."""
+    """Run NET in real Caffe; record every Python layer call, time every layer, check the layer contract.
+
+    NET may be a solver prototxt: the solver trains its net for real, with the training view (losses, lr,
+    param norms and update ratios per iteration, the first non-finite value, warnings; --plot draws them).
+    """
     from pathlib import Path
 
     from .errors import InputError

@@ -31,7 +31,6 @@ def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) ->
 
 def run(config: dict, emit, marker: Marker) -> None:
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
-    from . import checks  # noqa: PLC0415
     from .netinfo import blob_shapes, describe_layers, loss_reader, python_layer_specs, read_net_parameter  # noqa: PLC0415
     from .netload import build_net, fill_inputs, put_layers_on_path  # noqa: PLC0415
 
@@ -42,19 +41,7 @@ def run(config: dict, emit, marker: Marker) -> None:
     put_layers_on_path(prototxt)
     param = read_net_parameter(prototxt)  # Caffe's own schema first: a net it rejects is bad input
     specs = python_layer_specs(prototxt, phase)
-    classes, described = [], []
-    for spec in specs:
-        marker.mark(spec.name, "import", 0)
-        try:
-            cls = getattr(importlib.import_module(spec.python.module), spec.python.layer)
-        except Exception as exc:
-            emit({"event": "exception", "layer": spec.name, "method": "import", "iteration": 0,
-                  **format_traceback(exc)})
-            raise
-        classes.append(cls)
-        described.append({"name": spec.name, "module": spec.python.module, "class": spec.python.layer,
-                          "source_file": class_source(cls), "param_str": spec.python.param_str})
-    emit({"event": "python_layers", "layers": described})
+    classes = import_layer_classes(specs, emit, marker)
     if config.get("weights"):
         from .finetune import finetune_view  # noqa: PLC0415
 
@@ -80,19 +67,46 @@ def run(config: dict, emit, marker: Marker) -> None:
         loss = loss_reader(net)
         for iteration in range(1, iterations + 1):
             run_pass(net, tracer, emit, iteration, training, loss)
-        emit({"event": "timings",
-              "forward_ms": {str(i): t / iterations for i, t in tracer.forward_ms.items()},
-              "backward_ms": {str(i): t / iterations for i, t in tracer.backward_ms.items()},
-              "blob_shapes": blob_shapes(net)})
-        if training:
-            if config["stats"]:
-                checks.check_diff_accumulation(net, tracer, config["seed"])
-                checks.check_loss_uses_top_diff(net, tracer)
-            propagate_down = {layer.name: list(layer.propagate_down) for layer in param.layer}
-            checks.check_backward_calls(net, tracer, propagate_down, bool(param.force_backward))
-        tracer.param_str_findings(saw_setup=True)
+        finish_passes(net, tracer, emit, iterations, param, training, config)
     finally:
         tracer.restore()
+
+
+def import_layer_classes(specs, emit, marker: Marker) -> list:
+    """Each Python layer's class, imported as Caffe would (marked, so a crash in the import names the layer),
+    and the "python_layers" event describing them."""
+    classes, described = [], []
+    for spec in specs:
+        marker.mark(spec.name, "import", 0)
+        try:
+            cls = getattr(importlib.import_module(spec.python.module), spec.python.layer)
+        except Exception as exc:
+            emit({"event": "exception", "layer": spec.name, "method": "import", "iteration": 0,
+                  **format_traceback(exc)})
+            raise
+        classes.append(cls)
+        described.append({"name": spec.name, "module": spec.python.module, "class": spec.python.layer,
+                          "source_file": class_source(cls), "param_str": spec.python.param_str})
+    emit({"event": "python_layers", "layers": described})
+    return classes
+
+
+def finish_passes(net, tracer: Tracer, emit, iterations: int, param, training: bool, config: dict) -> None:
+    """After the passes: the layer times, the probes (training with statistics), the backward and param_str checks."""
+    from . import checks  # noqa: PLC0415
+    from .netinfo import blob_shapes  # noqa: PLC0415
+
+    emit({"event": "timings",
+          "forward_ms": {str(i): t / iterations for i, t in tracer.forward_ms.items()},
+          "backward_ms": {str(i): t / iterations for i, t in tracer.backward_ms.items()},
+          "blob_shapes": blob_shapes(net)})
+    if training:
+        if config["stats"]:
+            checks.check_diff_accumulation(net, tracer, config["seed"])
+            checks.check_loss_uses_top_diff(net, tracer)
+        propagate_down = {layer.name: list(layer.propagate_down) for layer in param.layer}
+        checks.check_backward_calls(net, tracer, propagate_down, bool(param.force_backward))
+    tracer.param_str_findings(saw_setup=True)
 
 
 def main(argv: list[str] | None = None) -> int:

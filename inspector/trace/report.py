@@ -10,6 +10,7 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from rich import box
 from rich.console import Group
@@ -86,6 +87,7 @@ class TraceReport:
     crash: Crash | None = None
     completed: bool = False
     finetune: object | None = None  # the fine-tuning view (inspector.trace.finetune) when weights were given
+    training: object | None = None  # the training view (inspector.trace.training_report) of a solver's run
 
     @property
     def weights_loadable(self) -> bool:
@@ -116,6 +118,8 @@ class TraceReport:
         }
         if self.finetune is not None:
             out["finetune"] = self.finetune.to_dict() if hasattr(self.finetune, "to_dict") else self.finetune
+        if self.training is not None:
+            out["training"] = self.training.to_dict()
         return out
 
     # -- text view --
@@ -128,7 +132,9 @@ class TraceReport:
             yield self._layer_table()
         for record in self.python_layers:
             yield self._call_log(record)
-        if self.losses:
+        if self.training is not None:
+            yield self.training
+        elif self.losses:
             yield Text("loss per iteration: " + ", ".join(f"{x:.6g}" for x in self.losses))
         if self.findings:
             yield self._findings_table()
@@ -310,6 +316,8 @@ class ReportBuilder:
         self.last_exception: dict | None = None
         self.error: dict | None = None
         self.running: dict | None = None  # the Python layer call begun and not finished
+        self.handlers: dict[str, Callable[[dict], None]] = {}  # event kind -> its folder (the training view's)
+        self.on_call: Callable[[list, dict], None] | None = None  # keeps a call in its layer's list (bounded)
 
     def _record(self, name: str) -> PythonLayerRecord:
         for record in self.report.python_layers:
@@ -328,7 +336,13 @@ class ReportBuilder:
             for blob in (*call["bottoms"], *call["tops"]):  # the tracer's tuples (in-process), as JSON gives them
                 if type(blob["shape"]) is tuple:
                     blob["shape"] = list(blob["shape"])
-            self._record(call.pop("layer")).calls.append(call)
+            calls = self._record(call.pop("layer")).calls
+            if self.on_call is None:
+                calls.append(call)
+            else:
+                self.on_call(calls, call)
+        elif kind in self.handlers:
+            self.handlers[kind](event)
         elif kind == "python_layers":
             for spec in event["layers"]:
                 r.python_layers.append(PythonLayerRecord(spec["name"], spec["module"], spec["class"],

@@ -30,6 +30,7 @@ from .events import follow_event_log
 from .instrument import INSPECTOR_PACKAGE, Marker
 from .netload import existing_file
 from .report import Crash, ReportBuilder, TraceReport
+from .solverfile import is_solver_file
 
 NEEDS_BACKWARD = re.compile(r"\] (\S+) (needs|does not need) backward computation\.")
 FATAL_LINE = re.compile(r"^F\d{4} ")
@@ -41,7 +42,7 @@ POLL_SECONDS = 0.02  # how often the event log is read while the child runs
 class TraceOptions:
     net: Path
     phase: str = "train"
-    iterations: int = 2
+    iterations: int | None = 2  # None: the default for the file (a net's or a solver's)
     weights: Path | None = None
     inputs: dict[str, Path] = field(default_factory=dict)
     seed: int = 0
@@ -57,6 +58,10 @@ def validate(options: TraceOptions) -> TraceOptions:
     options.inputs = {blob: existing_file(p, f"Input file for blob {blob!r}", "--input") for blob, p in options.inputs.items()}
     if options.phase not in ("train", "test"):
         raise InputError(f"Unknown phase {options.phase!r}.", "Use --phase train or --phase test.")
+    if options.iterations is None:  # a net runs 2 passes, a solver trains longer (training_child)
+        from .training_hooks import DEFAULT_ITERATIONS  # noqa: PLC0415
+
+        options.iterations = DEFAULT_ITERATIONS if is_solver_file(options.net) else 2
     if options.iterations < 1:
         raise InputError(f"--iterations must be at least 1, got {options.iterations}.", "Pass --iterations 1 or more.")
     return options
@@ -194,7 +199,12 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
               "stats": options.stats, "pdb": options.pdb}
     builder = ReportBuilder(str(options.net), options.phase, options.iterations, options.seed, options.stats)
     builder.report.finetune = finetune
-    with _progress_bar(progress, options.iterations) as advance:
+    module, progress_bar = "inspector.trace.child", _progress_bar(progress, options.iterations)
+    if is_solver_file(options.net):  # the training view: the solver trains its net (training_child)
+        from .training_hooks import start_training  # noqa: PLC0415
+
+        module, progress_bar = start_training(options, config, builder, progress)
+    with progress_bar as advance:
         def on_event(line: str, event: dict) -> None:
             builder.add(event)
             if jsonl is not None:
@@ -203,7 +213,7 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
             if event.get("event") == "iteration":
                 advance()
 
-        child = run_child("inspector.trace.child", config, on_event, glog_level=0, interactive=options.pdb)
+        child = run_child(module, config, on_event, glog_level=0, interactive=options.pdb)
     log = child.log
     if log.needs_backward:
         event = {"event": "needs_backward", "layers": log.needs_backward}
