@@ -112,7 +112,9 @@ def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool) -> No
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the output here (jsonl: events as they happen).")
 @click.option("--pdb", "post_mortem", is_flag=True, help="Open a post-mortem debugger where a Python layer raises.")
 @click.option("--no-stats", is_flag=True, help="Record shapes and timings only (no data/diff statistics, no probes).")
-def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, no_stats) -> None:
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="A solver's run: draw the losses, the lr and the update ratios to FILE.png or FILE.svg.")
+def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, no_stats, plot) -> None:
     """Run NET in real Caffe; record every Python layer call, time every layer, check the layer contract.
 
     NET may be a solver prototxt: the solver trains its net for real, with the training view (losses, lr,
@@ -132,11 +134,19 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
         parsed[blob] = Path(path)
     options = TraceOptions(Path(net), phase, iterations, Path(weights) if weights else None, parsed, seed,
                            stats=not no_stats, pdb=post_mortem)
+    if plot:
+        from .trace.training_plot import check_training_plot
+
+        check_training_plot(Path(plot), Path(net))
     stream = open(out, "w") if out else None
     try:
         jsonl = (stream or sys.stdout) if fmt == "jsonl" else None
         report = run_trace(options, jsonl=jsonl, progress=fmt != "jsonl" and sys.stderr.isatty())
         write_last_trace(report)
+        if plot and report.training is not None:
+            from .trace.training_plot import write_plot
+
+            write_plot(report.training, Path(plot))
         if fmt != "jsonl":  # jsonl went out event by event
             emit(report, fmt, stream)
     finally:

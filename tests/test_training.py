@@ -256,3 +256,198 @@ def test_the_api_stops_a_solver_at_the_first_nonfinite_value(tmp_path, caffe, mo
     anomaly = t.report.training.anomaly
     assert (anomaly["layer"], anomaly["blob"], anomaly["method"], anomaly["iteration"]) == ("passthrough", "g",
                                                                                             "forward", 4)
+
+
+# ---- losses, frozen blobs, fine-tuning ----
+
+def test_every_net_output_is_recorded_per_iteration():
+    _, report = trace_json(FINETUNE_SOLVER, "--iterations", 4)
+    first = report["training"]["iterations"][0]["losses"]
+    assert set(first) == {"loss", "accuracy"}
+    assert first["loss"] > 0 and 0 <= first["accuracy"] <= 1
+
+
+def test_frozen_blobs_are_shown_frozen_and_stay_unchanged():
+    code, report = trace_json(FINETUNE_SOLVER, "--iterations", 6)
+    layers = report["training"]["layers"]
+    assert code == 0 and not warnings_of(report, "frozen_changed")
+    for key in ("ip1[0]", "ip1[1]", "ip2[0]", "ip2[1]"):
+        assert layers[key]["frozen"] is True and layers[key]["lr_mult"] == 0
+        assert len(set(layers[key]["weight_norm"])) == 1  # not one bit moved
+        assert all(r in (0.0, None) for r in layers[key]["update_ratio"])
+    assert layers["fc_new[0]"]["frozen"] is False and min(layers["fc_new[0]"]["update_ratio"]) > 0
+
+
+SCALE_LAYER = ("""layer: "BreaksLate" param_str: "{'at': -1}" }""", """layer: "Scale" param_str: "{'drift': 0.01}" }""")
+FROZEN_PARAM = ('name: "passthrough" type: "Python" bottom: "h" top: "g"',
+                'name: "passthrough" type: "Python" bottom: "h" top: "g" param { lr_mult: 0 }')
+
+
+def test_a_frozen_blob_that_changes_is_an_error(tmp_path):
+    code, report = trace_json(regression_solver(tmp_path, net_changes=[SCALE_LAYER, FROZEN_PARAM]), "--iterations", 3)
+    [finding] = warnings_of(report, "frozen_changed")
+    assert code == 1 and finding["severity"] == "error"
+    assert (finding["layer"], finding["blob"], finding["iteration"]) == ("passthrough", "passthrough", 0)
+    assert "lr_mult 0 (frozen) but changed by norm 0.01 since training began" in finding["message"]
+
+
+def test_a_frozen_python_layer_blob_left_alone_is_silent(tmp_path):
+    scale = (SCALE_LAYER[0], SCALE_LAYER[1].replace("0.01", "0.0"))
+    code, report = trace_json(regression_solver(tmp_path, net_changes=[scale, FROZEN_PARAM]), "--iterations", 3)
+    assert code == 0 and not warnings_of(report, "frozen_changed")
+    assert report["training"]["layers"]["passthrough"]["frozen"] is True
+
+
+def test_weights_are_loaded_for_fine_tuning(tmp_path, caffe, monkeypatch):
+    import numpy as np
+
+    folder = SAMPLE_NETS / "finetune"
+    monkeypatch.chdir(folder)
+    monkeypatch.syspath_prepend(str(folder))
+    base = caffe.get_solver("base_solver.prototxt")
+    base.step(5)
+    weights = tmp_path / "base.caffemodel"
+    base.net.save(str(weights))
+    code, report = trace_json(FINETUNE_SOLVER, "--iterations", 3, "--weights", weights)
+    assert code == 0 and {layer["name"]: layer["status"] for layer in report["finetune"]["layers"]}["ip1"] == "copied"
+    norm = float(np.linalg.norm(base.net.params["ip1"][0].data))
+    assert report["training"]["layers"]["ip1[0]"]["weight_norm"] == [pytest.approx(norm, rel=1e-5)] * 3
+
+
+# ---- the first anomaly ----
+
+def test_a_nan_written_late_in_forward_is_found_where_it_appeared(tmp_path):
+    code, report = trace_json(regression_solver(tmp_path, net_changes=[breaks(70)]), "--iterations", 100)
+    anomaly = report["training"]["anomaly"]
+    assert code == 1 and not report["ok"]
+    assert {k: anomaly[k] for k in ("layer", "blob", "method", "iteration", "kind")} == \
+        {"layer": "passthrough", "blob": "g", "method": "forward", "iteration": 70, "kind": "nan"}
+    # training stopped there: iteration 70 is the last, and what led to it is the layer's last finite state
+    assert report["training"]["iterations"][-1]["iteration"] == 70
+    assert math.isfinite(anomaly["last_finite"]["tops"]["g"])
+    assert anomaly["last_finite"]["bottoms"]["h"]["min"] >= 0  # its bottom comes out of a ReLU
+    [finding] = warnings_of(report, "nonfinite_training")
+    assert finding["severity"] == "error" and finding["iteration"] == 70
+
+
+def test_an_inf_written_in_backward_is_found_in_the_bottom_diff(tmp_path):
+    solver = regression_solver(tmp_path, net_changes=[breaks(40, "backward", "inf")])
+    code, report = trace_json(solver, "--iterations", 60)
+    anomaly = report["training"]["anomaly"]
+    assert code == 1
+    assert (anomaly["layer"], anomaly["blob"], anomaly["part"], anomaly["method"], anomaly["iteration"],
+            anomaly["kind"]) == ("passthrough", "h", "diff", "backward", 40, "inf")
+
+
+def test_weights_blown_up_by_the_update_are_found_at_the_update(tmp_path):
+    solver = regression_solver(tmp_path, solver_changes=[("base_lr: 0.01", "base_lr: 3e38")])
+    code, report = trace_json(solver, "--iterations", 10)
+    anomaly = report["training"]["anomaly"]
+    assert code == 1
+    assert (anomaly["method"], anomaly["iteration"], anomaly["part"], anomaly["kind"]) == ("update", 0, "data", "inf")
+    assert anomaly["blob"] in report["training"]["layers"]
+
+
+def test_without_statistics_the_anomaly_is_found_once_an_iteration_and_says_so(tmp_path):
+    solver = regression_solver(tmp_path, net_changes=[breaks(30)])
+    code, report = trace_json(solver, "--iterations", 60, "--no-stats")
+    anomaly = report["training"]["anomaly"]
+    assert code == 1 and anomaly["coarse"] is True and anomaly["iteration"] == 30
+    assert (anomaly["layer"], anomaly["blob"], anomaly["kind"]) == ("loss", "loss", "nan")  # the first seen
+
+
+def test_a_healthy_run_has_no_anomaly_and_no_training_warnings():
+    for solver, iterations in ((TRIPLET_SOLVER, 60), (NETS / "solver.prototxt", 100)):
+        code, report = trace_json(solver, "--iterations", iterations)
+        assert code == 0 and report["training"]["anomaly"] is None
+        assert [f for f in report["findings"] if f["check"] in TRAINING_CHECKS] == []
+
+
+def test_pdb_opens_in_the_python_layers_frame_at_the_first_nan(tmp_path):
+    solver = regression_solver(tmp_path, net_changes=[breaks(5)])
+    result = subprocess.run([sys.executable, "-m", "inspector", "trace", str(solver), "--iterations", "10", "--pdb"],
+                            input="p self.calls['forward'], top[0].data[0, 0]\nc\n", capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 1
+    assert "forward left NaN in top[0].data" in result.stdout
+    # in forward's frame as it returns, its locals there: the 6th forward call (iteration 5) wrote the NaN
+    assert "traininglayers.py" in result.stdout and re.search(r"\(6, (np\.float32\()?nan", result.stdout)
+
+
+# ---- warnings ----
+
+FIXED_BATCH = ("'seed': 1}", "'seed': 1, 'fixed': True}")
+
+
+def test_a_loss_that_never_moves_is_flat(tmp_path):
+    solver = regression_solver(tmp_path, [FIXED_BATCH], [("base_lr: 0.01", "base_lr: 0")])
+    _, report = trace_json(solver, "--iterations", 30)
+    [flat] = warnings_of(report, "flat_loss")
+    assert (flat["layer"], flat["iteration"]) == ("loss", 0) and "30 iterations" in flat["message"]
+    below = warnings_of(report, "update_ratio")
+    assert {w["blob"] for w in below} == {"ip1[0]", "ip1[1]", "ip2[0]"} and all("below" in w["message"] for w in below)
+
+
+def test_a_fixed_batch_that_is_learned_is_not_flat(tmp_path):
+    _, report = trace_json(regression_solver(tmp_path, [FIXED_BATCH]), "--iterations", 30)
+    assert not warnings_of(report, "flat_loss")
+
+
+def test_update_ratios_far_above_the_band_and_exploding_gradients_are_warned_about(tmp_path):
+    solver = regression_solver(tmp_path, solver_changes=[("base_lr: 0.01", "base_lr: 0.2")])
+    _, report = trace_json(solver, "--iterations", 11)
+    above = {w["blob"]: w for w in warnings_of(report, "update_ratio")}
+    assert above["ip1[0]"]["iteration"] == 0 and "stayed above 0.1" in above["ip1[0]"]["message"]
+    exploding = {w["blob"]: w["iteration"] for w in warnings_of(report, "exploding_gradient")}
+    assert exploding["ip1[0]"] == 9
+    assert report["training"]["anomaly"] is None  # still finite: the NaN would come at iteration 12
+
+
+def test_a_relu_whose_top_is_all_zero_is_dead(tmp_path):
+    dead_bias = ('bias_filler { type: "constant" value: 0.1 }', 'bias_filler { type: "constant" value: -100 }')
+    _, report = trace_json(regression_solver(tmp_path, [dead_bias]), "--iterations", 10)
+    [dead] = warnings_of(report, "dead_relu")
+    assert (dead["layer"], dead["iteration"]) == ("relu1", 0)
+
+
+# ---- the text view ----
+
+def test_a_long_run_stays_one_screen():
+    result = run_cli("trace", TRIPLET_SOLVER, "--iterations", 300)
+    assert result.returncode == 0
+    training = result.stdout[result.stdout.index("training  "):result.stdout.index("findings")]
+    assert len(training.splitlines()) < 25
+    assert re.search(r"output loss +0\.2289 +\S+", training)  # first, last, ...
+    assert "ip1[0]" in training and "falling" in training
+    # each Python layer's call log keeps the first and the last iteration only
+    assert "299 forward" in result.stdout and " 150 forward" not in result.stdout
+
+
+# ---- pictures ----
+
+def test_plot_draws_the_run_as_png_and_svg(tmp_path):
+    png, svg = tmp_path / "run.png", tmp_path / "run.svg"
+    assert run_cli("trace", TRIPLET_SOLVER, "--iterations", 20, "--plot", png).returncode == 0
+    assert run_cli("trace", TRIPLET_SOLVER, "--iterations", 20, "--plot", svg).returncode == 0
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    drawing = svg.read_text()
+    for label in ("output loss", "update ratio", "fc9_1[1]", "lr_policy step"):
+        assert label in drawing, label
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.png", "run.svg"]  # no temporary left behind
+
+
+def test_plot_marks_the_first_nonfinite_value(tmp_path):
+    solver = regression_solver(tmp_path, net_changes=[breaks(12)])
+    result = run_cli("trace", solver, "--iterations", 20, "--plot", tmp_path / "broken.svg")
+    assert result.returncode == 1
+    assert "first non-finite value at iteration 12: passthrough forward" in (tmp_path / "broken.svg").read_text()
+
+
+def test_plot_to_an_unknown_format_is_bad_input_before_training(tmp_path):
+    result = run_cli("trace", TRIPLET_SOLVER, "--plot", tmp_path / "run.pdf")
+    assert result.returncode == 2 and "neither .png nor .svg" in result.stderr and not list(tmp_path.iterdir())
+
+
+def test_plot_of_a_net_is_bad_input(tmp_path):
+    result = run_cli("trace", SAMPLE_NETS / "triplet" / "train.prototxt", "--plot", tmp_path / "run.png")
+    assert result.returncode == 2 and "is a net, not a solver" in result.stderr

@@ -7,7 +7,8 @@ How (one recorder on a pycaffe solver, in the traced child or in the Python API)
   the learning rate the update is about to use, and each learnable param blob's weight and gradient
   norms, and keeps a copy of the weights. After the update (the next on_start, or when step() returns)
   the change ||w_after - w_before|| over ||w_before|| is the update ratio; a frozen blob (lr_mult 0)
-  must not have changed at all. One "train_iteration" event carries the iteration.
+  is compared with its value when recording began instead: it must not have changed at all, whatever
+  wrote it (the update, or a layer writing its own blobs). One "train_iteration" event carries the iteration.
 - The first anomaly: with the search on, the net's after_forward and after_backward callbacks sum each
   top's data, each bottom's diff and each param's diff in float64 (a sum is finite exactly when every
   value is), so the first non-finite value is named by layer, blob, forward or backward, and iteration;
@@ -97,7 +98,7 @@ def param_blobs(net, lr_mults: dict[str, list[float]] | None) -> list[ParamBlob]
             mults = (lr_mults or {}).get(name, []) if lr_mults is not None else None
             lr_mult = None if mults is None else (mults[j] if j < len(mults) else 1.0)
             param = ParamBlob(name if count == 1 else f"{name}[{j}]", name, j, blob, lr_mult)
-            param.before = np.empty_like(blob.data)
+            param.before = blob.data.copy()  # a frozen blob's stays its value at the start: it must never move
             param.change = np.empty_like(blob.data)
             owners[pointer] = param
             blobs.append(param)
@@ -193,7 +194,8 @@ class TrainingRecorder:
             weights = blob.data
             current.weight_norm.append(norm(weights))
             current.grad_norm.append(norm(blob.diff))
-            np.copyto(param.before, weights)
+            if not param.frozen:
+                np.copyto(param.before, weights)
         if self.anomaly is None and not self.search:
             self._check_iteration(current)
         if self.anomaly is not None:
@@ -217,8 +219,8 @@ class TrainingRecorder:
             if param.frozen and change != 0 and param.key not in self.frozen_reported:
                 self.frozen_reported.add(param.key)
                 self._finding("frozen_changed", "error", param.layer, "update", current.iteration,
-                              f"{param.key} has lr_mult 0 (frozen) but changed by norm {change:.4g} in this "
-                              "iteration's update.",
+                              f"{param.key} has lr_mult 0 (frozen) but changed by norm {change:.4g} since "
+                              "training began.",
                               "Find what writes the blob (a Python layer assigning self.blobs, a shared param "
                               "with lr_mult > 0).", param.key)
             if self.anomaly is None and not math.isfinite(change):

@@ -57,3 +57,24 @@ class BreaksLate(caffe.Layer):
         if self.method == "backward" and self.calls["backward"] == self.at:
             bottom[0].diff[0, 0] = self.value
         self.calls["backward"] += 1
+
+
+class Scale(caffe.Layer):
+    """top = bottom * w, w its one param blob (set to 1); param_str `drift`: added to w in every forward,
+    which a frozen blob (lr_mult 0) must never see."""
+
+    def setup(self, bottom, top):
+        self.drift = ast.literal_eval(self.param_str or "{}").get("drift", 0.0)
+        self.blobs.add_blob(1)
+        self.blobs[0].data[...] = 1.0
+
+    def reshape(self, bottom, top):
+        top[0].reshape(*bottom[0].data.shape)
+
+    def forward(self, bottom, top):
+        top[0].data[...] = bottom[0].data * self.blobs[0].data[0]
+        self.blobs[0].data[...] += self.drift
+
+    def backward(self, top, propagate_down, bottom):
+        bottom[0].diff[...] = top[0].diff * self.blobs[0].data[0]
+        self.blobs[0].diff[...] = (top[0].diff * bottom[0].data).sum()
