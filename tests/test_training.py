@@ -451,3 +451,17 @@ def test_plot_to_an_unknown_format_is_bad_input_before_training(tmp_path):
 def test_plot_of_a_net_is_bad_input(tmp_path):
     result = run_cli("trace", SAMPLE_NETS / "triplet" / "train.prototxt", "--plot", tmp_path / "run.png")
     assert result.returncode == 2 and "is a net, not a solver" in result.stderr
+
+
+def test_jsonl_streams_every_iteration_as_it_trains(tmp_path):
+    out = tmp_path / "run.jsonl"
+    result = run_cli("trace", TRIPLET_SOLVER, "--iterations", 4, "--format", "jsonl", "--out", out)
+    events = [json.loads(line) for line in out.read_text().splitlines()]
+    kinds = [e["event"] for e in events]
+    assert result.returncode == 0 and kinds.index("training") < kinds.index("train_iteration")
+    iterations = [e for e in events if e["event"] == "train_iteration"]
+    assert [e["iteration"] for e in iterations] == [0, 1, 2, 3]
+    params = next(e for e in events if e["event"] == "training")["params"]
+    assert [p["key"] for p in params] == ["ip1[0]", "ip1[1]", "ip2[0]", "ip2[1]", "fc9_1[0]", "fc9_1[1]"]
+    assert all(len(e["update_ratio"]) == len(params) for e in iterations)
+    assert "done" in kinds[-2:]  # the last line: Caffe's log on which layers need backward

@@ -47,11 +47,14 @@ def solver_net_path(solver: Path, named: str | None, inline: bool) -> tuple[Path
                              "Move the net to a .prototxt file and name it with net: \"FILE\".")
         raise InputError(f"{solver} names no net (no net: or train_net: field).",
                          "Add net: \"train.prototxt\" to the solver.")
-    for folder in (solver.parent, Path.cwd()):
+    folders = list(dict.fromkeys((solver.parent.resolve(), Path.cwd().resolve())))
+    for folder in folders:
         candidate = folder / named
         if candidate.is_file():
-            return candidate.resolve(), folder.resolve()
-    raise InputError(f"{solver} names the net {named!r}, which is neither in {solver.parent} nor in {Path.cwd()}.",
+            return candidate.resolve(), folder
+    places = " nor in ".join(str(folder) for folder in folders)
+    raise InputError(f"{solver} names the net {named!r}, which is {'neither' if len(folders) > 1 else 'not'} in "
+                     f"{places}.",
                      "Fix the solver's net: path (relative to the solver's folder), or run from the folder it is "
                      "relative to.")
 
