@@ -430,6 +430,7 @@ def test_plot_draws_the_run_as_png_and_svg(tmp_path):
     assert run_cli("trace", TRIPLET_SOLVER, "--iterations", 20, "--plot", png).returncode == 0
     assert run_cli("trace", TRIPLET_SOLVER, "--iterations", 20, "--plot", svg).returncode == 0
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert png.stat().st_mode & 0o444 == 0o444  # readable as any new file, not the temporary's 0600
     drawing = svg.read_text()
     for label in ("output loss", "update ratio", "fc9_1[1]", "lr_policy step"):
         assert label in drawing, label

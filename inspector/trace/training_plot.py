@@ -29,6 +29,12 @@ def check_plot_path(path: Path) -> Path:
     return path
 
 
+def _file_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
 def check_training_plot(path: Path, traced: Path) -> Path:
     """check_plot_path, and that the traced file is a solver (a net's trace has no training to draw)."""
     from .solverfile import is_solver_file  # noqa: PLC0415
@@ -86,6 +92,7 @@ def write_plot(training: TrainingReport, path: Path) -> Path:
     os.close(handle)
     try:
         figure.savefig(temporary, dpi=110, metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
+        os.chmod(temporary, _file_mode())  # mkstemp's is 0600; a picture gets what any new file would
         os.replace(temporary, path)
     finally:
         pyplot.close(figure)

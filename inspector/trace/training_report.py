@@ -226,11 +226,12 @@ class TrainingReport:
         return table
 
     def _blob_table(self) -> Table:
-        table = Table(title="param blobs (norms per iteration; update ratio ||dw||/||w||, healthy about 1e-3)",
+        table = Table(title="param blobs: weight norm first -> last, gradient norm last (max), update ratio "
+                            "||dw||/||w|| median (min..max), healthy about 1e-3",
                       title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
-        for column in ("blob", "shape", "lr_mult", "weight norm first -> last", "grad norm last (max)",
-                       "update ratio median (min..max)"):
-            table.add_column(column, justify="left" if column in ("blob", "shape") else "right")
+        for column in ("blob", "shape", "lr_mult", "weight norm", "grad norm", "update ratio"):
+            table.add_column(column, justify="left" if column in ("blob", "shape") else "right",
+                             no_wrap=column != "blob")
         for blob in self.blobs:
             weights = blob.weight_norm
             ratios = sorted(r for r in blob.update_ratio if r != UNDEFINED and not math.isnan(r))
