@@ -466,3 +466,75 @@ def test_jsonl_streams_every_iteration_as_it_trains(tmp_path):
     assert [p["key"] for p in params] == ["ip1[0]", "ip1[1]", "ip2[0]", "ip2[1]", "fc9_1[0]", "fc9_1[1]"]
     assert all(len(e["update_ratio"]) == len(params) for e in iterations)
     assert "done" in kinds[-2:]  # the last line: Caffe's log on which layers need backward
+
+
+def test_the_report_names_the_seed_the_solver_sets():
+    _, report = trace_json(TRIPLET_SOLVER, "--iterations", 1)
+    assert report["seed"] == 1  # the sample solver's random_seed, not --seed's default 0
+
+
+def test_a_loss_that_overflows_is_recorded_as_it_was(tmp_path):
+    solver = regression_solver(tmp_path, solver_changes=[("base_lr: 0.01", "base_lr: 0.2")])
+    _, report = trace_json(solver, "--iterations", 20)
+    anomaly, last = report["training"]["anomaly"], report["training"]["iterations"][-1]
+    assert (anomaly["layer"], anomaly["method"], anomaly["iteration"]) == ("loss", "forward", last["iteration"])
+    assert last["losses"]["loss"] == math.inf  # the value the loss layer wrote, not a zero for a pass not counted
+
+
+def test_the_progress_bar_shows_the_iteration_and_the_current_loss():
+    from inspector.trace.training_hooks import TrainingProgress
+
+    bar = TrainingProgress(True, 5)
+    with bar.context():
+        bar.update({"iteration": 3, "losses": {"loss": 0.25, "accuracy": 0.5}})
+        [task] = bar.progress.tasks
+        assert task.completed == 1 and task.description == "iteration 3  loss 0.25, accuracy 0.5"
+
+
+def test_graph_after_tracing_a_solver_draws_its_net(tmp_path):
+    solver = regression_solver(tmp_path)
+    assert run_cli("trace", solver, "--iterations", 1, cwd=tmp_path).returncode == 0
+    result = run_cli("graph", cwd=tmp_path)
+    assert result.returncode == 0 and "passthrough" in result.stdout and "16x16" in result.stdout
+
+
+def test_an_accuracy_that_reaches_one_is_no_flat_loss():
+    _, report = trace_json(SAMPLE_NETS / "finetune" / "base_solver.prototxt", "--iterations", 300)
+    accuracy = [i["losses"]["accuracy"] for i in report["training"]["iterations"]]
+    assert accuracy[-100:] == [1.0] * 100  # it really stays at 1
+    assert not warnings_of(report, "flat_loss")
+
+
+LOGGED_LOSS = re.compile(r"Iteration (\d+) \(.*\), loss = (\S+)")
+
+
+@pytest.mark.parametrize("iter_size", [1, 2])
+def test_the_losses_are_the_ones_caffes_own_log_prints(tmp_path, iter_size):
+    changes = [("display: 0", f"display: 1\niter_size: {iter_size}"), ("max_iter: 1000", "max_iter: 8")]
+    solver = regression_solver(tmp_path, solver_changes=changes)
+    log = subprocess.run([sys.executable, "-c", LOG_SCRIPT, str(solver), "8"], cwd=solver.parent,
+                         env={"GLOG_logtostderr": "1", "GLOG_minloglevel": "0", "PYTHONPATH": str(solver.parent),
+                              "PATH": "/usr/bin:/bin"}, capture_output=True, text=True)
+    logged = {int(it): float(loss) for it, loss in LOGGED_LOSS.findall(log.stderr)}  # average_loss 1: this step's
+    assert sorted(logged) == list(range(8)), log.stderr[-2000:]
+    _, report = trace_json(solver, "--iterations", 8)
+    traced = {i["iteration"]: i["losses"]["loss"] for i in report["training"]["iterations"]}
+    assert {it: float(f"{loss:.6g}") for it, loss in traced.items()} == pytest.approx(logged, rel=1e-9)
+
+
+def test_the_legacy_solver_type_enum_is_upgraded_as_caffe_does(tmp_path):
+    solver = regression_solver(tmp_path, solver_changes=[('lr_policy: "fixed"', 'lr_policy: "fixed"\nsolver_type: NESTEROV')])
+    code, report = trace_json(solver, "--iterations", 2)
+    assert code == 0 and report["training"]["type"] == "Nesterov"
+
+
+def test_a_solver_with_its_net_inline_is_bad_input(tmp_path):
+    solver = regression_solver(tmp_path, solver_changes=[('net: "regression.prototxt"', 'net_param { name: "x" }')])
+    result = run_cli("trace", solver)
+    assert result.returncode == 2 and "holds its net inline" in result.stderr
+
+
+def test_input_files_are_refused_for_a_solver(tmp_path):
+    (tmp_path / "x.npy").write_bytes(b"")
+    result = run_cli("trace", regression_solver(tmp_path), "--input", f"x={tmp_path / 'x.npy'}")
+    assert result.returncode == 2 and "--input is for nets" in result.stderr

@@ -42,17 +42,9 @@ def run(config: dict, emit, marker: Marker) -> None:
     param = read_net_parameter(prototxt)  # Caffe's own schema first: a net it rejects is bad input
     specs = python_layer_specs(prototxt, phase)
     classes = import_layer_classes(specs, emit, marker)
-    if config.get("weights"):
-        from .finetune import finetune_view  # noqa: PLC0415
-
-        view = finetune_view(prototxt, Path(config["weights"]), phase)
-        emit({"event": "finetune", "view": view.to_dict()})
-        if not view.weights_loadable:
-            return  # Caffe would abort in CopyTrainedLayersFrom; the view names every mismatch
-
-    tracer = Tracer(emit, stats=config["stats"], post_mortem=config["pdb"], marker=marker,
-                    python_layer_names=[s.name for s in specs])
-    tracer.wrap_classes(classes)
+    tracer = start_tracer(config, emit, marker, prototxt, phase, specs, classes)
+    if tracer is None:
+        return
     try:
         inputs = {k: Path(v) for k, v in config["inputs"].items()}
         weights = Path(config["weights"]) if config.get("weights") else None
@@ -89,6 +81,22 @@ def import_layer_classes(specs, emit, marker: Marker) -> list:
                           "source_file": class_source(cls), "param_str": spec.python.param_str})
     emit({"event": "python_layers", "layers": described})
     return classes
+
+
+def start_tracer(config: dict, emit, marker: Marker, prototxt: Path, phase: str, specs, classes) -> Tracer | None:
+    """The fine-tuning view when weights are given, then the Tracer with the layer classes wrapped (before the
+    net is built, so setup is seen); None when Caffe would refuse the weights (the view names every mismatch)."""
+    if config.get("weights"):
+        from .finetune import finetune_view  # noqa: PLC0415
+
+        view = finetune_view(prototxt, Path(config["weights"]), phase)
+        emit({"event": "finetune", "view": view.to_dict()})
+        if not view.weights_loadable:
+            return None  # Caffe would abort in CopyTrainedLayersFrom
+    tracer = Tracer(emit, stats=config["stats"], post_mortem=config["pdb"], marker=marker,
+                    python_layer_names=[s.name for s in specs])
+    tracer.wrap_classes(classes)
+    return tracer
 
 
 def finish_passes(net, tracer: Tracer, emit, iterations: int, param, training: bool, config: dict) -> None:

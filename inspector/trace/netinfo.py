@@ -22,14 +22,19 @@ from ..prototxt import LayerSpec, read_net
 
 
 def read_net_parameter(prototxt: Path):
+    return read_caffe_text(prototxt, "NetParameter", "net")
+
+
+def read_caffe_text(path: Path, message: str, what: str):
+    """A prototxt parsed as caffe_pb2.<message>; InputError naming the line and column Caffe's schema rejects."""
     from caffe.proto import caffe_pb2  # noqa: PLC0415 - only once pycaffe is importable
     from google.protobuf import text_format  # noqa: PLC0415
 
-    param = caffe_pb2.NetParameter()
+    param = getattr(caffe_pb2, message)()
     try:
-        text_format.Parse(Path(prototxt).read_text(), param)
+        text_format.Parse(Path(path).read_text(), param)
     except text_format.ParseError as exc:
-        raise InputError(f"{prototxt} is not a valid Caffe net: {str(exc).rstrip('.')}.",
+        raise InputError(f"{path} is not a valid Caffe {what}: {str(exc).rstrip('.')}.",
                          "Fix the prototxt at the line and column named.") from exc
     return param
 

@@ -390,7 +390,8 @@ def write_last_trace(report: TraceReport, folder: Path | None = None) -> Path:
     folder = (folder or Path.cwd()) / ".inspector"
     folder.mkdir(exist_ok=True)
     path = folder / "last-trace.json"
-    data = {"net": str(Path(report.net).resolve()), "phase": report.phase, "blob_shapes": report.blob_shapes,
+    net = report.training.net if report.training is not None and report.training.net else report.net  # a solver's
+    data = {"net": str(Path(net).resolve()), "phase": report.phase, "blob_shapes": report.blob_shapes,
             "param_shapes": {layer["name"]: layer["param_shapes"] for layer in report.layers if layer["param_shapes"]},
             "report": report.to_dict()}
     path.write_text(json.dumps(data, indent=1, allow_nan=True))

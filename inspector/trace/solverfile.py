@@ -75,14 +75,10 @@ def net_lr_mults(net: Path) -> dict[str, list[float]]:
 def read_solver_parameter(solver: Path):
     """The solver as caffe_pb2.SolverParameter, its legacy solver_type upgraded to type."""
     from caffe.proto import caffe_pb2  # noqa: PLC0415 - only once pycaffe is importable
-    from google.protobuf import text_format  # noqa: PLC0415
 
-    param = caffe_pb2.SolverParameter()
-    try:
-        text_format.Parse(Path(solver).read_text(), param)
-    except text_format.ParseError as exc:
-        raise InputError(f"{solver} is not a valid Caffe solver: {str(exc).rstrip('.')}.",
-                         "Fix the solver prototxt at the line and column named.") from exc
+    from .netinfo import read_caffe_text  # noqa: PLC0415
+
+    param = read_caffe_text(solver, "SolverParameter", "solver")
     if param.HasField("solver_type"):
         if param.HasField("type"):
             raise InputError(f"{solver} sets both solver_type and type; Caffe refuses that.",

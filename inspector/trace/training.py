@@ -146,7 +146,7 @@ class TrainingRecorder:
         self.outputs = [(self.blob_names[i], self.blobs[i]) for i in net._outputs]
         self.output_sums = [0.0] * len(self.outputs)
         self.passes = 0
-        self.relus = [i for i, kind in enumerate(self.layer_types) if kind == "ReLU"]
+        self.relus = {i for i, kind in enumerate(self.layer_types) if kind == "ReLU"}
         self.zero_relus: list[str] = []  # ReLU layers whose top was all zero in this iteration
         self.top_means: dict[int, dict[str, float]] = {}  # by layer: its tops' means when last finite
         self.last_params: dict | None = None  # the last recorded iteration's per-blob values
@@ -165,8 +165,11 @@ class TrainingRecorder:
 
     def describe(self, **solver_facts) -> None:
         """The "training" event: the solver's facts, the param blobs and the net outputs, before iteration 0."""
+        weights = list(self.net._blob_loss_weights)
+        losses = [name for name in (name for name, _ in self.outputs) if weights[self.blob_names.index(name)]]
         self.emit({"event": "training", **solver_facts, "search": self.search,
-                   "params": [p.to_dict() for p in self.params], "outputs": [name for name, _ in self.outputs]})
+                   "params": [p.to_dict() for p in self.params], "outputs": [name for name, _ in self.outputs],
+                   "loss_outputs": losses})
 
     # -- the solver's callbacks --
     def on_start(self) -> None:
@@ -252,12 +255,13 @@ class TrainingRecorder:
             for j in self.top_ids[i]:
                 data = self.blobs[j].data
                 total = finite_sum(data)
-                if not math.isfinite(total):
+                if not math.isfinite(total):  # the pass goes on: the outputs below are still read
                     self._set_anomaly(self.layer_names[i], self.blob_names[j], "data", "forward",
                                       self.current.iteration, nonfinite_kind(data), layer_index=i)
-                    return
+                    break
                 means[self.blob_names[j]] = total / data.size if data.size else 0.0
-            self.top_means[i] = means
+            else:
+                self.top_means[i] = means
         if i in self.relus:
             blob = self.blobs[self.top_ids[i][0]]
             if not np.count_nonzero(blob.data) and blob.count:

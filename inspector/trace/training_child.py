@@ -15,8 +15,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .child import finish_passes, import_layer_classes, serve
-from .instrument import Marker, Tracer
+from .child import finish_passes, import_layer_classes, serve, start_tracer
+from .instrument import Marker
 
 CHILD_MODULE = "inspector.trace.training_child"
 
@@ -47,22 +47,13 @@ def run(config: dict, emit, marker: Marker) -> None:
     net_param = read_net_parameter(net_file)
     specs = python_layer_specs(net_file, "train")
     classes = import_layer_classes(specs, emit, marker)
-    if config.get("weights"):
-        from .finetune import finetune_view  # noqa: PLC0415
-
-        view = finetune_view(net_file, Path(config["weights"]), "train")
-        emit({"event": "finetune", "view": view.to_dict()})
-        if not view.weights_loadable:
-            return  # Caffe would abort in CopyTrainedLayersFrom; the view names every mismatch
-
-    tracer = Tracer(emit, stats=config["stats"], post_mortem=config["pdb"], marker=marker,
-                    python_layer_names=[s.name for s in specs])
-    tracer.wrap_classes(classes)
+    tracer = start_tracer(config, emit, marker, net_file, "train", specs, classes)
+    if tracer is None:
+        return
     try:
         caffe.set_mode_cpu()
-        seed = param.random_seed if param.random_seed >= 0 else config["seed"]  # Caffe seeds itself with it
-        np.random.seed(seed)
-        caffe.set_random_seed(seed)
+        np.random.seed(config["seed"])  # the solver's random_seed when it has one (training_hooks), as Caffe's
+        caffe.set_random_seed(config["seed"])
         building = f"{param.type}Solver"  # what a crash while building is in, once a Python layer's call is over
 
         def emit_while_building(event: dict) -> None:

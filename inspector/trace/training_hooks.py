@@ -35,19 +35,30 @@ def start_training(options, config: dict, builder, progress: bool):
     config.update(solver=str(solver), net=str(net), workdir=str(workdir), iterations=iterations, phase="train")
     builder.report.phase = "train"
     builder.report.iterations = iterations
+    builder.report.seed = config["seed"] = _solver_seed(solver, options.seed)
     bar = TrainingProgress(progress, iterations)
     folder = TrainingFolder(builder.report, str(solver), on_iteration=bar.update)
     folder.install(builder)
     return CHILD_MODULE, bar.context()
 
 
-def _max_iter(solver: Path) -> int:
+def _solver_field(solver: Path, name: str, default: int) -> int:
     from ..prototxt import read_net  # noqa: PLC0415
 
     try:
-        return int(read_net(solver).message.get("max_iter", 0))
+        return int(read_net(solver).message.get(name, default))
     except (TypeError, ValueError):
-        return 0
+        return default
+
+
+def _max_iter(solver: Path) -> int:
+    return _solver_field(solver, "max_iter", 0)
+
+
+def _solver_seed(solver: Path, seed: int) -> int:
+    """The seed the run uses: the solver's random_seed when it sets one (Caffe seeds itself with it), else --seed."""
+    random_seed = _solver_field(solver, "random_seed", -1)
+    return random_seed if random_seed >= 0 else seed
 
 
 class TrainingProgress:
@@ -55,13 +66,13 @@ class TrainingProgress:
 
     def __init__(self, enabled: bool, total: int):
         self.enabled, self.total = enabled, total
-        self._progress = self._task = None
+        self.progress = self._task = None
 
     def update(self, event: dict) -> None:
-        if self._progress is None:
+        if self.progress is None:
             return
         losses = ", ".join(f"{name} {value:.4g}" for name, value in event["losses"].items())
-        self._progress.update(self._task, advance=1, description=f"iteration {event['iteration']}  {losses}")
+        self.progress.update(self._task, advance=1, description=f"iteration {event['iteration']}  {losses}")
 
     @contextmanager
     def context(self):
@@ -73,11 +84,11 @@ class TrainingProgress:
         from ..render import stderr_console  # noqa: PLC0415
 
         with Progress(console=stderr_console(), transient=True) as progress:
-            self._progress, self._task = progress, progress.add_task("training", total=self.total)
+            self.progress, self._task = progress, progress.add_task("training", total=self.total)
             try:
                 yield lambda: None
             finally:
-                self._progress = None
+                self.progress = None
 
 
 

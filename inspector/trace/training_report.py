@@ -9,7 +9,7 @@ issue 13 fixed: iterations [{iteration, lr, losses, wall_ms}], layers {blob key:
 weight_norm, grad_norm, frozen}}, anomaly or null.
 
 Warnings (Findings with the iteration they started), each silent on a healthy run:
-- flat_loss: an output loss that stayed exactly where it was for the last half of the run (10 iterations
+- flat_loss: an output with a loss weight that stayed exactly where it was for the last half of the run (10 iterations
   at least) without being zero (a hinge loss at zero has nothing left to learn, not a bug).
 - update_ratio: a trainable blob whose ||dw||/||w|| stayed outside 1e-5..1e-1 from some iteration to the end
   (the last quarter of the run, 5 iterations at least).
@@ -99,6 +99,7 @@ class TrainingReport:
     planned: int = 0
     search: bool = True
     outputs: list[str] = field(default_factory=list)
+    loss_outputs: list[str] = field(default_factory=list)  # the outputs with a loss weight (not an accuracy)
     iteration: array = field(default_factory=lambda: array("q"))
     lr: array = field(default_factory=lambda: array("d"))
     wall_ms: array = field(default_factory=lambda: array("d"))
@@ -114,6 +115,7 @@ class TrainingReport:
         self.net, self.solver_type, self.lr_policy = event["net"], event["type"], event["lr_policy"]
         self.base_lr, self.max_iter, self.planned = event["base_lr"], event["max_iter"], event["iterations"]
         self.search, self.outputs = event["search"], event["outputs"]
+        self.loss_outputs = event.get("loss_outputs", self.outputs)
         self.losses = {name: array("d") for name in self.outputs}
         self.loss_streaks = {name: Streak() for name in self.outputs}
         self.blobs = [BlobSeries(p["key"], p["layer"], p["index"], p["shape"], p["lr_mult"], p["shared_with"],
@@ -155,6 +157,8 @@ class TrainingReport:
         found = []
         runs = len(self.iteration)
         for name, streak in self.loss_streaks.items():
+            if name not in self.loss_outputs:  # an accuracy at 1 is no flat loss
+                continue
             values = self.losses[name]
             held = streak.length + 1 if streak.start is not None else 0  # the iterations at one value
             if held >= max(10, runs // 2) and values and values[-1] != 0 and math.isfinite(values[-1]):
