@@ -346,6 +346,10 @@ def test_weights_blown_up_by_the_update_are_found_at_the_update(tmp_path):
     assert code == 1
     assert (anomaly["method"], anomaly["iteration"], anomaly["part"], anomaly["kind"]) == ("update", 0, "data", "inf")
     assert anomaly["blob"] in report["training"]["layers"]
+    # what led to it: this iteration's lr and the blob's norms before the update, all finite
+    facts = anomaly["last_finite"]
+    assert facts["params_iteration"] == 0 and facts["lr"] == pytest.approx(3e38, rel=1e-6)
+    assert math.isfinite(facts["params"][anomaly["blob"]]["grad_norm"])
 
 
 def test_without_statistics_the_anomaly_is_found_once_an_iteration_and_says_so(tmp_path):

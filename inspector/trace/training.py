@@ -226,12 +226,15 @@ class TrainingRecorder:
                               "training began.",
                               "Find what writes the blob (a Python layer assigning self.blobs, a shared param "
                               "with lr_mult > 0).", param.key)
-            if self.anomaly is None and not math.isfinite(change):
-                self._set_anomaly(param.layer, param.key, "data", "update", current.iteration,
-                                  nonfinite_kind(weights))
         wall_ms = (_clock() - current.started) * 1e3
         values = {"weight_norm": current.weight_norm, "grad_norm": current.grad_norm, "update_ratio": update_ratio}
-        self.last_params = {"iteration": current.iteration, **values}
+        self.last_params = {"iteration": current.iteration, "lr": current.lr, **values}
+        if self.anomaly is None and updated:  # the weights after the update: its norms and gradients led to it
+            broken = next((p for p, ratio in zip(self.params, update_ratio)
+                           if ratio is not None and not math.isfinite(ratio)), None)
+            if broken is not None:
+                self._set_anomaly(broken.layer, broken.key, "data", "update", current.iteration,
+                                  nonfinite_kind(broken.blob.data))
         self.iterations += 1
         self.emit({"event": "train_iteration", "iteration": current.iteration, "lr": current.lr,
                    "losses": current.losses, "wall_ms": round(wall_ms, 4), **values, "zero_relus": self.zero_relus})
@@ -317,10 +320,11 @@ class TrainingRecorder:
 
     def anomaly_text(self) -> str:
         a = self.anomaly or {}
-        where = {"forward": "forward wrote", "backward": "backward wrote",
-                 "update": "the solver's update left"}[a.get("method", "forward")]
-        text = (f"first non-finite value: {where} {KIND_TEXT.get(a.get('kind'), '?')} to {a.get('blob')}"
-                f".{a.get('part')} in layer {a.get('layer')} at iteration {a.get('iteration')}")
+        kind = KIND_TEXT.get(a.get("kind"), "?")
+        what = {"forward": f"forward wrote {kind} to", "backward": f"backward wrote {kind} to",
+                "update": f"the solver's update left {kind} in"}[a.get("method", "forward")]
+        text = (f"first non-finite value: {what} {a.get('blob')}.{a.get('part')} in layer {a.get('layer')} "
+                f"at iteration {a.get('iteration')}")
         if a.get("coarse"):
             text += " (checked once an iteration, without --no-stats the first layer is named)"
         return text + "."
@@ -337,7 +341,7 @@ class TrainingRecorder:
                         bottoms[self.blob_names[j]] = {k: stats[k] for k in ("min", "max", "mean", "std")}
             facts["bottoms"] = bottoms
         if self.last_params is not None:
-            facts["params_iteration"] = self.last_params["iteration"]
+            facts["params_iteration"], facts["lr"] = self.last_params["iteration"], self.last_params["lr"]
             facts["params"] = {p.key: {name: self.last_params[name][j] for name in
                                        ("weight_norm", "grad_norm", "update_ratio")}
                                for j, p in enumerate(self.params) if p.layer == layer}

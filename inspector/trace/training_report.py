@@ -255,9 +255,11 @@ class TrainingReport:
 
     def _anomaly_view(self) -> Group:
         a = self.anomaly
-        action = {"forward": "forward wrote", "backward": "backward wrote", "update": "the update left"}[a["method"]]
+        kind = KIND_TEXT.get(a["kind"], a["kind"])
+        action = {"forward": f"forward wrote {kind} to", "backward": f"backward wrote {kind} to",
+                  "update": f"the update left {kind} in"}[a["method"]]
         lines = [Text(f"FIRST NON-FINITE VALUE at iteration {a['iteration']}: layer {a['layer']}, {action} "
-                      f"{KIND_TEXT.get(a['kind'], a['kind'])} to {a['blob']} ({a['part']}); training stopped there"
+                      f"{a['blob']} ({a['part']}); training stopped there"
                       + (" (checked once an iteration: run without --no-stats to name the first layer)"
                          if a.get("coarse") else ""), style="bold red")]
         facts = a.get("last_finite") or {}
@@ -266,6 +268,8 @@ class TrainingReport:
         for name, stats in facts.get("bottoms", {}).items():
             lines.append(Text(f"  its bottom {name} in this iteration: {stats['min']:.4g}..{stats['max']:.4g} "
                               f"mean {stats['mean']:.4g} std {stats['std']:.4g}"))
+        if facts.get("lr") is not None:
+            lines.append(Text(f"  lr at iteration {facts.get('params_iteration')}: {facts['lr']:.6g}"))
         for key, values in facts.get("params", {}).items():
             ratio = values["update_ratio"]
             lines.append(Text(f"  {key} at iteration {facts.get('params_iteration')}: weight norm "
