@@ -9,6 +9,8 @@ import pytest
 
 from conftest import SAMPLE_NETS, run_cli
 
+pytestmark = pytest.mark.caffe  # every test here runs a net in pycaffe
+
 NETS = Path(__file__).resolve().parent / "nets_gradcheck"
 LAYERS = NETS / "layers.prototxt"
 LABELS = NETS / "labels.prototxt"
@@ -59,7 +61,7 @@ def test_wrong_param_gradient_fails_on_the_param_blob_only(gradcheck):
 
 def test_loss_top_diff_is_the_loss_weight(gradcheck):
     report = gradcheck(LAYERS, "euclidean_pred_only")
-    assert report.top_diffs == ["loss weight 2"]
+    assert report.top_diffs == ["loss weight 2 x 1.5"]
     assert report.passed
 
 
@@ -133,7 +135,7 @@ def test_unknown_layer_is_an_input_error_listing_python_layers(gradcheck):
 def test_triplet_loss_layer_passes(gradcheck):
     report = gradcheck(TRIPLET, "tripletloss")
     assert report.passed
-    assert report.top_diffs == ["loss weight 1"]
+    assert report.top_diffs == ["loss weight 1 x 1.5"]
     assert [b.checked for b in report.blobs] == [64, 64, 64]
 
 
@@ -251,3 +253,92 @@ def test_cli_layer_setup_error_exits_1_while_building_the_net(caffe):
     assert "stopped while building the net: ValueError: setup rejects param_str" in result.stderr
     assert "in setup" in result.stderr
     assert "inspector/trace" not in result.stderr
+
+
+# ---- broken backwards fail, correct ones pass ----
+BROKEN = NETS / "broken_backward.prototxt"
+
+
+def test_backward_that_writes_nothing_fails_against_the_numeric_gradient(gradcheck):
+    report = gradcheck(BROKEN, "noop")
+    assert not report.passed and report.failures == 6
+    assert blob(report, "bottom[0] data").note == "backward leaves its diff untouched: checked as a zero gradient"
+    worst = report.worst[0]
+    assert worst.analytic == 0 and abs(worst.numeric) > worst.allowed  # 2x times the random top diff, not 0
+
+
+def test_cli_backward_that_writes_nothing_exits_1(caffe):
+    result = run_cli("gradcheck", BROKEN, "--layer", "noop")
+    assert result.returncode == 1, result.stderr
+    assert "FAIL: 6 of 6 elements" in result.stdout and "checked as a zero gradient" in result.stdout
+
+
+def test_loss_whose_backward_ignores_top_diff_fails(gradcheck):
+    report = gradcheck(BROKEN, "loss_ignoring_top_diff")
+    assert report.top_diffs == ["loss weight 1 x 1.5"]
+    assert not report.passed
+    worst = report.worst[0]
+    assert worst.numeric == pytest.approx(1.5 * worst.analytic, rel=1e-2)
+
+
+def test_loss_that_scales_by_top_diff_passes(gradcheck):
+    assert gradcheck(BROKEN, "square_loss").passed
+
+
+def test_labels_whose_diff_the_backward_leaves_alone_are_skipped_not_failed(gradcheck):
+    report = gradcheck(BROKEN, "label_untouched")
+    assert report.passed
+    assert blob(report, "bottom[1] labels").skipped == "whole numbers its backward leaves untouched: a label"
+    assert blob(report, "bottom[0] data").checked == 6
+
+
+# ---- bad input is exit 2 with a message ----
+
+@pytest.mark.parametrize("option, value", [("--step", "nan"), ("--step", "inf"), ("--threshold", "nan"),
+                                           ("--threshold", "-1")])
+def test_cli_non_finite_or_negative_step_and_threshold_exit_2(caffe, option, value):
+    result = run_cli("gradcheck", LAYERS, "--layer", "square", option, value)
+    assert result.returncode == 2
+    assert "must be positive finite numbers" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_cli_solver_file_exits_2_pointing_at_the_net(caffe):
+    result = run_cli("gradcheck", NETS / "solver.prototxt", "--layer", "square")
+    assert result.returncode == 2
+    assert "is a solver definition, not a net" in result.stderr and "`net:`" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_cli_empty_net_exits_2(caffe):
+    result = run_cli("gradcheck", NETS / "empty.prototxt", "--layer", "square")
+    assert result.returncode == 2
+    assert "defines no layers" in result.stderr
+
+
+def test_cli_missing_layer_module_is_reported_as_the_import_that_failed(caffe):
+    result = run_cli("gradcheck", NETS / "missing_module.prototxt", "--layer", "ghost")
+    assert result.returncode == 1
+    assert ("stopped while importing Python layer 'ghost' (no_such_layer_module.Ghost): ModuleNotFoundError: "
+            "No module named 'no_such_layer_module'") in result.stderr
+    assert "SystemError" not in result.stderr and "returned NULL" not in result.stderr
+
+
+def test_cli_input_blob_from_npy_file(caffe, tmp_path):
+    batch = np.linspace(-1, 1, 20, dtype=np.float32).reshape(4, 5)
+    np.save(tmp_path / "x.npy", batch)
+    result = run_cli("gradcheck", LAYERS, "--layer", "square", "--input", f"x={tmp_path / 'x.npy'}",
+                     "--format", "json")
+    assert result.returncode == 0, result.stderr
+    values = {tuple(e["index"]): e["value"] for e in json.loads(result.stdout)["worst"]}
+    assert all(v == pytest.approx(batch[i]) for i, v in values.items())
+
+
+@pytest.mark.parametrize("array, expected", [
+    (np.zeros((3, 5), dtype=np.float32), "has shape [3, 5], but blob 'x' is declared [4, 5]"),
+    (np.array([["a"] * 5] * 4), "holds <U1 values; blob 'x' takes numbers"),
+])
+def test_cli_input_of_the_wrong_shape_or_dtype_exits_2(caffe, tmp_path, array, expected):
+    np.save(tmp_path / "x.npy", array)
+    result = run_cli("gradcheck", LAYERS, "--layer", "square", "--input", f"x={tmp_path / 'x.npy'}")
+    assert result.returncode == 2, result.stderr
+    assert expected in result.stderr and "CRASH" not in result.stdout + result.stderr

@@ -15,6 +15,8 @@ import pytest
 from conftest import REPO, run_cli
 from inspector.trace.runner import TraceOptions, run_trace
 
+pytestmark = pytest.mark.caffe  # every test here runs a net in pycaffe
+
 NETS = Path(__file__).resolve().parent / "nets_trace"
 
 
@@ -103,10 +105,34 @@ def test_no_stats_records_shapes_and_timings_only():
 
 # ---- contract checks, each on a layer that breaks it ----
 
-def test_top_reshaped_in_forward_is_found():
-    [finding] = traced("reshape_in_forward").findings_of("reshape_in_forward")
-    assert (finding.layer, finding.method, finding.iteration) == ("broken", "forward", 1)
-    assert "[4, 5] to [4, 6]" in finding.message and "reshape()" in finding.fix
+def test_top_reshaped_in_forward_is_not_blamed_but_the_backward_that_breaks_is():
+    report = traced("reshape_in_forward")
+    assert report.findings_of("reshape_in_forward") == []
+    assert report.calls("broken", "forward")[0]["tops"][0]["shape"] == [4, 6]
+    assert report.calls("loss", "forward")[0]["bottoms"][0]["shape"] == [4, 6]  # the layer above followed
+    crash = report.crash  # ReshapeInForward keeps Scale's backward, which assumes top and bottom of one shape
+    assert (crash.layer, crash.method) == ("broken", "backward") and "broadcast" in crash.traceback
+
+
+def test_proposal_style_top_set_in_forward_runs_clean_and_the_layer_above_follows():
+    report = traced("proposal_style")
+    assert report.ok and [f for f in report.findings if f.severity != "info"] == []
+    rows = report.calls("proposal", "forward")[0]["tops"][0]["shape"][0]
+    assert rows > 1 and report.blob_shapes["rois"] == [rows, 5] and report.blob_shapes["fc"] == [rows, 3]
+
+
+def test_proposal_style_cli_exits_0(tmp_path):
+    result = run_cli("trace", NETS / "proposal_style.prototxt", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "No findings" in result.stdout
+
+
+def test_top_reshaped_in_forward_that_is_a_net_output_is_an_info_note():
+    report = traced("proposal_output", phase="test")
+    [finding] = report.findings_of("reshape_in_forward")
+    assert (finding.severity, finding.layer, finding.blob) == ("info", "proposal", "top[0]")
+    assert "[1, 5] to [" in finding.message and "net output" in finding.message
+    assert report.ok
 
 
 def test_bottom_modified_by_forward_is_found():
@@ -129,6 +155,20 @@ def test_nan_diff_is_found():
 def test_all_zero_diff_is_found():
     [finding] = traced("zero_diff").findings_of("zero_diff")
     assert finding.severity == "warning" and finding.layer == "broken"
+
+
+def test_zero_diffs_under_zero_top_diffs_are_explained_not_blamed():
+    report = traced("identity_chain")
+    assert report.findings_of("zero_diff") == [] and report.ok
+    notes = report.findings_of("no_gradient_reaches")
+    assert [f.layer for f in notes] == ["id1", "id2", "id3"] and {f.severity for f in notes} == {"info"}
+    assert "no loss above it" in notes[-1].message and "Nothing to fix" in notes[-1].fix
+
+
+def test_zero_gradient_of_a_label_under_force_backward_is_not_a_finding():
+    report = traced("label_force_backward")
+    assert report.calls("loss", "backward")[0]["propagate_down"] == [True, True]
+    assert report.findings == [] and report.ok
 
 
 def test_diff_accumulated_with_plus_equals_is_found():
@@ -164,6 +204,8 @@ def test_param_str_never_read_is_found():
 def test_backward_never_called_names_the_reason(net, layer, reason):
     [finding] = [f for f in traced(net).findings_of("backward_never_called") if f.layer == layer]
     assert reason in finding.message and finding.method == "backward"
+    # only a missing loss is worth a warning; the rest is Caffe doing as the net says
+    assert finding.severity == ("warning" if reason == "no loss above it" else "info")
 
 
 def test_backward_of_layers_under_the_loss_is_not_reported():
@@ -180,6 +222,9 @@ def test_caffe_check_failure_keeps_the_record_and_names_the_layer():
     assert "Check failed" in crash.check_failed and "inner_product_layer.cpp" in crash.check_failed
     assert [c["method"] for c in report.calls("widen")] == ["setup", "reshape", "reshape", "forward"]
     assert not report.ok
+    assert (crash.stage, crash.layer_type) == ("forward", "InnerProduct")
+    assert crash.summary == ("InnerProduct 'ip2' aborted in forward (iteration 1): 'wide' comes from Python layer "
+                             "'widen' (forward, which reshaped it from 4x5 to 4x6)")
 
 
 def test_python_exception_in_a_layer_shows_its_traceback():
@@ -217,7 +262,7 @@ def test_jsonl_events_are_written_to_out(tmp_path):
     assert result.returncode == 1
     events = [json.loads(line) for line in out.read_text().splitlines()]
     kinds = [e["event"] for e in events]
-    assert kinds[0] == "python_layers" and kinds[-1] == "needs_backward" and "done" in kinds
+    assert kinds[0] == "python_layers" and kinds[-2:] == ["needs_backward", "end"] and "done" in kinds
     assert any(e["event"] == "finding" and e["check"] == "diff_accumulates" for e in events)
 
 
@@ -317,3 +362,81 @@ def test_segfault_in_a_layer_names_the_signal_and_the_layers_frame(tmp_path):
     assert any(str(NETS / "tracetestlayers.py") in line and "in backward" in line for line in crash.log_tail)
     assert not any("/inspector/trace/" in line for line in crash.log_tail)  # inspector's own frames left out
     assert len(report.calls("broken", "forward")) == 1  # what ran before the crash is kept
+
+
+def test_raised_at_is_the_users_line_when_numpy_raises():
+    crash = traced("raises_in_numpy").crash
+    line = next(i for i, text in enumerate((NETS / "tracetestlayers.py").read_text().splitlines(), 1)
+                if "np.reshape(bottom[0].data, (7, 7))" in text)
+    assert crash.location == f"{NETS / 'tracetestlayers.py'}:{line}"
+    assert "fromnumeric.py" in crash.traceback  # numpy's frames stay: they say how it failed
+    assert "/inspector/" not in crash.traceback  # inspector's own frames do not
+
+
+def test_a_missing_module_points_at_no_line_of_importlib():
+    crash = traced("missing_module").crash
+    assert crash.location is None
+    assert "/inspector/" not in crash.traceback
+
+
+# ---- crash attribution: the layer Caffe was working on, from its own log ----
+
+def test_cpp_layer_fed_by_a_python_layer_is_named_with_the_python_layer():
+    crash = traced("eltwise_after_python").crash
+    assert (crash.layer, crash.layer_type, crash.method, crash.stage) == ("sum", "Eltwise", "setup", "net construction")
+    assert crash.summary == ("Eltwise 'sum' aborted in setup: bottom shapes 4x7 vs 4x6; "
+                             "'p' comes from Python layer 'py' (reshape)")
+    assert crash.fed_by == [{"blob": "p", "layer": "py", "method": "reshape"}]
+
+
+def test_unknown_layer_type_is_that_layers_construction_not_the_last_python_layer():
+    crash = traced("unknown_layer_type").crash
+    assert (crash.layer, crash.layer_type, crash.method, crash.stage) == (
+        "roi_pool", "ROIPooling", "create", "net construction")
+    assert "Unknown layer type: ROIPooling" in crash.check_failed
+
+
+def test_python_layer_error_in_setup_is_in_net_construction(tmp_path):
+    crash = run_trace(TraceOptions(NETS.parent / "nets_gradcheck" / "raises_in_setup.prototxt")).crash
+    assert (crash.layer, crash.method, crash.stage) == ("picky", "setup", "net construction")
+
+
+def test_crash_attribution_holds_when_the_user_silences_glog(tmp_path):
+    result = run_cli("trace", NETS / "eltwise_after_python.prototxt", cwd=tmp_path, env={"GLOG_minloglevel": "3"})
+    assert result.returncode == 1
+    assert "CRASH (caffe_abort, exit code -6) in layer sum (Eltwise) during setup (net construction)" in result.stdout
+    assert "'p' comes from Python layer 'py' (reshape)" in result.stdout
+    assert "Logging before InitGoogleLogging" not in result.stdout
+
+
+# ---- bad input is exit 2, never a crash ----
+
+def test_empty_net_exits_2(tmp_path):
+    result = run_cli("trace", NETS.parent / "nets_gradcheck" / "empty.prototxt", cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "defines no layers" in result.stderr and "CRASH" not in result.stdout
+
+
+def test_net_with_no_layer_in_the_phase_exits_2_naming_the_other_phase(tmp_path):
+    net = tmp_path / "test_only.prototxt"
+    net.write_text('layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 2 } } '
+                   'include { phase: TEST } }\n')
+    result = run_cli("trace", net, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "no layer in the train phase" in result.stderr and "--phase test" in result.stderr
+
+
+def test_input_of_a_non_numeric_dtype_is_an_input_error(tmp_path):
+    import numpy as np
+
+    np.save(tmp_path / "batch.npy", np.array([["a"] * 6] * 4))
+    result = run_cli("trace", NETS / "siamese.prototxt", "--input", f"data={tmp_path / 'batch.npy'}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "takes numbers" in result.stderr and "CRASH" not in result.stdout and "None" not in result.stdout
+
+
+def test_input_that_is_not_npy_is_an_input_error(tmp_path):
+    (tmp_path / "batch.npy").write_bytes(b"not numpy at all")
+    result = run_cli("trace", NETS / "siamese.prototxt", "--input", f"data={tmp_path / 'batch.npy'}", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "is not a readable .npy file" in result.stderr and "CRASH" not in result.stdout

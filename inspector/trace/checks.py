@@ -9,13 +9,15 @@
 - backward_never_called: a Python layer with bottoms whose backward never ran in a training
   pass, with the reason read from the net's wiring (no loss above it, propagate_down false,
   force_backward missing).
+- no_gradient_reaches (info): a Python layer whose backward got all-zero top diffs and so wrote zero
+  bottom diffs, with why no gradient reached it; not the layer's fault, so not a zero_diff warning.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from .instrument import Tracer
-from .netinfo import backward_reason
+from .netinfo import backward_reason, zero_gradient_reason
 
 
 def _bottom_diffs(net, index: int) -> list[np.ndarray]:
@@ -109,5 +111,13 @@ def check_backward_calls(net, tracer: Tracer, propagate_down: dict[str, list[boo
         fix = ("Add a loss above it (a layer with loss_weight) if it should learn." if reason.startswith("no loss")
                else "Set propagate_down: true (or remove it) on the layer above." if reason.startswith("propagate_down")
                else "Add `force_backward: true` to the net to run its backward anyway.")
-        tracer.finding("backward_never_called", "warning", names[i], "backward",
-                       f"Caffe never called backward: {reason}.", fix)
+        # no loss above a layer of a training net is often a forgotten loss_weight; the other reasons are
+        # Caffe doing as the net says (nothing below needs a gradient, propagate_down: false): facts, not faults
+        tracer.finding("backward_never_called", "warning" if reason.startswith("no loss") else "info", names[i],
+                       "backward", f"Caffe never called backward: {reason}.", fix)
+    for state in tracer.states.values():
+        if state.zero_top_diff_at and state.index is not None:
+            tracer.finding("no_gradient_reaches", "info", state.name, "backward",
+                           f"its top diffs were all zero, so the zero bottom diffs it wrote are right: "
+                           f"{zero_gradient_reason(net, state.index)}.",
+                           "Nothing to fix in this layer's backward.", iteration=state.zero_top_diff_at)

@@ -44,20 +44,28 @@ traceback. `check_layer()` is the same check in-process, on a net the caller bui
 """
 from __future__ import annotations
 
+import math
 import random
 import signal
+import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from rich.table import Table
 from rich.text import Text
 
 from ..errors import CheckFailed, InputError
-from ..prototxt import read_net
-from .instrument import INSPECTOR_PACKAGE
-from .netload import PHASES, build_net, existing_file
+from .instrument import is_inspector_file, is_user_file
+from .netinfo import python_layer_specs, require_layers
+from .netload import (
+    PHASES,
+    build_net,
+    existing_file,
+    import_layer_class,
+    put_layers_on_path,
+)
 
 DEFAULT_STEP = 1e-2
 DEFAULT_THRESHOLD = 1e-2
@@ -66,6 +74,13 @@ WORST_SHOWN = 10
 # Written into diffs before a first backward to see which it leaves alone: a value no gradient takes
 # everywhere, and small enough that a layer accumulating into the diff (+=) still changes it.
 DIFF_SENTINEL = np.float32(0.3183099)
+
+# A loss top's diff is its loss weight times this, not the weight alone: a backward that ignores top[0].diff
+# is right when the diff is 1 and wrong otherwise (Caffe's GradientChecker uses top diffs other than 1 too).
+LOSS_TOP_DIFF_FACTOR = 1.5
+# Stages before the check proper: an error there is the net's or Caffe's, whoever's code raised it
+BEFORE_THE_CHECK = ("importing", "building the net", "running the net forward")
+UNTOUCHED_NOTE = "backward leaves its diff untouched: checked as a zero gradient"
 
 OK, FAIL, KINK = "ok", "fail", "kink"
 # Where --step flips a discrete choice, the step is shrunk by these factors before calling it a kink.
@@ -97,7 +112,7 @@ class ElementCheck:
                 "step": self.step, "note": self.note}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ElementCheck":
+    def from_dict(cls, d: dict) -> ElementCheck:
         return cls(d["blob"], tuple(d["index"]), d["value"], d["analytic"], d["numeric"], d["error"], d["allowed"],
                    d["status"], d["step"], d["note"])
 
@@ -117,16 +132,18 @@ class BlobCheck:
     # the allowed error hides a wrong gradient that is small; this does not
     max_relative: float = 0.0
     skipped: str | None = None
+    note: str = ""  # how a checked blob was checked, when it is not the plain way
 
     def to_dict(self) -> dict:
         return {"blob": self.label, "role": self.role, "shape": self.shape, "count": int(np.prod(self.shape)),
                 "checked": self.checked, "failures": self.failures, "kinks": self.kinks,
-                "max_ratio": self.max_ratio, "max_relative_error": self.max_relative, "skipped": self.skipped}
+                "max_ratio": self.max_ratio, "max_relative_error": self.max_relative, "skipped": self.skipped,
+                "note": self.note}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "BlobCheck":
+    def from_dict(cls, d: dict) -> BlobCheck:
         return cls(d["blob"], d["role"], d["shape"], d["checked"], d["failures"], d["kinks"], d["max_ratio"],
-                   d["max_relative_error"], d["skipped"])
+                   d["max_relative_error"], d["skipped"], d.get("note", ""))
 
 
 @dataclass
@@ -180,7 +197,7 @@ class GradcheckReport:
         return {**self.to_dict(), "elements": [e.to_dict() for e in self.elements]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "GradcheckReport":
+    def from_dict(cls, d: dict) -> GradcheckReport:
         """The report again, from to_message() (or from to_dict(), keeping only the worst elements)."""
         return cls(Path(d["prototxt"]), d["layer"], d["layer_type"], d["phase"], d["step"], d["threshold"],
                    d["samples"], d["seed"], d["top_diffs"], [BlobCheck.from_dict(b) for b in d["blobs"]],
@@ -196,27 +213,28 @@ class GradcheckReport:
             blobs.add_column(column, overflow="fold")
         for b in self.blobs:
             if b.skipped:
-                blobs.add_row(b.label, _shape(b.shape), "-", "-", "-", "-", "-", f"[dim]skipped: {b.skipped}[/]")
+                blobs.add_row(Text(b.label), _shape(b.shape), "-", "-", "-", "-", "-",
+                              Text(f"skipped: {b.skipped}", style="dim"))
                 continue
-            failures = f"[red]{b.failures}[/]" if b.failures else "0"
-            blobs.add_row(b.label, _shape(b.shape), str(b.checked), failures, str(b.kinks), f"{b.max_ratio:.3g}",
-                          f"{b.max_relative:.3g}", "")
+            failures = Text(str(b.failures), "red") if b.failures else "0"
+            blobs.add_row(Text(b.label), _shape(b.shape), str(b.checked), failures, str(b.kinks), f"{b.max_ratio:.3g}",
+                          f"{b.max_relative:.3g}", Text(b.note))
         yield blobs
         worst = Table(title="worst elements", title_justify="left")
         for column in ("blob", "index", "value", "step", "analytic", "numeric", "error", "allowed", "status"):
             worst.add_column(column, justify="left" if column in ("blob", "index", "status") else "right")
         colour = {FAIL: "red", KINK: "yellow", OK: "green"}
         for e in self.worst:
-            status = f"[{colour[e.status]}]{e.status}[/]" + (f" ({e.note})" if e.note else "")
-            worst.add_row(e.blob, str(list(e.index)), f"{e.value:.4g}", f"{e.step:g}", f"{e.analytic:.6g}", f"{e.numeric:.6g}",
-                          f"{e.error:.3g}", f"{e.allowed:.3g}", status)
+            status = Text.assemble((e.status, colour[e.status]), f" ({e.note})" if e.note else "")
+            worst.add_row(Text(e.blob), str(list(e.index)), f"{e.value:.4g}", f"{e.step:g}", f"{e.analytic:.6g}",
+                          f"{e.numeric:.6g}", f"{e.error:.3g}", f"{e.allowed:.3g}", status)
         yield worst
         kinks = f", {self.kinks} at kinks (not counted as failures)" if self.kinks else ""
         if self.passed:
-            yield Text.from_markup(f"[green]PASS[/]: {self.checked} elements within the threshold{kinks}.")
+            yield Text.assemble(("PASS", "green"), f": {self.checked} elements within the threshold{kinks}.")
         else:
-            yield Text.from_markup(f"[red]FAIL[/]: {self.failures} of {self.checked} elements off by more "
-                                   f"than the threshold{kinks}.")
+            yield Text.assemble(("FAIL", "red"), f": {self.failures} of {self.checked} elements off by more "
+                                f"than the threshold{kinks}.")
 
 
 def _shape(shape: list[int]) -> str:
@@ -339,8 +357,8 @@ class _Checker:
         self.top_diffs = []
         for shape, weight in zip(self.top_shapes, loss_weights):
             if weight:
-                self.top_diffs.append(np.full(shape, weight, dtype=np.float32))
-                described.append(f"loss weight {weight:g}")
+                self.top_diffs.append(np.full(shape, weight * LOSS_TOP_DIFF_FACTOR, dtype=np.float32))
+                described.append(f"loss weight {weight:g} x {LOSS_TOP_DIFF_FACTOR:g}")
             else:
                 self.top_diffs.append(rng.standard_normal(shape).astype(np.float32))
                 described.append("random")
@@ -357,7 +375,7 @@ class _Checker:
             blob.diff[...] = fill  # zero in the real pass: Caffe layers accumulate param diffs
         self.runner.backward(propagate_down)
 
-    def differences(self, blob_data: np.ndarray, flat: int, write) -> "_Differences":
+    def differences(self, blob_data: np.ndarray, flat: int, write) -> _Differences:
         """Differences at one element, with the step shrunk while a perturbation flips a discrete choice."""
         for step in (self.step * factor for factor in STEP_FACTORS):
             found = self._differences_at(blob_data, flat, write, step)
@@ -365,7 +383,7 @@ class _Checker:
                 return found
         return found
 
-    def _differences_at(self, blob_data: np.ndarray, flat: int, write, step: float) -> "_Differences":
+    def _differences_at(self, blob_data: np.ndarray, flat: int, write, step: float) -> _Differences:
         flat_view = blob_data.reshape(-1)
         original = flat_view[flat]
         results = []
@@ -420,15 +438,20 @@ class GradcheckCrash(CheckFailed):
 
 
 def gradcheck(prototxt: Path, layer: str, step: float = DEFAULT_STEP, threshold: float = DEFAULT_THRESHOLD,
-              samples: int = DEFAULT_SAMPLES, seed: int = 0, phase: str = "train") -> GradcheckReport:
+              samples: int = DEFAULT_SAMPLES, seed: int = 0, phase: str = "train",
+              inputs: dict[str, Path] | None = None, timeout: float | None = None) -> GradcheckReport:
     """Check `layer`'s backward in the net of `prototxt` against central differences, in a child process;
-    see the module doc. A crash of Caffe or of the layer raises GradcheckCrash."""
-    from .runner import child_error, run_child  # noqa: PLC0415
+    see the module doc. `inputs` fill the net's input blobs from .npy files (as trace's --input).
+    A crash of Caffe or of the layer, `timeout` seconds passing or an interrupt raise GradcheckCrash."""
+    from .runner import child_error, run_child, validate_timeout  # noqa: PLC0415
 
     prototxt = existing_file(Path(prototxt), "Net definition", "the NET argument")
     _layer_spec(prototxt, layer, phase, step, threshold, samples)  # bad input is exit 2 before any child starts
+    validate_timeout(timeout)
+    inputs = {blob: existing_file(Path(path), f"Input file for blob {blob!r}", "--input")
+              for blob, path in (inputs or {}).items()}
     config = {"net": str(prototxt), "layer": layer, "step": step, "threshold": threshold, "samples": samples,
-              "seed": seed, "phase": phase}
+              "seed": seed, "phase": phase, "inputs": {blob: str(path) for blob, path in inputs.items()}}
     received: dict = {"stage": None, "report": None, "error": None, "exception": None}
 
     def on_event(line: str, event: dict) -> None:
@@ -440,7 +463,7 @@ def gradcheck(prototxt: Path, layer: str, step: float = DEFAULT_STEP, threshold:
         elif kind in ("error", "exception"):
             received[kind] = event
 
-    child = run_child("inspector.trace.gradcheck_child", config, on_event, glog_level=1)
+    child = run_child("inspector.trace.gradcheck_child", config, on_event, glog_level=1, timeout=timeout)
     if received["error"]:
         raise child_error(received["error"])
     if received["report"] is None:
@@ -449,13 +472,14 @@ def gradcheck(prototxt: Path, layer: str, step: float = DEFAULT_STEP, threshold:
 
 
 def _layer_spec(prototxt: Path, layer: str, phase: str, step: float, threshold: float, samples: int):
-    """The layer's LayerSpec in the prototxt, or an InputError for the options or the layer name."""
-    if step <= 0 or threshold <= 0 or samples <= 0:
-        raise InputError(f"--step, --threshold and --samples must be positive (got {step:g}, {threshold:g}, "
-                         f"{samples}).", "Try the defaults: --step 1e-2 --threshold 1e-2 --samples 64.")
+    """The layer's LayerSpec in the prototxt, or an InputError for the options, the file or the layer name."""
+    if not (0 < step < math.inf and 0 < threshold < math.inf) or samples <= 0:
+        raise InputError(f"--step and --threshold must be positive finite numbers and --samples a positive count "
+                         f"(got {step:g}, {threshold:g}, {samples}).",
+                         "Try the defaults: --step 1e-2 --threshold 1e-2 --samples 64.")
     if phase not in PHASES:
         raise InputError(f"Unknown phase {phase!r}.", "Use --phase train or --phase test.")
-    in_phase = read_net(prototxt).layers_for(phase)
+    in_phase = require_layers(prototxt, phase)
     layer_spec = next((s for s in in_phase if s.name == layer), None)
     if layer_spec is None:
         python_layers = [s.name for s in in_phase if s.is_python]
@@ -467,13 +491,19 @@ def _layer_spec(prototxt: Path, layer: str, phase: str, step: float, threshold: 
 
 def check_in_net(prototxt: Path, layer: str, step: float = DEFAULT_STEP, threshold: float = DEFAULT_THRESHOLD,
                  samples: int = DEFAULT_SAMPLES, seed: int = 0, phase: str = "train",
-                 on_stage: Callable[[str], None] = lambda stage: None) -> GradcheckReport:
+                 on_stage: Callable[[str], None] = lambda stage: None,
+                 inputs: dict[str, Path] | None = None) -> GradcheckReport:
     """Build the net, run it forward up to the layer and check the layer, in this process (the child's job).
-    on_stage hears what is about to run, for the report of a crash."""
+    on_stage hears what is about to run, for the report of a crash; `inputs` fill input blobs from .npy files."""
     prototxt = Path(prototxt)
     layer_spec = _layer_spec(prototxt, layer, phase, step, threshold, samples)
+    put_layers_on_path(prototxt)
+    for spec in python_layer_specs(prototxt, phase):
+        # imported here first: inside Caffe's constructor a missing module is only "SystemError ... returned NULL"
+        on_stage(f"importing Python layer {spec.name!r} ({spec.python.module}.{spec.python.layer})")
+        import_layer_class(spec)
     on_stage("building the net")
-    net = build_net(prototxt, phase=phase, seed=seed)
+    net = build_net(prototxt, phase=phase, seed=seed, inputs=inputs)
     index = list(net._layer_names).index(layer)
     on_stage(f"running the net forward up to layer {layer!r}")
     net._forward(0, index)  # up to the layer only: a later in-place layer could overwrite the layer's bottoms
@@ -490,12 +520,27 @@ def _crash_error(layer: str, stage: str | None, child, exception: dict | None) -
     remedy = "Run `inspector trace` on the net to see the layer calls that lead to it."
     if exception is not None:
         crash = child.add_log(Crash("python_exception", child.returncode, layer, None, None,
-                                    traceback=_user_traceback(exception), location=exception.get("location")))
+                                    traceback=exception.get("text"), location=exception.get("location")))
+        frames = exception.get("frames") or []
+        checking = stage is not None and not stage.startswith(BEFORE_THE_CHECK)
+        if checking and not any(is_user_file(f["file"]) for f in frames):  # the layer's code was not on the stack
+            message = (f"inspector itself failed{doing} (gradcheck of {layer!r}): {exception['type']}: "
+                       f"{exception['message']}; this is not your layer's fault.")
+            return GradcheckCrash(message, "Please report it, with the output of `inspector --debug gradcheck ...`.",
+                                  stage, crash, None)
         at = f" (raised at {crash.location})" if crash.location else ""
         message = (f"The gradcheck of {layer!r} stopped{doing}: "
                    f"{exception['type']}: {exception['message']}{at}.")
         return GradcheckCrash(message, remedy, stage, crash, crash.traceback)
     crash = child.add_log(Crash(child.abort_kind, child.returncode, layer, None, None))
+    if crash.stopped:  # inspector ended it: past --timeout, or on a signal (exit 128 + its number)
+        ended = (f"was still running after {crash.timeout:g} s" if crash.kind == "timeout"
+                 else f"was interrupted ({crash.signal})")
+        at = f" (at {crash.location})" if crash.location else ""
+        error = GradcheckCrash(f"The gradcheck of {layer!r} {ended}{doing}{at}.", remedy, stage, crash, None)
+        if crash.kind == "interrupted":
+            error.exit_code = 128 + signal.Signals[crash.signal]
+        return error
     if crash.check_failed:
         message = f"Caffe aborted the gradcheck of {layer!r}{doing} (exit code {child.returncode})."
         return GradcheckCrash(message, remedy, stage, crash, crash.check_failed)
@@ -511,20 +556,6 @@ def _signal_name(number: int) -> str:
         return signal.Signals(number).name
     except ValueError:
         return f"signal {number}"
-
-
-def _user_traceback(exception: dict) -> str:
-    """The exception's traceback through the frames outside inspector (the user's layers), and its last line."""
-    frames = [f for f in exception.get("frames", []) if not f["file"].startswith(INSPECTOR_PACKAGE)]
-    last = f"{exception['type']}: {exception['message']}"
-    if not frames:
-        return last
-    lines = ["Traceback (most recent call last):"]
-    for f in frames:
-        lines.append(f'  File "{f["file"]}", line {f["line"]}, in {f["function"]}')
-        if f["code"]:
-            lines.append(f"    {f['code']}")
-    return "\n".join(lines + [last])
 
 
 def check_layer(net, layer: str, step: float = DEFAULT_STEP, threshold: float = DEFAULT_THRESHOLD,
@@ -566,6 +597,11 @@ def check_layer(net, layer: str, step: float = DEFAULT_STEP, threshold: float = 
     return report
 
 
+def _raised_by_users_code(exc: BaseException) -> bool:
+    """Whether an exception came out of the user's code (a frame of theirs is on its stack), not inspector's alone."""
+    return any(not is_inspector_file(frame.filename) for frame in traceback.extract_tb(exc.__traceback__))
+
+
 def _check_blobs(report: GradcheckReport, checker: _Checker, layer_spec, net, samples: int, seed: int,
                  on_stage: Callable[[str], None]) -> None:
     bottom_names = [net._blob_names[j] for j in checker.bottom_ids]
@@ -590,17 +626,27 @@ def _check_blobs(report: GradcheckReport, checker: _Checker, layer_spec, net, sa
             checker.backward(propagate_down, DIFF_SENTINEL)
             break
         except Exception as exc:
+            if not _raised_by_users_code(exc):
+                raise  # inspector's own failure: never put down to the layer's backward
             asked = [k for k, on in enumerate(propagate_down) if on]
             if not asked or not checker.runner.chooses_propagate_down:
                 raise CheckFailed(f"{report.layer}.backward raised {type(exc).__name__}: {exc}",
                                   "Run `inspector trace` on the net to see the call that fails.") from exc
             propagate_down[asked[-1]] = False
             checks[asked[-1]].skipped = f"backward raises when asked for it ({type(exc).__name__})"
+    untouched = [False] * len(checker.bottoms)  # a Python layer's bottoms its backward writes nothing to
     for k, blob in enumerate(checker.bottoms):
         if propagate_down[k] and not checker.in_place[k] and np.all(blob.diff == DIFF_SENTINEL):
-            propagate_down[k] = False
-            checks[k].skipped = ("backward leaves its diff untouched" if checker.runner.chooses_propagate_down
-                                 else "the net does not backpropagate into it")
+            values = checker.inputs[k]
+            if not checker.runner.chooses_propagate_down:
+                propagate_down[k] = False
+                checks[k].skipped = "the net does not backpropagate into it"
+            elif np.all(values == np.round(values)):
+                propagate_down[k] = False
+                checks[k].skipped = "whole numbers its backward leaves untouched: a label"
+            else:  # a gradient it never writes is a zero one to Caffe: checked, so `backward: pass` fails
+                untouched[k] = True
+                checks[k].note = UNTOUCHED_NOTE
     params_written = [not np.all(blob.diff == DIFF_SENTINEL) for blob in checker.params]
     for check, written in zip(param_checks, params_written):
         if not written:
@@ -612,11 +658,11 @@ def _check_blobs(report: GradcheckReport, checker: _Checker, layer_spec, net, sa
     checker.base_objective, _ = checker.forward()
     checker.base_state = checker.runner.discrete_state()
     checker.backward(propagate_down, np.float32(0))
-    analytic = [blob.diff.copy() for blob in checker.bottoms]
+    analytic = [np.zeros_like(blob.diff) if untouched[k] else blob.diff.copy() for k, blob in enumerate(checker.bottoms)]
     analytic_params = [blob.diff.copy() for blob in checker.params]
-    for k, blob in enumerate(checker.bottoms):
+    for k in range(len(checker.bottoms)):
         values = checker.inputs[k]
-        if propagate_down[k] and not np.any(analytic[k]) and np.all(values == np.round(values)):
+        if propagate_down[k] and not untouched[k] and not np.any(analytic[k]) and np.all(values == np.round(values)):
             propagate_down[k] = False
             checks[k].skipped = "whole numbers with a zero gradient: a label"
 

@@ -16,7 +16,8 @@ from .gradcheck import check_in_net
 def run(config: dict, emit, marker) -> None:
     report = check_in_net(Path(config["net"]), config["layer"], step=config["step"], threshold=config["threshold"],
                           samples=config["samples"], seed=config["seed"], phase=config["phase"],
-                          on_stage=lambda stage: emit({"event": "stage", "stage": stage}))
+                          on_stage=lambda stage: emit({"event": "stage", "stage": stage}),
+                          inputs={blob: Path(path) for blob, path in config.get("inputs", {}).items()})
     emit({"event": "result", "report": report.to_message()})
 
 

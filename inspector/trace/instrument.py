@@ -24,13 +24,18 @@ from __future__ import annotations
 import inspect
 import math
 import mmap
+import os
 import pdb as pdb_module
+import site
 import struct
+import sys
+import sysconfig
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
@@ -139,7 +144,8 @@ def cast_to_float32(value) -> tuple[str | None, np.ndarray]:
         nonzero = np.count_nonzero(cast)
         if nonzero != cast.size and nonzero != np.count_nonzero(array):
             flushed = (cast == 0) & (array != 0)
-            return f"{array.dtype} values as small as {np.abs(array[flushed]).min():.3g} underflow float32 to zero", cast
+            smallest = np.abs(array[flushed]).min()
+            return f"{array.dtype} values as small as {smallest:.3g} underflow float32 to zero", cast
     elif array.size and int(np.abs(array).max()) > FLOAT32_EXACT_INTEGER:
         return (f"{array.dtype} values up to {int(np.abs(array).max())} lose digits in float32 "
                 "(exact only to 2^24)"), cast
@@ -171,6 +177,17 @@ def _entry_summary(blob, part: str, fresh: dict | None, blob_ids: list[int], pos
     return {"shape": blob_shape(blob, allocated), "dtype": "float32", part: stats}
 
 
+def _all_zero(stats: dict | None) -> bool:
+    """Whether a blob's statistics say every value is zero (a blob with no values counts as zero)."""
+    return stats is None or stats["min"] is None or (stats["min"] == 0 and stats["max"] == 0)
+
+
+def _whole_numbers(blob) -> bool:
+    """Whether a blob's data holds only whole numbers (labels, indices)."""
+    data = blob.data
+    return bool(data.size) and bool(np.all(data == np.round(data)))
+
+
 def _shares_a_top(bottom, tops: list) -> bool:
     """Whether a bottom is also one of the tops (in place), from their memory."""
     if not bottom.count:
@@ -184,7 +201,7 @@ class WatchedBlob:
     """Stands in for a Blob forward writes (a top) or backward writes (a bottom); .data and .diff come back
     as WatchedArray views. `report(where, part, problem)` hears of lossy writes."""
 
-    __slots__ = ("_blob", "where", "report")
+    __slots__ = ("_blob", "report", "where")
 
     def __init__(self, blob, where: str, report: Callable[[str, str, str], None]):
         self._blob = blob
@@ -223,7 +240,7 @@ class Marker:
     the net is two stores into the mapped file (`slots`), and the iteration a third, once a pass.
     """
 
-    def __init__(self, path: str | None):
+    def __init__(self, path: str | int | None):  # a path, or an open descriptor of the file
         self._map = None
         self.slots = None  # the three slots as a memoryview of int32, None when there is no file
         if path:
@@ -234,7 +251,8 @@ class Marker:
     def mark(self, layer: str, method: str, iteration: int) -> None:
         """Mark a layer by its name."""
         if self.slots is not None:
-            self._map[_SLOTS.size:] = layer.encode()[:_NAME_BYTES].ljust(_NAME_BYTES, b"\0")
+            name = layer.encode()[:_NAME_BYTES].ljust(_NAME_BYTES, b"\0")
+            self._map[_SLOTS.size:] = name  # type: ignore[index]  # the map is there whenever the slots are
             self.slots[1], self.slots[2], self.slots[0] = -1, iteration, METHOD_CODES[method]
 
     @staticmethod
@@ -242,9 +260,10 @@ class Marker:
         path.write_bytes(b"\0" * (_SLOTS.size + _NAME_BYTES))
 
     @staticmethod
-    def read(path: Path) -> dict | None:
-        """The last mark: layer (None when the mark gives its index in the net instead), index, method, iteration."""
-        raw = Path(path).read_bytes()
+    def read(path: Path | int) -> dict | None:
+        """The last mark: layer (None when the mark gives its index in the net instead), index, method, iteration.
+        `path` may be an open descriptor of the file."""
+        raw = os.pread(path, _SLOTS.size + _NAME_BYTES, 0) if isinstance(path, int) else Path(path).read_bytes()
         if len(raw) < _SLOTS.size + _NAME_BYTES:
             return None
         code, index, iteration = _SLOTS.unpack_from(raw)
@@ -260,16 +279,57 @@ class Marker:
 INSPECTOR_PACKAGE = str(Path(__file__).resolve().parent.parent)
 
 
+def _library_folders() -> tuple[str, ...]:
+    """Folders of code the user did not write: the standard library, installed packages, pycaffe's own."""
+    paths = sysconfig.get_paths()
+    folders = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
+    folders.update(site.getsitepackages() if hasattr(site, "getsitepackages") else ())
+    caffe = sys.modules.get("caffe")
+    if caffe is not None and getattr(caffe, "__file__", None):
+        folders.add(str(Path(caffe.__file__).resolve().parent))
+    return tuple(str(Path(folder).resolve()) + os.sep for folder in folders if folder)
+
+
+def is_inspector_file(filename: str) -> bool:
+    return filename.startswith(INSPECTOR_PACKAGE + os.sep)
+
+
+def is_user_file(filename: str, library: tuple[str, ...] | None = None) -> bool:
+    """Whether a frame's file is the user's own: not inspector's, not the interpreter's, not an installed package's."""
+    if is_inspector_file(filename) or filename.startswith("<"):
+        return False
+    if any(part in filename for part in ("/site-packages/", "/dist-packages/")):
+        return False
+    resolved = str(Path(filename).resolve())
+    return not resolved.startswith(library if library is not None else _library_folders())
+
+
+def _without_inspector_frames(exception: traceback.TracebackException) -> traceback.TracebackException:
+    """The exception (and the ones chained to it) with inspector's frames left out of their stacks."""
+    seen: set[int] = set()
+    pending = [exception]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        current.stack = traceback.StackSummary.from_list([f for f in current.stack if not is_inspector_file(f.filename)])
+        pending += [current.__cause__, current.__context__]
+    return exception
+
+
 def format_traceback(exc: BaseException) -> dict:
-    """The exception with its frames (file, line, function, code) and where it was raised in the
-    user's code: the innermost frame outside this package (a write check may sit below it)."""
-    frames = [{"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line or ""}
-              for f in traceback.extract_tb(exc.__traceback__)]
-    own = [f for f in frames if not f["file"].startswith(INSPECTOR_PACKAGE)]
-    raised_at = own[-1] if own else (frames[-1] if frames else None)
+    """The exception with its frames (file, line, function, code), where it was raised in the user's
+    code (the deepest frame in the user's own files: not numpy's, importlib's or inspector's), and its
+    traceback as text without inspector's frames."""
+    frames: list[dict[str, Any]] = [{"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line or ""}
+                                    for f in traceback.extract_tb(exc.__traceback__)]
+    library = _library_folders()
+    users = [f for f in frames if is_user_file(f["file"], library)]
+    raised_at = users[-1] if users else None  # importlib's or numpy's line is no place to look for the bug
+    text = "".join(_without_inspector_frames(traceback.TracebackException.from_exception(exc)).format())
     return {"type": type(exc).__name__, "message": str(exc), "frames": frames,
-            "location": f"{raised_at['file']}:{raised_at['line']}" if raised_at else None,
-            "text": "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))}
+            "location": f"{raised_at['file']}:{raised_at['line']}" if raised_at else None, "text": text}
 
 
 @dataclass
@@ -295,6 +355,7 @@ class LayerState:
     bottom_blobs: list = field(default_factory=list)  # the net's blobs of those indices
     top_blobs: list = field(default_factory=list)
     reshaped_in: int = -1  # the net's layer call (Tracer._layer_calls) its last reshape ran in
+    zero_top_diff_at: int = 0  # the first iteration its backward got all-zero top diffs (and wrote zero)
     # the net's propagate_down for this layer: Caffe fixes it when it builds the net (bottom_need_backward_)
     net_propagate_down: list[bool] | None = None
     # "forward" -> the WatchedBlob stand-ins of its tops, "backward" -> of its bottoms, for calls from the net,
@@ -315,6 +376,7 @@ class Tracer:
     probing: bool = False
     active: bool = True
     layer_names: list[str] = field(default_factory=list)
+    net_outputs: frozenset[int] = frozenset()  # blob indices of the net's outputs (read by no layer)
     # nanoseconds spent in each layer's forward and backward (by layer index), summed over the passes
     forward_ns: list[int] = field(default_factory=list)
     backward_ns: list[int] = field(default_factory=list)
@@ -325,7 +387,7 @@ class Tracer:
     _layer_calls: int = 0  # layer calls the net made so far (its callbacks count them)
     # (blob index, "data" | "diff") -> statistics measured since a layer last wrote that part, within one sweep
     # of the net (one C++ forward or backward): the next Python layer reads the blob its neighbour just wrote
-    _fresh: dict[tuple[int, str], dict] = field(default_factory=dict)
+    _fresh: dict[tuple[int, str], dict | None] = field(default_factory=dict)
 
     @property
     def forward_ms(self) -> dict[int, float]:
@@ -348,6 +410,7 @@ class Tracer:
     def adopt(self, net) -> None:
         """Name the Python layer objects of a built net (and forget setup-order guesses that disagree)."""
         self.layer_names = list(net._layer_names)
+        self.net_outputs = frozenset(net._outputs)
         blobs = list(net._blobs)  # by index: a layer the net calls gets these
         for index, (name, layer) in enumerate(zip(net._layer_names, net.layers)):
             if layer.type == "Python":
@@ -365,13 +428,15 @@ class Tracer:
 
     # -- findings --
     def finding(self, check: str, severity: str, layer: str, method: str, message: str, fix: str,
-                blob: str | None = None) -> None:
+                blob: str | None = None, iteration: int | None = None) -> None:
+        """Send a finding (severity "error", "warning" or "info"), once per check, layer, method and blob."""
         key = (check, layer, method, blob)
         if key in self._reported:
             return
         self._reported.add(key)
         self.emit({"event": "finding", "check": check, "severity": severity, "layer": layer, "method": method,
-                   "iteration": self.iteration, "blob": blob, "message": message, "fix": fix})
+                   "iteration": self.iteration if iteration is None else iteration, "blob": blob,
+                   "message": message, "fix": fix})
 
     # -- the wrapper every Python layer method goes through --
     def call(self, layer, method: str, function, args):
@@ -401,10 +466,10 @@ class Tracer:
             bottoms, tops = [bottom[i] for i in range(len(bottom))], [top[i] for i in range(len(top))]
         if method == "forward":
             return self._forward(layer, state, function, args, bottoms, tops, in_net and state.allocated,
-                                 in_net and running[1] == "forward")
+                                 running is not None and in_net and running[1] == "forward")
         if method == "backward":
             return self._backward(layer, state, function, args, bottoms, tops, in_net, in_net and state.allocated,
-                                  in_net and running[1] == "backward")
+                                  running is not None and in_net and running[1] == "backward")
         wall_ms = self._run(layer, state, method, function, args)
         allocated = in_net and state.allocated
         bottom_summaries, top_summaries = shape_summaries(bottoms, allocated), shape_summaries(tops, allocated)
@@ -436,7 +501,7 @@ class Tracer:
                  in_sweep: bool) -> None:
         """forward(bottom, top), `in_sweep` when the net's forward sweep called it."""
         after_reshape = in_sweep and state.reshaped_in == self._layer_calls
-        top_shapes_before = (state.shapes_after_reshape if after_reshape
+        top_shapes_before = (state.shapes_after_reshape if after_reshape and state.shapes_after_reshape is not None
                              else [s["shape"] for s in shape_summaries(tops, allocated)])
         stats = self.stats
         if stats:
@@ -444,7 +509,8 @@ class Tracer:
             # (bytes compare NaN-safe and fast) show a bottom forward changed
             fresh = self._fresh if in_sweep else None
             in_place = state.bottom_in_place if in_sweep else [_shares_a_top(b, tops) for b in bottoms]
-            bottom_summaries, bottom_copies = [], []
+            bottom_summaries: list[dict] = []
+            bottom_copies: list[bytes | None] = []
             for j, b in enumerate(bottoms):
                 if not (allocated or b.count):
                     bottom_summaries.append(blob_summary(b))
@@ -457,7 +523,8 @@ class Tracer:
             # only the tops are watched: the bottoms it reads stay plain arrays, at numpy's speed
             args = (args[0], self._watched(state, "forward", tops))
         else:
-            bottom_summaries = state.reshape_bottoms if after_reshape else shape_summaries(bottoms, allocated)
+            bottom_summaries = (state.reshape_bottoms if after_reshape and state.reshape_bottoms is not None
+                                else shape_summaries(bottoms, allocated))
         wall_ms = self._run(layer, state, "forward", function, args)
         if stats:
             top_summaries = [blob_summary(b, "data", allocated) for b in tops]
@@ -472,12 +539,18 @@ class Tracer:
         name = state.name
         top_shapes = [s["shape"] for s in top_summaries]
         if top_shapes != top_shapes_before:
-            i = next(i for i, (a, b) in enumerate(zip(top_shapes_before, top_shapes)) if a != b)
-            self.finding("reshape_in_forward", "error", name, "forward",
-                         f"forward reshaped top[{i}] from {_shape_text(top_shapes_before[i])} to "
-                         f"{_shape_text(top_shapes[i])}; Caffe had already reshaped the layers above for the old shape.",
-                         "Move top[i].reshape(...) into reshape(); forward must only fill the tops.", blob=f"top[{i}]")
-            state.shapes_after_reshape = top_shapes  # reported once here, not again at backward
+            # Legal: Layer::Forward runs each layer's Reshape before its Forward, so the layers above follow the
+            # new shape (py-faster-rcnn's ProposalLayer relies on it). It matters only to code that reads a net
+            # output between net.reshape() and forward: an info there, nothing elsewhere.
+            changed = [i for i, (a, b) in enumerate(zip(top_shapes_before, top_shapes)) if a != b]
+            for i in changed:
+                if i < len(state.top_ids) and state.top_ids[i] in self.net_outputs:
+                    self.finding("reshape_in_forward", "info", name, "forward",
+                                 f"forward reshaped top[{i}] from {_shape_text(top_shapes_before[i])} to "
+                                 f"{_shape_text(top_shapes[i])}; it is a net output, so code reading it after "
+                                 "net.reshape() and before forward sees the old shape.",
+                                 "Nothing to fix for Caffe; read the output after forward.", blob=f"top[{i}]")
+            state.shapes_after_reshape = top_shapes  # what the layers above and backward see
         elif state.shapes_after_reshape is not None and top_shapes_before != state.shapes_after_reshape:
             self.finding("shape_changed_after_reshape", "error", name, "forward",
                          f"the tops were {_shapes_text(top_shapes_before)} at forward, not the "
@@ -550,10 +623,14 @@ class Tracer:
                              f"backward wrote {diff['nan']} NaN and {diff['inf']} Inf values to bottom[{i}].diff.",
                              "Guard divisions and logs (add an epsilon, clip) in backward.", blob=f"bottom[{i}]")
             elif diff["min"] == 0 and diff["max"] == 0 and not self.probing:
-                self.finding("zero_diff", "warning", name, "backward",
-                             f"backward left bottom[{i}].diff all zero although propagate_down[{i}] is true.",
-                             f"Assign the gradient to bottom[{i}].diff[...] (or check it is really zero).",
-                             blob=f"bottom[{i}]")
+                if all(_all_zero(top.get("diff")) for top in top_summaries):
+                    state.zero_top_diff_at = state.zero_top_diff_at or self.iteration  # not its fault: said after
+                elif not _whole_numbers(bottoms[i]):  # a label's gradient is zero by rights
+                    self.finding("zero_diff", "warning", name, "backward",
+                                 f"backward left bottom[{i}].diff all zero although propagate_down[{i}] is true "
+                                 "and its top diff is not zero.",
+                                 f"Assign the gradient to bottom[{i}].diff[...] (or check it is really zero).",
+                                 blob=f"bottom[{i}]")
 
     def _watched(self, state: LayerState, method: str, written: list) -> list:
         """WatchedBlob stand-ins of the blobs `method` writes (forward: the tops, backward: the bottoms), made once
@@ -582,7 +659,7 @@ class Tracer:
         def traced(layer, *args):
             return tracer.call(layer, method, function, args)
 
-        traced.__wrapped__ = function
+        traced.__wrapped__ = function  # type: ignore[attr-defined]  # the original method, restored at the end
         return traced
 
     def _bound_wrapper(self, layer, method: str, function):
@@ -591,7 +668,7 @@ class Tracer:
         def traced(*args):  # one frame between Caffe and the tracer: this runs on every call
             return call(layer, method, function, args)
 
-        traced.__wrapped__ = function
+        traced.__wrapped__ = function  # type: ignore[attr-defined]  # the original method, restored at the end
         return traced
 
     def wrap_classes(self, classes) -> None:

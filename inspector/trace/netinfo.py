@@ -12,31 +12,85 @@
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
-from ..prototxt import LayerSpec, read_net
+from ..forks import POINT_AT_FORK, forks_with_field, forks_with_type, from_which_fork, unknown_field
+from ..prototxt import LayerSpec, read_net, read_prototxt_text
+
+
+_LINE_COLUMN = re.compile(r"^(\d+:\d+)\s*:")  # text_format's error prefix
+
+
+def pycaffe_folder(caffe) -> str:
+    """The python/caffe folder the running pycaffe came from, for messages."""
+    return str(Path(caffe.__file__).resolve().parent)
 
 
 def read_net_parameter(prototxt: Path):
+    """The net as Caffe's own schema reads it; a field this Caffe lacks is an InputError naming the forks that have it."""
     return read_caffe_text(prototxt, "NetParameter", "net")
 
 
-def read_caffe_text(path: Path, message: str, what: str):
-    """A prototxt parsed as caffe_pb2.<message>; InputError naming the line and column Caffe's schema rejects."""
-    from caffe.proto import caffe_pb2  # noqa: PLC0415 - only once pycaffe is importable
+def read_caffe_text(path: Path, message_type: str, what: str):
+    """A prototxt parsed as caffe_pb2.<message_type> (a net, a solver); a field this Caffe lacks is an InputError
+    naming the forks that have it, any other error one naming the line and column."""
+    import caffe  # noqa: PLC0415 - only once pycaffe is importable
+    from caffe.proto import caffe_pb2  # noqa: PLC0415
     from google.protobuf import text_format  # noqa: PLC0415
 
-    param = getattr(caffe_pb2, message)()
+    param = getattr(caffe_pb2, message_type)()
     try:
-        text_format.Parse(Path(path).read_text(), param)
+        text_format.Parse(read_prototxt_text(path), param)  # UTF-8, regular files only, CR kept
     except text_format.ParseError as exc:
-        raise InputError(f"{path} is not a valid Caffe {what}: {str(exc).rstrip('.')}.",
-                         "Fix the prototxt at the line and column named.") from exc
+        reason = str(exc).rstrip(".")
+        unknown = unknown_field(reason)
+        if unknown is None:
+            raise InputError(f"{path} is not a valid Caffe {what}: {reason}.",
+                             "Fix the prototxt at the line and column named.") from exc
+        message, name = unknown
+        where = _LINE_COLUMN.match(reason)
+        raise InputError(
+            f"{path}:{where.group(1) + ':' if where else ''} the Caffe at {pycaffe_folder(caffe)} has no field "
+            f"'{name}' in {message}{from_which_fork(forks_with_field(message, name))}.",
+            f"The {what} was written for another Caffe: {POINT_AT_FORK}.") from exc
     return param
+
+
+def require_known_layer_types(caffe, prototxt: Path, phase: str) -> None:
+    """An InputError for layer types this Caffe does not register, before Caffe aborts on "Unknown layer type"."""
+    registered = set(caffe.layer_type_list())
+    unknown = [layer for layer in read_net(prototxt).layers_for(phase) if layer.type not in registered]
+    if not unknown:
+        return
+    first = unknown[0]
+    others = sorted({layer.type for layer in unknown} - {first.type})
+    more = f" (and {', '.join(repr(t) for t in others)})" if others else ""
+    raise InputError(
+        f"{prototxt}:{first.line}: layer '{first.name}' has type '{first.type}'{more}, which the Caffe at "
+        f"{pycaffe_folder(caffe)} does not register{from_which_fork(forks_with_type(first.type))}.",
+        f"The net was written for another Caffe: {POINT_AT_FORK}.")
+
+
+def require_layers(prototxt: Path, phase: str) -> list[LayerSpec]:
+    """The layers Caffe builds in `phase`, or an InputError when there are none (a solver, an empty net)."""
+    net = read_net(prototxt)
+    in_phase = net.layers_for(phase)
+    if in_phase:
+        return in_phase
+    if net.is_solver:
+        raise InputError(f"{prototxt} is a solver definition, not a net.",
+                         "Give the net prototxt its `net:` (or `train_net:`) line names.")
+    if not net.layers:
+        raise InputError(f"{prototxt} defines no layers: there is nothing to run or check.",
+                         "Give a net prototxt with layers.")
+    other = "test" if phase == "train" else "train"
+    raise InputError(f"{prototxt} has no layer in the {phase} phase (every layer is excluded by its include/exclude "
+                     "rules).", f"Try --phase {other}.")
 
 
 def python_layer_specs(prototxt: Path, phase: str) -> list[LayerSpec]:
@@ -156,3 +210,13 @@ def backward_reason(net, layer_name: str, propagate_down: dict[str, list[bool]] 
         return ("force_backward missing: nothing below it needs a gradient (no learnable parameters), "
                 "so Caffe skips its backward")
     return "Caffe decided its bottoms need no gradient"
+
+
+def zero_gradient_reason(net, index: int) -> str:
+    """Why the layer at `index` got all-zero top diffs, from the net's wiring."""
+    blob_names = list(net._blob_names)
+    tops = [blob_names[i] for i in net._top_ids(index)]
+    if not any(top in blobs_under_loss(net) for top in tops):
+        return ("no loss above it (none of its tops reaches a layer with a non-zero loss_weight); Caffe called its "
+                "backward anyway (force_backward)")
+    return "the layers above it passed down a zero gradient (their backward wrote zero, or nothing, to its tops)"

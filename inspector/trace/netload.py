@@ -9,6 +9,7 @@
 """
 from __future__ import annotations
 
+import importlib
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import numpy as np
 
 from ..caffe_env import import_pycaffe, require_python_layer
 from ..errors import InputError
+from .netinfo import read_net_parameter, require_known_layer_types
 
 PHASES = ("train", "test")
 
@@ -28,11 +30,27 @@ def existing_file(path: Path, what: str, option: str) -> Path:
     return path.resolve()
 
 
+def input_options(items) -> dict[str, Path]:
+    """--input BLOB=FILE.npy options as {blob: path}; InputError for one not of that form."""
+    parsed = {}
+    for item in items:
+        blob, sep, path = item.partition("=")
+        if not sep or not blob or not path:
+            raise InputError(f"--input {item!r} is not BLOB=FILE.npy.", "Write it as --input data=batch.npy.")
+        parsed[blob] = Path(path)
+    return parsed
+
+
 def put_layers_on_path(prototxt: Path) -> None:
     """Make `import <python_param.module>` find the layers next to the prototxt, as when run from there."""
     folder = str(Path(prototxt).resolve().parent)
     if folder not in sys.path:
         sys.path.insert(0, folder)
+
+
+def import_layer_class(spec):
+    """The class a Python layer's python_param names (module and layer), imported as Caffe would import it."""
+    return getattr(importlib.import_module(spec.python.module), spec.python.layer)
 
 
 def phase_constant(caffe, phase: str) -> int:
@@ -53,6 +71,8 @@ def build_net(prototxt: Path, phase: str = "train", weights: Path | None = None,
     put_layers_on_path(prototxt)
     np.random.seed(seed)
     caffe.set_random_seed(seed)
+    read_net_parameter(prototxt)  # Caffe would abort on a field or layer type it lacks: an input error instead
+    require_known_layer_types(caffe, prototxt, phase)
     kwargs = {"weights": str(weights)} if weights else {}
     net = caffe.Net(str(prototxt), phase_constant(caffe, phase), **kwargs)
     fill_inputs(net, inputs, seed)
@@ -77,9 +97,13 @@ def fill_inputs(net, inputs: dict[str, Path] | None = None, seed: int = 0) -> di
         if name in inputs:
             try:
                 array = np.load(inputs[name])
-            except (OSError, ValueError) as exc:
+            except (OSError, ValueError, EOFError) as exc:
                 raise InputError(f"{inputs[name]} is not a readable .npy file: {exc}.",
                                  "Save the array with numpy.save(path, array).") from exc
+            if not isinstance(array, np.ndarray) or array.dtype.kind not in "biuf":
+                kind = array.dtype if isinstance(array, np.ndarray) else type(array).__name__
+                raise InputError(f"Input {inputs[name]} holds {kind} values; blob {name!r} takes numbers (float32).",
+                                 "Save a numeric array, e.g. numpy.save(path, array.astype(numpy.float32)).")
             if tuple(array.shape) != shape:
                 raise InputError(
                     f"Input {inputs[name]} has shape {list(array.shape)}, but blob {name!r} is declared {list(shape)}.",

@@ -6,22 +6,23 @@ TraceReport, so the command and a debugging session give the same records and fi
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
 from rich import box
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+
+SEVERITY_LABELS = {"error": ("error", "red"), "warning": ("warn", "yellow"), "info": ("info", "dim")}
 
 
 @dataclass
 class Finding:
     check: str
-    severity: str  # "error" | "warning"
+    severity: str  # "error" | "warning" | "info" (a fact worth knowing, never a fault)
     layer: str
     method: str
     iteration: int
@@ -54,7 +55,9 @@ class PythonLayerRecord:
 class Crash:
     """How the run ended early: the running layer and method, Caffe's CHECK line, the Python traceback."""
 
-    kind: str  # "caffe_abort" | "python_exception" | a signal's name ("SIGSEGV") | "killed"
+    # "caffe_abort" | "python_exception" | a signal's name ("SIGSEGV") | "exited" (on its own, before the end)
+    # | "interrupted" (inspector got `signal` and ended the run) | "timeout" (past `timeout` seconds)
+    kind: str
     exit_code: int | None
     layer: str | None
     method: str | None
@@ -64,11 +67,47 @@ class Crash:
     location: str | None = None  # file:line of the frame that raised (the layer's own code)
     log_tail: list[str] = field(default_factory=list)  # Caffe's last log lines (INFO left out)
     printed: list[str] = field(default_factory=list)  # the last lines the layers printed
+    # import | net construction | forward | backward | after net construction (loading weights, inputs)
+    stage: str | None = None
+    layer_type: str | None = None
+    fed_by: list[dict] = field(default_factory=list)  # Python layers that produced a C++ culprit's bottoms
+    summary: str | None = None  # "Eltwise 'sum' aborted in setup: bottom shapes 4x7 vs 4x6; 'p' comes from ..."
+    signal: str | None = None  # the signal that ended the process, or that inspector got ("interrupted")
+    timeout: float | None = None  # the --timeout the run went past
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "exit_code": self.exit_code, "layer": self.layer, "method": self.method,
-                "iteration": self.iteration, "check_failed": self.check_failed, "traceback": self.traceback,
+        return {"kind": self.kind, "exit_code": self.exit_code, "signal": self.signal, "timeout": self.timeout,
+                "layer": self.layer, "layer_type": self.layer_type,
+                "method": self.method, "stage": self.stage, "iteration": self.iteration, "summary": self.summary,
+                "fed_by": self.fed_by, "check_failed": self.check_failed, "traceback": self.traceback,
                 "location": self.location, "log_tail": self.log_tail, "printed": self.printed}
+
+    @property
+    def stopped(self) -> bool:
+        """Ended by inspector (interrupted, or past the timeout) rather than by itself."""
+        return self.kind in ("interrupted", "timeout")
+
+    def headline(self, brief: bool = False) -> str:
+        """One line: how the run ended, in which layer (and its type), method and stage, e.g.
+        "CRASH (caffe_abort, exit code -6) in layer sum (Eltwise) during setup (net construction)"; `brief`
+        leaves out the exit code and iteration (the summary printed beside an output file)."""
+        where = f" in layer {self.layer}" if self.layer else " outside any layer"
+        if self.layer and self.layer_type:
+            where += f" ({self.layer_type})"
+        doing = f" during {self.method}" if self.method else ""
+        context = [self.stage] if self.stage and self.stage != self.method else []
+        if not brief and self.iteration and self.stage in ("forward", "backward"):
+            context.append(f"iteration {self.iteration}")
+        if not self.method and not self.stage:
+            context.append("stage unknown")
+        place = f"{where}{doing}" + (f" ({', '.join(context)})" if context else "")
+        if self.kind == "interrupted":
+            return f"INTERRUPTED ({self.signal}){place}"
+        if self.kind == "timeout":
+            return f"TIMEOUT (still running after {self.timeout:g} s){place}"
+        if self.kind == "exited":
+            return f"EXIT: the process exited with code {self.exit_code}{place} before finishing"
+        return f"CRASH ({self.kind}){place}" if brief else f"CRASH ({self.kind}, exit code {self.exit_code}){place}"
 
 
 @dataclass
@@ -86,6 +125,7 @@ class TraceReport:
     inputs: dict[str, str] = field(default_factory=dict)
     crash: Crash | None = None
     completed: bool = False
+    not_run: str | None = None  # why the passes were never started (weights Caffe would abort loading)
     finetune: object | None = None  # the fine-tuning view (inspector.trace.finetune) when weights were given
     training: object | None = None  # the training view (inspector.trace.training_report) of a solver's run
 
@@ -110,7 +150,7 @@ class TraceReport:
     def to_dict(self) -> dict:
         out = {
             "net": self.net, "phase": self.phase, "iterations": self.iterations, "seed": self.seed,
-            "stats": self.stats, "ok": self.ok, "completed": self.completed,
+            "stats": self.stats, "ok": self.ok, "completed": self.completed, "not_run": self.not_run,
             "layers": self.layers, "python_layers": [p.to_dict() for p in self.python_layers],
             "findings": [f.to_dict() for f in self.findings], "losses": self.losses,
             "blob_shapes": self.blob_shapes, "inputs": self.inputs,
@@ -131,7 +171,8 @@ class TraceReport:
         if self.layers:
             yield self._layer_table()
         for record in self.python_layers:
-            yield self._call_log(record)
+            if record.calls or self.not_run is None:
+                yield self._call_log(record)
         if self.training is not None:
             yield self.training
         elif self.losses:
@@ -139,11 +180,17 @@ class TraceReport:
         if self.findings:
             yield self._findings_table()
         if self.crash:
-            yield self._crash_view()
+            yield self._crash_view(self.crash)
+        if self.not_run is not None:
+            yield Text(f"NOT RUN: {self.not_run}", style="bold red")
         if self.crash is None and self.completed:
             errors = sum(f.severity == "error" for f in self.findings)
-            yield Text(f"{len(self.findings)} finding(s), {errors} error(s)." if self.findings
-                       else "No findings.", style="red" if errors else "green")
+            faults = [f for f in self.findings if f.severity != "info"]
+            notes = len(self.findings) - len(faults)
+            summary = f"{len(faults)} finding(s), {errors} error(s)." if faults else "No findings."
+            if notes:
+                summary = summary[:-1] + f" ({notes} info note(s))."
+            yield Text(summary, style="red" if errors else "green")
 
     def _layer_table(self) -> Table:
         table = Table(title="layers", title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False, padding=(0, 1, 0, 0))
@@ -177,9 +224,10 @@ class TraceReport:
                              f"  phase {record.phase}")
         source = Text(f"  {record.source_file}", style="dim") if record.source_file else Text("")
         findings: dict[tuple, list[str]] = {}
+        infos: dict[tuple, list[str]] = {}
         for f in self.findings:
             if f.layer == record.name:
-                findings.setdefault((f.method, f.iteration), []).append(f.check)
+                (infos if f.severity == "info" else findings).setdefault((f.method, f.iteration), []).append(f.check)
         table = Table(box=None, pad_edge=False, show_edge=False, header_style="dim", padding=(0, 1, 0, 0))
         table.add_column("iter", justify="right")
         table.add_column("method")
@@ -192,11 +240,14 @@ class TraceReport:
             checks = findings.pop((call["method"], call["iteration"]), None)
             if checks:
                 stats.append(("  " if stats else "") + "! " + ", ".join(checks), "bold red")
+            notes = infos.pop((call["method"], call["iteration"]), None)
+            if notes:
+                stats.append(("  " if stats else "") + "i " + ", ".join(notes), "dim")
             flags = call.get("propagate_down")
             table.add_row(f"{call['iteration']}{'*' if call.get('probe') else ''}", call["method"],
                           f"{call['wall_ms']:.3f}", f"{_shapes(call['bottoms'])} -> {_shapes(call['tops'])}",
                           "" if flags is None else ",".join("T" if flag else "F" for flag in flags), stats)
-        lines = [head, source, table]
+        lines: list[RenderableType] = [head, source, table]
         if any(call.get("probe") for call in record.calls):
             lines.append(Text("  * a probe pass of the contract checks, after the iterations", style="dim"))
         return Group(*lines)
@@ -206,18 +257,18 @@ class TraceReport:
         for column in ("", "check", "layer", "method", "iter", "finding", "fix"):
             table.add_column(column, overflow="fold")
         for f in self.findings:
-            table.add_row("[red]error[/]" if f.severity == "error" else "[yellow]warn[/]", f.check, f.layer,
-                          f.method, str(f.iteration), f.message, f.fix)
+            label = SEVERITY_LABELS.get(f.severity, (f.severity, ""))
+            table.add_row(Text(*label), f.check, Text(f.layer), f.method, str(f.iteration), Text(f.message), Text(f.fix))
         return table
 
-    def _crash_view(self) -> Group:
-        c = self.crash
-        lines = [Text(f"CRASH ({c.kind}, exit code {c.exit_code}) in layer {c.layer} during {c.method}"
-                      f" (iteration {c.iteration})", style="bold red")]
+    def _crash_view(self, c: Crash) -> Group:
+        lines = [Text(c.headline(), style="bold red")]
+        if c.summary:
+            lines.append(Text(c.summary, style="bold"))
         if c.check_failed:
             lines.append(Text(c.check_failed, style="red"))
         if c.location:
-            lines.append(Text(f"raised at {c.location}"))
+            lines.append(Text(f"{'running' if c.stopped else 'raised'} at {c.location}"))
         if c.traceback:
             lines.append(Text(c.traceback.rstrip()))
         elif c.log_tail:
@@ -288,7 +339,8 @@ def _call_stats(call: dict) -> Text:
     if blobs and all(b["shape"] == blobs[0]["shape"] for b in blobs):
         pooled, more = _pooled([(b[part], math.prod(b["shape"])) for b in blobs]), 0
     else:
-        pooled, more = (_pooled([(blobs[0][part], math.prod(blobs[0]["shape"]))]), len(blobs) - 1) if blobs else (None, 0)
+        pooled, more = ((_pooled([(blobs[0][part], math.prod(blobs[0]["shape"]))]), len(blobs) - 1) if blobs
+                        else (None, 0))
     if pooled and pooled["min"] == pooled["max"]:
         text.append(f"all {pooled['min']:.3g}")
     elif pooled:
@@ -374,8 +426,10 @@ class ReportBuilder:
             r.finetune = finetune_from_dict(event["view"])
         elif kind == "error":
             self.error = event
+        elif kind == "not_run":
+            r.not_run = event["reason"]
         elif kind == "done":
-            r.completed = True
+            r.completed = r.not_run is None
 
     def python_exception_crash(self, exit_code: int | None) -> Crash | None:
         exc = self.last_exception
@@ -386,13 +440,20 @@ class ReportBuilder:
 
 
 def write_last_trace(report: TraceReport, folder: Path | None = None) -> Path:
-    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the report."""
+    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the report.
+
+    Strict JSON, written atomically; OutputError (the path and the OS's reason) when it cannot be.
+    """
+    from ..outputs import OutputError, write_output  # noqa: PLC0415
+    from ..render import strict_json  # noqa: PLC0415
+
     folder = (folder or Path.cwd()) / ".inspector"
-    folder.mkdir(exist_ok=True)
-    path = folder / "last-trace.json"
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputError(folder, exc.strerror or type(exc).__name__) from None
     net = report.training.net if report.training is not None and report.training.net else report.net  # a solver's
     data = {"net": str(Path(net).resolve()), "phase": report.phase, "blob_shapes": report.blob_shapes,
             "param_shapes": {layer["name"]: layer["param_shapes"] for layer in report.layers if layer["param_shapes"]},
             "report": report.to_dict()}
-    path.write_text(json.dumps(data, indent=1, allow_nan=True))
-    return path
+    return write_output(folder / "last-trace.json", strict_json(data, indent=1))

@@ -25,7 +25,14 @@ def run(config: dict, emit, marker: Marker) -> None:
     import numpy as np  # noqa: PLC0415
 
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
-    from .netinfo import blob_shapes, describe_layers, python_layer_specs, read_net_parameter  # noqa: PLC0415
+    from .netinfo import (  # noqa: PLC0415
+        blob_shapes,
+        describe_layers,
+        python_layer_specs,
+        read_net_parameter,
+        require_known_layer_types,
+        require_layers,
+    )
     from .netload import put_layers_on_path  # noqa: PLC0415
     from .solverfile import (  # noqa: PLC0415
         LearningRate,
@@ -44,7 +51,9 @@ def run(config: dict, emit, marker: Marker) -> None:
     param = read_solver_parameter(solver_file)
     learning_rate = LearningRate(param)
     solver_cls = solver_class(caffe, param.type)
-    net_param = read_net_parameter(net_file)
+    net_param = read_net_parameter(net_file)  # Caffe's own schema first: a net it rejects is bad input
+    require_layers(net_file, "train")
+    require_known_layer_types(caffe, net_file, "train")  # a fork's layer type: bad input too, not an abort
     specs = python_layer_specs(net_file, "train")
     classes = import_layer_classes(specs, emit, marker)
     tracer = start_tracer(config, emit, marker, net_file, "train", specs, classes)
@@ -54,18 +63,8 @@ def run(config: dict, emit, marker: Marker) -> None:
         caffe.set_mode_cpu()
         np.random.seed(config["seed"])  # the solver's random_seed when it has one (training_hooks), as Caffe's
         caffe.set_random_seed(config["seed"])
-        building = f"{param.type}Solver"  # what a crash while building is in, once a Python layer's call is over
-
-        def emit_while_building(event: dict) -> None:
-            emit(event)
-            if event.get("event") == "call":
-                marker.mark(building, "setup", 0)
-
-        tracer.emit = emit_while_building
-        marker.mark(building, "setup", 0)
         with tempfile.TemporaryDirectory(prefix="inspector-solver-") as folder:
             solver = solver_cls(str(prepared_solver_file(param, net_file, Path(folder))))
-        tracer.emit = emit
         net = solver.net
         if config.get("weights"):
             net.copy_from(config["weights"])

@@ -3,17 +3,16 @@
 Panels, all against the solver's iteration: each net output (a log scale when all its values are positive),
 the learning rate, and each trainable param blob's update ratio ||dw||/||w|| on a log scale with the healthy
 band 1e-5..1e-1 shaded (frozen blobs are left out: their ratio is 0). A first non-finite value is a red line
-at its iteration on every panel. The figure goes to a temporary file beside the target, then replaces it,
-so a failed run or a failed drawing leaves what the user had.
+at its iteration on every panel. The figure goes to a temporary file beside the target, then replaces it
+(outputs.replacing), so a failed run or a failed drawing leaves what the user had.
 """
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from pathlib import Path
 
 from ..errors import InputError
+from ..outputs import replacing
 from .training_report import RATIO_BAND, UNDEFINED, TrainingReport
 
 PLOT_SUFFIXES = (".png", ".svg")
@@ -27,12 +26,6 @@ def check_plot_path(path: Path) -> Path:
     if not path.parent.resolve().is_dir():
         raise InputError(f"--plot {path}: the folder {path.parent} does not exist.", "Create it, or plot elsewhere.")
     return path
-
-
-def _file_mode() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return 0o666 & ~umask
 
 
 def check_training_plot(path: Path, traced: Path) -> Path:
@@ -88,14 +81,10 @@ def write_plot(training: TrainingReport, path: Path) -> Path:
         axis.tick_params(labelsize=7)
         axis.grid(alpha=0.3)
     figure.tight_layout()
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=path.suffix, dir=path.parent)
-    os.close(handle)
     try:
-        figure.savefig(temporary, dpi=110, metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
-        os.chmod(temporary, _file_mode())  # mkstemp's is 0600; a picture gets what any new file would
-        os.replace(temporary, path)
+        with replacing(path) as temporary:  # the user's file is replaced only by a complete picture
+            figure.savefig(temporary, format=path.suffix.lower()[1:], dpi=110,
+                           metadata={"Date": None} if path.suffix.lower() == ".svg" else None)
     finally:
         pyplot.close(figure)
-        if os.path.exists(temporary):
-            os.unlink(temporary)
     return path

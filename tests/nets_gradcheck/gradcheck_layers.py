@@ -150,3 +150,44 @@ class SegfaultInBackwardLayer(SquareLayer):
 class RaisesInSetupLayer(SquareLayer):
     def setup(self, bottom, top):
         raise ValueError("setup rejects param_str " + repr(self.param_str))
+
+
+# ---- backwards a gradcheck must fail (broken_backward.prototxt) ----
+class NoOpBackwardLayer(SquareLayer):
+    """Broken: forward computes x^2, backward writes nothing (`def backward(...): pass`)."""
+
+    def backward(self, top, propagate_down, bottom):
+        pass
+
+
+class SquareLossLayer(caffe.Layer):
+    """Correct loss: 0.5 * sum(x^2) / N, its gradient scaled by top[0].diff (where Caffe puts loss_weight)."""
+
+    def setup(self, bottom, top):
+        pass
+
+    def reshape(self, bottom, top):
+        top[0].reshape(1)
+
+    def forward(self, bottom, top):
+        top[0].data[0] = 0.5 * np.sum(bottom[0].data ** 2) / bottom[0].data.shape[0]
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            bottom[0].diff[...] = top[0].diff[0] * bottom[0].data / bottom[0].data.shape[0]
+
+
+class LossIgnoringTopDiffLayer(SquareLossLayer):
+    """Broken: backward never multiplies by top[0].diff, so loss_weight has no effect."""
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            bottom[0].diff[...] = bottom[0].data / bottom[0].data.shape[0]
+
+
+class LabelUntouchedLossLayer(CentreLossLayer):
+    """Correct: like CentreLossLayer, but it leaves the labels' diff alone instead of zeroing it (as many losses do)."""
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            bottom[0].diff[...] = top[0].diff[0] * self.diff / bottom[0].data.shape[0]

@@ -168,3 +168,102 @@ class SegfaultInBackward(Scale):
         import ctypes
 
         ctypes.string_at(0)
+
+
+class RaisesInNumpy(Scale):
+    """Broken: forward asks numpy for an impossible reshape, so the error is raised inside numpy's own code."""
+
+    def forward(self, bottom, top):
+        top[0].data[...] = np.reshape(bottom[0].data, (7, 7))
+
+
+class ProposalStyle(caffe.Layer):
+    """Correct, in the style of py-faster-rcnn's ProposalLayer (lib/rpn/proposal_layer.py): top[0] holds R
+    boxes (batch index, x1, y1, x2, y2) with R known only in forward, which reshapes it; reshape() does nothing;
+    backward propagates nothing. The setup, reshape, backward and the end of forward are the original's."""
+
+    def setup(self, bottom, top):
+        top[0].reshape(1, 5)
+
+    def forward(self, bottom, top):
+        scores = bottom[0].data.reshape(-1)
+        keep = np.where(scores > 0)[0]  # as many boxes as positive scores: known only now
+        proposals = np.stack([keep, keep, keep + 1, keep + 1], axis=1)
+        batch_inds = np.zeros((proposals.shape[0], 1), dtype=np.float32)
+        blob = np.hstack((batch_inds, proposals.astype(np.float32, copy=False)))
+        top[0].reshape(*(blob.shape))
+        top[0].data[...] = blob
+
+    def backward(self, top, propagate_down, bottom):
+        """This layer does not propagate gradients."""
+
+    def reshape(self, bottom, top):
+        """Reshaping happens during the call to forward."""
+
+
+class Identity(caffe.Layer):
+    """Correct: top = bottom, and its gradient passed straight down."""
+
+    def setup(self, bottom, top):
+        pass
+
+    def reshape(self, bottom, top):
+        top[0].reshape(*bottom[0].data.shape)
+
+    def forward(self, bottom, top):
+        top[0].data[...] = bottom[0].data
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            bottom[0].diff[...] = top[0].diff
+
+
+class LabelledData(caffe.Layer):
+    """Correct data layer: a fixed 4x6 batch and whole-number labels 0, 1, 0, 1."""
+
+    def setup(self, bottom, top):
+        self.data = np.random.RandomState(1).standard_normal((4, 6)).astype(np.float32)
+        self.labels = np.array([0, 1, 0, 1], dtype=np.float32)
+
+    def reshape(self, bottom, top):
+        top[0].reshape(*self.data.shape)
+        top[1].reshape(*self.labels.shape)
+
+    def forward(self, bottom, top):
+        top[0].data[...] = self.data
+        top[1].data[...] = self.labels
+
+    def backward(self, top, propagate_down, bottom):
+        pass
+
+
+class LabelLoss(caffe.Layer):
+    """Correct loss: 0.5 * sum((x - label)^2) / N over each row; the labels get a zero gradient, as labels do."""
+
+    def setup(self, bottom, top):
+        pass
+
+    def reshape(self, bottom, top):
+        top[0].reshape(1)
+
+    def forward(self, bottom, top):
+        self.delta = bottom[0].data - bottom[1].data[:, None]
+        top[0].data[0] = 0.5 * np.sum(self.delta ** 2) / bottom[0].data.shape[0]
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            bottom[0].diff[...] = top[0].diff[0] * self.delta / bottom[0].data.shape[0]
+        if propagate_down[1]:
+            bottom[1].diff[...] = 0
+
+
+class Widen(Scale):
+    """Broken: reshape() gives its top one column more than its bottom (so a layer adding the two aborts)."""
+
+    def reshape(self, bottom, top):
+        rows, cols = bottom[0].data.shape
+        top[0].reshape(rows, cols + 1)
+
+    def forward(self, bottom, top):
+        top[0].data[...] = 0.0
+        top[0].data[:, :-1] = bottom[0].data
