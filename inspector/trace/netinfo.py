@@ -22,7 +22,6 @@ from ..errors import InputError
 from ..forks import POINT_AT_FORK, forks_with_field, forks_with_type, from_which_fork, unknown_field
 from ..prototxt import LayerSpec, read_net, read_prototxt_text
 
-
 _LINE_COLUMN = re.compile(r"^(\d+:\d+)\s*:")  # text_format's error prefix
 
 
@@ -32,7 +31,8 @@ def pycaffe_folder(caffe) -> str:
 
 
 def read_net_parameter(prototxt: Path):
-    """The net as Caffe's own schema reads it; a field this Caffe lacks is an InputError naming the forks that have it."""
+    """The net as Caffe's own schema reads it; a field this Caffe lacks is an InputError naming the forks that
+    have it."""
     return read_caffe_text(prototxt, "NetParameter", "net")
 
 

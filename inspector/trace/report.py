@@ -16,6 +16,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+PRINTED_LINES_SHOWN = 5  # a layer's printed lines in the text view; JSON has them all
 SEVERITY_LABELS = {"error": ("error", "red"), "warning": ("warn", "yellow"), "info": ("info", "dim")}
 
 
@@ -44,11 +45,12 @@ class PythonLayerRecord:
     param_str: str
     phase: str
     calls: list[dict] = field(default_factory=list)
+    output: list[dict] = field(default_factory=list)  # each line its methods printed: iteration, method, stream, text
 
     def to_dict(self) -> dict:
         return {"name": self.name, "module": self.module, "class": self.class_name,
                 "source_file": self.source_file, "param_str": self.param_str, "phase": self.phase,
-                "calls": self.calls}
+                "calls": self.calls, "output": self.output}
 
 
 @dataclass
@@ -127,6 +129,7 @@ class TraceReport:
     completed: bool = False
     not_run: str | None = None  # why the passes were never started (weights Caffe would abort loading)
     finetune: object | None = None  # the fine-tuning view (inspector.trace.finetune) when weights were given
+    calls_left_out: int = 0  # calls of a long run's middle iterations not kept (runner.CallWindow)
     training: object | None = None  # the training view (inspector.trace.training_report) of a solver's run
 
     @property
@@ -154,7 +157,7 @@ class TraceReport:
             "layers": self.layers, "python_layers": [p.to_dict() for p in self.python_layers],
             "findings": [f.to_dict() for f in self.findings], "losses": self.losses,
             "blob_shapes": self.blob_shapes, "inputs": self.inputs,
-            "crash": self.crash.to_dict() if self.crash else None,
+            "crash": self.crash.to_dict() if self.crash else None, "calls_left_out": self.calls_left_out,
         }
         if self.finetune is not None:
             out["finetune"] = self.finetune.to_dict() if hasattr(self.finetune, "to_dict") else self.finetune
@@ -173,6 +176,9 @@ class TraceReport:
         for record in self.python_layers:
             if record.calls or self.not_run is None:
                 yield self._call_log(record)
+        if self.calls_left_out:
+            yield Text(f"{self.calls_left_out:,} calls of the middle iterations left out (those with a finding or a "
+                       "NaN/Inf kept); --format jsonl has every call", style="dim")
         if self.training is not None:
             yield self.training
         elif self.losses:
@@ -250,6 +256,12 @@ class TraceReport:
         lines: list[RenderableType] = [head, source, table]
         if any(call.get("probe") for call in record.calls):
             lines.append(Text("  * a probe pass of the contract checks, after the iterations", style="dim"))
+        if record.output:
+            shown = record.output[-PRINTED_LINES_SHOWN:]
+            more = f"last {len(shown)} of {len(record.output)} lines, " if len(record.output) > len(shown) else ""
+            lines.append(Text(f"  printed ({more}all in --format json):", style="dim"))
+            lines += [Text(f"  {str(line['iteration']) + ('*' if line.get('probe') else ''):>4} {line['method']:<8} "
+                           f"{line['text']}") for line in shown]
         return Group(*lines)
 
     def _findings_table(self) -> Table:
@@ -258,7 +270,8 @@ class TraceReport:
             table.add_column(column, overflow="fold")
         for f in self.findings:
             label = SEVERITY_LABELS.get(f.severity, (f.severity, ""))
-            table.add_row(Text(*label), f.check, Text(f.layer), f.method, str(f.iteration), Text(f.message), Text(f.fix))
+            table.add_row(Text(*label), f.check, Text(f.layer), f.method, str(f.iteration), Text(f.message),
+                          Text(f.fix))
         return table
 
     def _crash_view(self, c: Crash) -> Group:
@@ -368,8 +381,8 @@ class ReportBuilder:
         self.last_exception: dict | None = None
         self.error: dict | None = None
         self.running: dict | None = None  # the Python layer call begun and not finished
+        self.force_backward = False  # the net's force_backward, from the "net" event
         self.handlers: dict[str, Callable[[dict], None]] = {}  # event kind -> its folder (the training view's)
-        self.on_call: Callable[[list, dict], None] | None = None  # keeps a call in its layer's list (bounded)
 
     def _record(self, name: str) -> PythonLayerRecord:
         for record in self.report.python_layers:
@@ -388,18 +401,20 @@ class ReportBuilder:
             for blob in (*call["bottoms"], *call["tops"]):  # the tracer's tuples (in-process), as JSON gives them
                 if type(blob["shape"]) is tuple:
                     blob["shape"] = list(blob["shape"])
-            calls = self._record(call.pop("layer")).calls
-            if self.on_call is None:
-                calls.append(call)
-            else:
-                self.on_call(calls, call)
+            self._record(call.pop("layer")).calls.append(call)
         elif kind in self.handlers:
             self.handlers[kind](event)
         elif kind == "python_layers":
             for spec in event["layers"]:
                 r.python_layers.append(PythonLayerRecord(spec["name"], spec["module"], spec["class"],
                                                          spec.get("source_file"), spec["param_str"], r.phase))
+        elif kind == "output":
+            record = self._record(event["layer"])
+            record.output += [{"iteration": event["iteration"], "probe": event.get("probe", False),
+                               "method": event["method"], "stream": event["stream"], "text": text}
+                              for text in event["lines"]]
         elif kind == "net":
+            self.force_backward = bool(event.get("force_backward"))
             r.layers = event["layers"]
             r.blob_shapes = event["blob_shapes"]
             r.inputs = event.get("inputs", {})
@@ -421,7 +436,8 @@ class ReportBuilder:
         elif kind == "needs_backward":
             for layer in r.layers:
                 if layer["name"] in event["layers"]:
-                    layer["needs_backward"] = event["layers"][layer["name"]]
+                    # Net::Init logs its decision before force_backward, which then makes every layer run backward
+                    layer["needs_backward"] = self.force_backward or event["layers"][layer["name"]]
         elif kind == "finetune":
             r.finetune = finetune_from_dict(event["view"])
         elif kind == "error":
@@ -440,7 +456,8 @@ class ReportBuilder:
 
 
 def write_last_trace(report: TraceReport, folder: Path | None = None) -> Path:
-    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the report.
+    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the
+    report.
 
     Strict JSON, written atomically; OutputError (the path and the OS's reason) when it cannot be.
     """

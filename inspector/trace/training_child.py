@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 
 from .child import finish_passes, import_layer_classes, serve, start_tracer
-from .instrument import Marker
+from .instrument import LayerOutput, Marker
 
 CHILD_MODULE = "inspector.trace.training_child"
 
@@ -59,6 +59,8 @@ def run(config: dict, emit, marker: Marker) -> None:
     tracer = start_tracer(config, emit, marker, net_file, "train", specs, classes)
     if tracer is None:
         return
+    real_streams = sys.stdout, sys.stderr  # what the layers print is told apart by layer, as for a net
+    sys.stdout, sys.stderr = LayerOutput(sys.stdout, "stdout", tracer), LayerOutput(sys.stderr, "stderr", tracer)
     try:
         caffe.set_mode_cpu()
         np.random.seed(config["seed"])  # the solver's random_seed when it has one (training_hooks), as Caffe's
@@ -72,7 +74,7 @@ def run(config: dict, emit, marker: Marker) -> None:
         tracer.attach_timers(net)
         declared = {layer.name for layer in net_param.layer}
         emit({"event": "net", "layers": [info.to_dict() for info in describe_layers(net, declared)],
-              "blob_shapes": blob_shapes(net)})
+              "blob_shapes": blob_shapes(net), "force_backward": bool(net_param.force_backward)})
         lr_mults = net_lr_mults(net_file)
 
         def set_iteration(iteration: int) -> None:
@@ -96,6 +98,7 @@ def run(config: dict, emit, marker: Marker) -> None:
         probes = config["stats"] and recorder.anomaly is None  # after an anomaly the probes would only repeat it
         finish_passes(net, tracer, emit, max(recorder.iterations, 1), net_param, True, {**config, "stats": probes})
     finally:
+        sys.stdout, sys.stderr = real_streams
         tracer.restore()
 
 

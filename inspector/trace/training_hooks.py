@@ -17,6 +17,7 @@ from .training_child import CHILD_MODULE
 from .training_report import TrainingFolder
 
 DEFAULT_ITERATIONS = 50  # a solver run without --iterations: long enough for trends, short enough to wait for
+TRAINING_CALL_ITERATIONS = 1  # the Python layers' call log keeps the first and last iterations whole (CallWindow)
 
 
 def start_training(options, config: dict, builder, progress: bool):

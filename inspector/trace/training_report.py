@@ -2,8 +2,7 @@
 
 Memory stays flat in what matters: each per-iteration series is a compact array of doubles (8 bytes a
 value), the warnings are followed as streaks (where each began, O(1) a series), and the Python layer call
-log keeps the first and last calls of each layer (keep_bounded_calls) while every call still goes to
---format jsonl. The text view summarises (first, last, min, max, the trend between the first and last
+log keeps the first and last iterations (runner.CallWindow) while every call still goes to --format jsonl. The text view summarises (first, last, min, max, the trend between the first and last
 tenth of the run) so that a long run stays one screen; to_dict() gives every iteration, in the shape
 issue 13 fixed: iterations [{iteration, lr, losses, wall_ms}], layers {blob key: {update_ratio,
 weight_norm, grad_norm, frozen}}, anomaly or null.
@@ -34,15 +33,6 @@ EXPLODING_FACTOR = 100.0
 BASELINE_ITERATIONS = 5  # the gradient norms an explosion is measured against
 MIN_STREAK = 5
 UNDEFINED = -1.0  # an update ratio with ||w|| = 0 (norms and ratios are never negative)
-
-
-def keep_bounded_calls(calls: list, call: dict) -> None:
-    """Append a Python layer call, keeping only the calls of the first iteration (setup with it) and of the
-    latest one, and every probe: a layer's log stays a few lines however long the run."""
-    if calls and not call.get("probe") and call["iteration"] != calls[-1]["iteration"]:
-        keep = (calls[0]["iteration"], call["iteration"])
-        calls[:] = [c for c in calls if c.get("probe") or c["iteration"] in keep]
-    calls.append(call)
 
 
 @dataclass
@@ -312,7 +302,6 @@ class TrainingFolder:
     def install(self, builder) -> None:
         for kind in self.EVENTS:
             builder.handlers[kind] = self.add
-        builder.on_call = keep_bounded_calls
 
     def add(self, event: dict) -> None:
         training: TrainingReport = self.report.training
