@@ -155,7 +155,7 @@ def test_ctrl_z_pauses_the_child_with_inspector_and_fg_resumes_both(hung):
     _wait_for(lambda: _state(trace.child_pid) not in ("T", None), "the child to go on")
     trace.process.send_signal(signal.SIGINT)
     code, stdout, _ = trace.finish()
-    assert code == 130 and "INTERRUPTED (SIGINT) in layer slow during forward (iteration 1)" in stdout
+    assert code == 130 and "INTERRUPTED (SIGINT) in layer slow (Python) during forward (iteration 1)" in stdout
 
 
 def test_a_killed_inspector_takes_its_child_along_and_leaves_no_file(hung):
