@@ -7,14 +7,18 @@ TraceReport, so the command and a debugging session give the same records and fi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from .training_report import TrainingReport
 
 PRINTED_LINES_SHOWN = 5  # a layer's printed lines in the text view; JSON has them all
 SEVERITY_LABELS = {"error": ("error", "red"), "warning": ("warn", "yellow"), "info": ("info", "dim")}
@@ -130,7 +134,7 @@ class TraceReport:
     not_run: str | None = None  # why the passes were never started (weights Caffe would abort loading)
     finetune: object | None = None  # the fine-tuning view (inspector.trace.finetune) when weights were given
     calls_left_out: int = 0  # calls of a long run's middle iterations not kept (runner.CallWindow)
-    training: object | None = None  # the training view (inspector.trace.training_report) of a solver's run
+    training: TrainingReport | None = None  # the training view (training_report) of a solver's run
 
     @property
     def weights_loadable(self) -> bool:

@@ -395,6 +395,7 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
     """Trace the net in a child process; the report holds everything recorded, even after a crash, an
     interrupt or a timeout. The JSONL stream, when asked for, ends with an "end" event (end_event)."""
     options = validate(options)
+    assert options.iterations is not None  # validate() gave it the file's default
     config = {"net": str(options.net), "phase": options.phase, "iterations": options.iterations,
               "weights": str(options.weights) if options.weights else None,
               "inputs": {k: str(v) for k, v in options.inputs.items()}, "seed": options.seed,

@@ -27,8 +27,9 @@ import math
 import pdb as pdb_module
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
@@ -68,11 +69,11 @@ class ParamBlob:
     key: str  # "ip1" for a layer's only blob, "ip1[0]", "ip1[1]" where a layer has several (as in net.params)
     layer: str
     index: int
-    blob: object
+    blob: Any  # pycaffe's Blob
     lr_mult: float | None  # from the net's prototxt; None when unknown (the API on a solver without its file)
+    before: np.ndarray  # the weights before this iteration's update (a frozen blob's: when recording began)
+    change: np.ndarray  # scratch for w_after - w_before
     shared_with: list[str] = field(default_factory=list)
-    before: np.ndarray | None = None  # the weights before this iteration's update
-    change: np.ndarray | None = None  # scratch for w_after - w_before
 
     @property
     def frozen(self) -> bool:
@@ -97,9 +98,9 @@ def param_blobs(net, lr_mults: dict[str, list[float]] | None) -> list[ParamBlob]
                 continue
             mults = (lr_mults or {}).get(name, []) if lr_mults is not None else None
             lr_mult = None if mults is None else (mults[j] if j < len(mults) else 1.0)
-            param = ParamBlob(name if count == 1 else f"{name}[{j}]", name, j, blob, lr_mult)
-            param.before = blob.data.copy()  # a frozen blob's stays its value at the start: it must never move
-            param.change = np.empty_like(blob.data)
+            # a frozen blob's `before` stays its value at the start: it must never move
+            param = ParamBlob(name if count == 1 else f"{name}[{j}]", name, j, blob, lr_mult, blob.data.copy(),
+                              np.empty_like(blob.data))
             owners[pointer] = param
             blobs.append(param)
     return blobs
@@ -320,7 +321,7 @@ class TrainingRecorder:
 
     def anomaly_text(self) -> str:
         a = self.anomaly or {}
-        kind = KIND_TEXT.get(a.get("kind"), "?")
+        kind = KIND_TEXT.get(str(a.get("kind")), "?")
         what = {"forward": f"forward wrote {kind} to", "backward": f"backward wrote {kind} to",
                 "update": f"the solver's update left {kind} in"}[a.get("method", "forward")]
         text = (f"first non-finite value: {what} {a.get('blob')}.{a.get('part')} in layer {a.get('layer')} "
@@ -369,7 +370,7 @@ class PythonLayerDebugger:
                 if function is not None and hasattr(function, "__code__"):
                     self.codes[function.__code__] = method
         self.opened = False
-        self._previous = None
+        self._previous: Any = None  # the trace function there was (a debugger's, a coverage tool's)
 
     def install(self) -> None:
         self._previous = sys.gettrace()

@@ -100,7 +100,8 @@ def attach_to_solver(solver, emit, builder, tracer, search: bool, debug: bool, s
     from .training import TrainingRecorder  # noqa: PLC0415
 
     learning_rate = lr_mults = None
-    facts = {"solver": str(solver_file) if solver_file else "<in-process solver>", "net": "<in-process net>",
+    name = str(solver_file) if solver_file else "<in-process solver>"
+    facts = {"solver": name, "net": "<in-process net>",
              "type": type(solver).__name__.removesuffix("Solver"), "lr_policy": "?",
              "base_lr": float(solver.param.base_lr), "max_iter": int(solver.param.max_iter), "iterations": 0}
     if solver_file is not None:
@@ -108,7 +109,7 @@ def attach_to_solver(solver, emit, builder, tracer, search: bool, debug: bool, s
         net_file, _ = static_solver_net(Path(solver_file))
         learning_rate, lr_mults = LearningRate(param), net_lr_mults(net_file)
         facts.update(net=str(net_file), lr_policy=param.lr_policy)
-    folder = TrainingFolder(builder.report, facts["solver"])
+    folder = TrainingFolder(builder.report, name)
     folder.install(builder)
 
     def set_iteration(iteration: int) -> None:

@@ -49,8 +49,8 @@ def write_plot(training: TrainingReport, path: Path) -> Path:
     iterations = list(training.iteration)
     trainable = [blob for blob in training.blobs if not blob.frozen]
     panels = len(training.losses) + 1 + (1 if trainable else 0)
-    figure, axes = pyplot.subplots(panels, 1, figsize=(8, 2.2 * panels + 0.6), sharex=True, squeeze=False)
-    axes = [row[0] for row in axes]
+    figure, grid = pyplot.subplots(panels, 1, figsize=(8, 2.2 * panels + 0.6), sharex=True, squeeze=False)
+    axes = [row[0] for row in grid]
     figure.suptitle(f"{Path(training.solver).name}: {training.solver_type}, lr_policy {training.lr_policy}",
                     fontsize=10)
     for axis, (name, values) in zip(axes, training.losses.items()):

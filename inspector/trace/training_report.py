@@ -2,8 +2,9 @@
 
 Memory stays flat in what matters: each per-iteration series is a compact array of doubles (8 bytes a
 value), the warnings are followed as streaks (where each began, O(1) a series), and the Python layer call
-log keeps the first and last iterations (runner.CallWindow) while every call still goes to --format jsonl. The text view summarises (first, last, min, max, the trend between the first and last
-tenth of the run) so that a long run stays one screen; to_dict() gives every iteration, in the shape
+log keeps the first and last iterations (runner.CallWindow) while every call still goes to --format jsonl.
+The text view summarises (first, last, min, max, the trend between the first and last tenth of the run)
+so that a long run stays one screen; to_dict() gives every iteration, in the shape
 issue 13 fixed: iterations [{iteration, lr, losses, wall_ms}], layers {blob key: {update_ratio,
 weight_norm, grad_norm, frozen}}, anomaly or null.
 
@@ -244,7 +245,7 @@ class TrainingReport:
         return table
 
     def _anomaly_view(self) -> Group:
-        a = self.anomaly
+        a = self.anomaly or {}
         kind = KIND_TEXT.get(a["kind"], a["kind"])
         action = {"forward": f"forward wrote {kind} to", "backward": f"backward wrote {kind} to",
                   "update": f"the update left {kind} in"}[a["method"]]
