@@ -1,11 +1,10 @@
 """`inspector trace SOLVER.prototxt`: the solver trained for real in the traced child.
 
 `python -m inspector.trace.training_child` (through runner.run_child and child.serve; training_hooks starts
-it): import the
-net's Python layers and wrap their classes (the Tracer, as for a net), build pycaffe's solver class for
-the solver's `type` from a prepared copy of the solver (solverfile), load --weights into its net, then
-step it one iteration at a time with the TrainingRecorder on its callbacks, until the iterations asked
-for, the solver's max_iter, or the first non-finite value. The layer times and contract checks follow
+it): import the net's Python layers and wrap their classes (the Tracer, as for a net), build pycaffe's
+solver class for the solver's `type` from a prepared copy of the solver (solverfile), load --weights into
+its net, then step it one iteration at a time with the TrainingRecorder on its callbacks, until the
+iterations asked for, the solver's max_iter, or the first non-finite value. The layer times and contract checks follow
 as for a net (child.finish_passes; the probes only when training ended without an anomaly).
 """
 from __future__ import annotations
