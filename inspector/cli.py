@@ -160,8 +160,9 @@ def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool, other
 @main.command()
 @click.argument("net", type=click.Path(dir_okay=False))
 @click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
-@click.option("--iterations", type=click.IntRange(min=1), default=2, show_default=True,
-              help="Forward (+ backward) passes to run.")
+@click.option("--iterations", type=click.IntRange(min=1),
+              help="Forward (+ backward) passes to run (default 2); for a solver, iterations to train (default 50, "
+                   "capped by its max_iter).")
 @click.option("--weights", type=click.Path(dir_okay=False), help="A .caffemodel to load (with the fine-tuning view).")
 @click.option("--input", "inputs", multiple=True, metavar="BLOB=FILE.npy",
               help="Data for an input blob (default: seeded random).")
@@ -172,8 +173,13 @@ def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool, other
 @click.option("--no-stats", is_flag=True, help="Record shapes and timings only (no data/diff statistics, no probes).")
 @click.option("--timeout", type=float, metavar="SECONDS",
               help="End the run after this long and report the layer and method still running.")
-def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, no_stats, timeout) -> None:
+@click.option("--plot", type=click.Path(dir_okay=False),
+              help="A solver's run: draw the losses, the lr and the update ratios to FILE.png or FILE.svg.")
+def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, no_stats, timeout, plot) -> None:
     """Run NET in real Caffe; record every Python layer call, time every layer, check the layer contract.
+
+    NET may be a solver prototxt: the solver trains its net for real, with the training view (losses, lr,
+    param norms and update ratios per iteration, the first non-finite value, warnings; --plot draws them).
 
     Ctrl-C (or SIGTERM, SIGHUP) ends the run and prints what was recorded, naming the layer and method that
     were running; the exit code is then 128 + the signal's number (130 for Ctrl-C).
@@ -195,6 +201,11 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
                            stats=not no_stats, pdb=post_mortem, timeout=timeout)
     if out:
         check_output(out, [net, weights, *parsed.values()])
+    if plot:
+        from .trace.training_plot import check_training_plot
+
+        check_output(plot, [net, weights, *parsed.values()])
+        check_training_plot(Path(plot), Path(net))
     # --out is renamed into place only once the report is complete; a failing run leaves the old file
     with OutputStream(out) if out else contextlib.nullcontext() as output:
         stream = cast("IO[str] | None", output)  # an OutputStream is written like a text file
@@ -204,6 +215,10 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
             write_last_trace(report)
         except OutputError as exc:
             warn(f"{exc.message} The report is complete; only `inspector graph` without a net will not find it.")
+        if plot and report.training is not None:
+            from .trace.training_plot import write_plot
+
+            write_plot(report.training, Path(plot))
         if fmt != "jsonl":  # jsonl went out event by event
             emit(report, fmt, stream)
     if out:  # the terminal still learns how the run ended

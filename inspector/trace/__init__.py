@@ -13,6 +13,10 @@
 - api: `from inspector import trace; with trace(net) as t: ...` around a built net or solver.
 - gradcheck, finetune: the gradient check and the fine-tuning view, built on netload; the
   command's check runs in gradcheck_child, through the same event log (runner.run_child, child.serve).
+- solverfile, training, training_report, training_child, training_hooks, training_plot: the training
+  view of a solver file (or `trace(solver)`): the solver read and prepared, the recorder on its callbacks
+  (per-iteration values, the first non-finite value), the report folded from its events, the child that
+  trains, where it plugs into run_trace and the API, and --plot.
 
 The package itself is callable (`trace(net)`), so `from inspector import trace` gives the
 debugging-session API whether or not the package was imported before.

@@ -5,6 +5,10 @@
         net.forward(); net.backward()      # or solver.step(n)
     t.check()                      # optional: the probes (accumulated diffs, loss ignoring top diff)
     t.report                       # the same TraceReport `inspector trace` prints
+    t.report.training              # with a solver: the training view (training_report), as for a solver file
+
+A solver's iterations are numbered as Caffe's log numbers them (solver.iter, from 0); trace(solver,
+solver_file="solver.prototxt") adds what pycaffe does not expose: the lr_policy and the net's lr_mults.
 
 The net is already built, so setup is past: the Python layer objects' own methods are wrapped
 (instance attributes, removed on exit) and every pass the net makes is recorded through its
@@ -32,8 +36,12 @@ def _net_of(target):
 class Trace:
     """A tracing span over a built net; use as a context manager, then read .report."""
 
-    def __init__(self, target, *, stats: bool = True, seed: int = 0, post_mortem: bool = False, on_event=None):
+    def __init__(self, target, *, stats: bool = True, seed: int = 0, post_mortem: bool = False, on_event=None,
+                 solver_file=None):
         self.net = _net_of(target)
+        self.solver = target if target is not self.net else None
+        self.solver_file = solver_file
+        self._recorder = None  # the training recorder, for a solver (training_hooks.attach_to_solver)
         self.seed = seed
         self.on_event = on_event
         self.events: list[dict] = []
@@ -63,6 +71,13 @@ class Trace:
                     "blob_shapes": blob_shapes(net)})
         self._loss = loss_reader(net)
         tracer.wrap_instances(net)
+        if self.solver is not None:  # the recorder numbers the iterations (solver.iter) and reads the losses
+            from .training_hooks import attach_to_solver  # noqa: PLC0415
+
+            tracer.attach_timers(net, on_backward_end=self._backward_ended)
+            self._recorder = attach_to_solver(self.solver, self._emit, self._builder, tracer, self.tracer.stats,
+                                              self.tracer.post_mortem, self.solver_file)
+            return self
         tracer.attach_timers(net, on_pass_end=self._pass_ended, on_backward_end=self._backward_ended)
         return self
 
@@ -82,8 +97,10 @@ class Trace:
 
     def __exit__(self, *exc_info) -> None:
         tracer = self.tracer
-        passes = max(tracer.iteration, 1)
-        self.report.iterations = tracer.iteration
+        if self._recorder is not None:
+            self._recorder.end()
+        passes = max(self._recorder.iterations if self._recorder is not None else tracer.iteration, 1)
+        self.report.iterations = passes if self._recorder is not None else tracer.iteration
         self._emit({"event": "timings",
                     "forward_ms": {str(i): t / passes for i, t in tracer.forward_ms.items()},
                     "backward_ms": {str(i): t / passes for i, t in tracer.backward_ms.items()},
@@ -105,6 +122,7 @@ class Trace:
         return builder.report
 
 
-def trace(target, *, stats: bool = True, seed: int = 0, post_mortem: bool = False, on_event=None) -> Trace:
+def trace(target, *, stats: bool = True, seed: int = 0, post_mortem: bool = False, on_event=None,
+          solver_file=None) -> Trace:
     """Trace a caffe.Net or solver: `with trace(net) as t: net.forward(); net.backward()`, then `t.report`."""
-    return Trace(target, stats=stats, seed=seed, post_mortem=post_mortem, on_event=on_event)
+    return Trace(target, stats=stats, seed=seed, post_mortem=post_mortem, on_event=on_event, solver_file=solver_file)

@@ -53,7 +53,7 @@ def run(config: dict, emit, marker: Marker) -> None:
         require_known_layer_types,
         require_layers,
     )
-    from .netload import build_net, fill_inputs, import_layer_class, put_layers_on_path  # noqa: PLC0415
+    from .netload import build_net, fill_inputs, put_layers_on_path  # noqa: PLC0415
 
     caffe = import_pycaffe()
     require_python_layer(caffe)
@@ -64,34 +64,10 @@ def run(config: dict, emit, marker: Marker) -> None:
     require_layers(prototxt, phase)
     require_known_layer_types(caffe, prototxt, phase)  # a fork's layer type: bad input too, not an abort
     specs = python_layer_specs(prototxt, phase)
-    classes, described = [], []
-    for spec in specs:
-        python = spec.python
-        assert python is not None  # python_layer_specs gives Python layers only
-        marker.mark(spec.name, "import", 0)
-        try:
-            cls = import_layer_class(spec)
-        except Exception as exc:
-            emit({"event": "exception", "layer": spec.name, "method": "import", "iteration": 0,
-                  **format_traceback(exc)})
-            raise
-        classes.append(cls)
-        described.append({"name": spec.name, "module": python.module, "class": python.layer,
-                          "source_file": class_source(cls), "param_str": python.param_str})
-    emit({"event": "python_layers", "layers": described})
-    if config.get("weights"):
-        from .finetune import finetune_view  # noqa: PLC0415
-
-        view = finetune_view(prototxt, Path(config["weights"]), phase)
-        emit({"event": "finetune", "view": view.to_dict()})
-        if not view.weights_loadable:  # Caffe would abort in CopyTrainedLayersFrom; the view names every mismatch
-            emit({"event": "not_run", "reason": f"Caffe would abort loading {Path(config['weights']).name} at layer "
-                                                f"{view.abort_at!r} (shape mismatch), so the net was not run."})
-            return
-
-    tracer = Tracer(emit, stats=config["stats"], post_mortem=config["pdb"], marker=marker,
-                    python_layer_names=[s.name for s in specs])
-    tracer.wrap_classes(classes)
+    classes = import_layer_classes(specs, emit, marker)
+    tracer = start_tracer(config, emit, marker, prototxt, phase, specs, classes)
+    if tracer is None:
+        return
     real_streams = sys.stdout, sys.stderr
     sys.stdout, sys.stderr = LayerOutput(sys.stdout, "stdout", tracer), LayerOutput(sys.stderr, "stderr", tracer)
     try:
@@ -109,20 +85,68 @@ def run(config: dict, emit, marker: Marker) -> None:
         loss = loss_reader(net)
         for iteration in range(1, iterations + 1):
             run_pass(net, tracer, emit, iteration, training, loss)
-        emit({"event": "timings",
-              "forward_ms": {str(i): t / iterations for i, t in tracer.forward_ms.items()},
-              "backward_ms": {str(i): t / iterations for i, t in tracer.backward_ms.items()},
-              "blob_shapes": blob_shapes(net)})
-        if training:
-            if config["stats"]:
-                checks.check_diff_accumulation(net, tracer, config["seed"])
-                checks.check_loss_uses_top_diff(net, tracer)
-            propagate_down = {layer.name: list(layer.propagate_down) for layer in param.layer}
-            checks.check_backward_calls(net, tracer, propagate_down, bool(param.force_backward))
-        tracer.param_str_findings(saw_setup=True)
+        finish_passes(net, tracer, emit, iterations, param, training, config)
     finally:
         sys.stdout, sys.stderr = real_streams
         tracer.restore()
+
+
+def import_layer_classes(specs, emit, marker: Marker) -> list:
+    """Each Python layer's class, imported as Caffe would (marked, so a crash in the import names the layer),
+    and the "python_layers" event describing them."""
+    from .netload import import_layer_class  # noqa: PLC0415
+
+    classes, described = [], []
+    for spec in specs:
+        python = spec.python
+        assert python is not None  # python_layer_specs gives Python layers only
+        marker.mark(spec.name, "import", 0)
+        try:
+            cls = import_layer_class(spec)
+        except Exception as exc:
+            emit({"event": "exception", "layer": spec.name, "method": "import", "iteration": 0,
+                  **format_traceback(exc)})
+            raise
+        classes.append(cls)
+        described.append({"name": spec.name, "module": python.module, "class": python.layer,
+                          "source_file": class_source(cls), "param_str": python.param_str})
+    emit({"event": "python_layers", "layers": described})
+    return classes
+
+
+def start_tracer(config: dict, emit, marker: Marker, prototxt: Path, phase: str, specs, classes) -> Tracer | None:
+    """The fine-tuning view when weights are given, then the Tracer with the layer classes wrapped (before the
+    net is built, so setup is seen); None, with a "not_run" event, when Caffe would refuse the weights."""
+    if config.get("weights"):
+        from .finetune import finetune_view  # noqa: PLC0415
+
+        view = finetune_view(prototxt, Path(config["weights"]), phase)
+        emit({"event": "finetune", "view": view.to_dict()})
+        if not view.weights_loadable:  # Caffe would abort in CopyTrainedLayersFrom; the view names every mismatch
+            emit({"event": "not_run", "reason": f"Caffe would abort loading {Path(config['weights']).name} at layer "
+                                                f"{view.abort_at!r} (shape mismatch), so the net was not run."})
+            return None
+    tracer = Tracer(emit, stats=config["stats"], post_mortem=config["pdb"], marker=marker,
+                    python_layer_names=[s.name for s in specs])
+    tracer.wrap_classes(classes)
+    return tracer
+
+
+def finish_passes(net, tracer: Tracer, emit, iterations: int, param, training: bool, config: dict) -> None:
+    """After the passes: the layer times, the probes (training with statistics), the backward and param_str checks."""
+    from .netinfo import blob_shapes  # noqa: PLC0415
+
+    emit({"event": "timings",
+          "forward_ms": {str(i): t / iterations for i, t in tracer.forward_ms.items()},
+          "backward_ms": {str(i): t / iterations for i, t in tracer.backward_ms.items()},
+          "blob_shapes": blob_shapes(net)})
+    if training:
+        if config["stats"]:
+            checks.check_diff_accumulation(net, tracer, config["seed"])
+            checks.check_loss_uses_top_diff(net, tracer)
+        propagate_down = {layer.name: list(layer.propagate_down) for layer in param.layer}
+        checks.check_backward_calls(net, tracer, propagate_down, bool(param.force_backward))
+    tracer.param_str_findings(saw_setup=True)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -33,25 +33,31 @@ def pycaffe_folder(caffe) -> str:
 def read_net_parameter(prototxt: Path):
     """The net as Caffe's own schema reads it; a field this Caffe lacks is an InputError naming the forks that
     have it."""
+    return read_caffe_text(prototxt, "NetParameter", "net")
+
+
+def read_caffe_text(path: Path, message_type: str, what: str):
+    """A prototxt parsed as caffe_pb2.<message_type> (a net, a solver); a field this Caffe lacks is an InputError
+    naming the forks that have it, any other error one naming the line and column."""
     import caffe  # noqa: PLC0415 - only once pycaffe is importable
     from caffe.proto import caffe_pb2  # noqa: PLC0415
     from google.protobuf import text_format  # noqa: PLC0415
 
-    param = caffe_pb2.NetParameter()
+    param = getattr(caffe_pb2, message_type)()
     try:
-        text_format.Parse(read_prototxt_text(prototxt), param)  # UTF-8, regular files only, CR kept
+        text_format.Parse(read_prototxt_text(path), param)  # UTF-8, regular files only, CR kept
     except text_format.ParseError as exc:
         reason = str(exc).rstrip(".")
         unknown = unknown_field(reason)
         if unknown is None:
-            raise InputError(f"{prototxt} is not a valid Caffe net: {reason}.",
+            raise InputError(f"{path} is not a valid Caffe {what}: {reason}.",
                              "Fix the prototxt at the line and column named.") from exc
         message, name = unknown
         where = _LINE_COLUMN.match(reason)
         raise InputError(
-            f"{prototxt}:{where.group(1) + ':' if where else ''} the Caffe at {pycaffe_folder(caffe)} has no field "
+            f"{path}:{where.group(1) + ':' if where else ''} the Caffe at {pycaffe_folder(caffe)} has no field "
             f"'{name}' in {message}{from_which_fork(forks_with_field(message, name))}.",
-            f"The net was written for another Caffe: {POINT_AT_FORK}.") from exc
+            f"The {what} was written for another Caffe: {POINT_AT_FORK}.") from exc
     return param
 
 

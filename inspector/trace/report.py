@@ -7,13 +7,18 @@ TraceReport, so the command and a debugging session give the same records and fi
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from .training_report import TrainingReport
 
 PRINTED_LINES_SHOWN = 5  # a layer's printed lines in the text view; JSON has them all
 SEVERITY_LABELS = {"error": ("error", "red"), "warning": ("warn", "yellow"), "info": ("info", "dim")}
@@ -129,6 +134,7 @@ class TraceReport:
     not_run: str | None = None  # why the passes were never started (weights Caffe would abort loading)
     finetune: object | None = None  # the fine-tuning view (inspector.trace.finetune) when weights were given
     calls_left_out: int = 0  # calls of a long run's middle iterations not kept (runner.CallWindow)
+    training: TrainingReport | None = None  # the training view (training_report) of a solver's run
 
     @property
     def weights_loadable(self) -> bool:
@@ -159,6 +165,8 @@ class TraceReport:
         }
         if self.finetune is not None:
             out["finetune"] = self.finetune.to_dict() if hasattr(self.finetune, "to_dict") else self.finetune
+        if self.training is not None:
+            out["training"] = self.training.to_dict()
         return out
 
     # -- text view --
@@ -175,7 +183,9 @@ class TraceReport:
         if self.calls_left_out:
             yield Text(f"{self.calls_left_out:,} calls of the middle iterations left out (those with a finding or a "
                        "NaN/Inf kept); --format jsonl has every call", style="dim")
-        if self.losses:
+        if self.training is not None:
+            yield self.training
+        elif self.losses:
             yield Text("loss per iteration: " + ", ".join(f"{x:.6g}" for x in self.losses))
         if self.findings:
             yield self._findings_table()
@@ -376,6 +386,7 @@ class ReportBuilder:
         self.error: dict | None = None
         self.running: dict | None = None  # the Python layer call begun and not finished
         self.force_backward = False  # the net's force_backward, from the "net" event
+        self.handlers: dict[str, Callable[[dict], None]] = {}  # event kind -> its folder (the training view's)
 
     def _record(self, name: str) -> PythonLayerRecord:
         for record in self.report.python_layers:
@@ -395,6 +406,8 @@ class ReportBuilder:
                 if type(blob["shape"]) is tuple:
                     blob["shape"] = list(blob["shape"])
             self._record(call.pop("layer")).calls.append(call)
+        elif kind in self.handlers:
+            self.handlers[kind](event)
         elif kind == "python_layers":
             for spec in event["layers"]:
                 r.python_layers.append(PythonLayerRecord(spec["name"], spec["module"], spec["class"],
@@ -460,7 +473,8 @@ def write_last_trace(report: TraceReport, folder: Path | None = None) -> Path:
         folder.mkdir(exist_ok=True)
     except OSError as exc:
         raise OutputError(folder, exc.strerror or type(exc).__name__) from None
-    data = {"net": str(Path(report.net).resolve()), "phase": report.phase, "blob_shapes": report.blob_shapes,
+    net = report.training.net if report.training is not None and report.training.net else report.net  # a solver's
+    data = {"net": str(Path(net).resolve()), "phase": report.phase, "blob_shapes": report.blob_shapes,
             "param_shapes": {layer["name"]: layer["param_shapes"] for layer in report.layers if layer["param_shapes"]},
             "report": report.to_dict()}
     return write_output(folder / "last-trace.json", strict_json(data, indent=1))

@@ -57,6 +57,7 @@ from .events import encode_event, follow_event_log
 from .instrument import INSPECTOR_PACKAGE, Marker
 from .netload import existing_file
 from .report import Crash, ReportBuilder, TraceReport
+from .solverfile import is_solver_file
 
 NEEDS_BACKWARD = re.compile(r"\] (\S+) (needs|does not need) backward computation\.")
 FATAL_LINE = re.compile(r"^F\d{4} ")
@@ -69,7 +70,7 @@ CALL_ITERATIONS_KEPT = 100  # a long run's report keeps the calls of its first a
 class TraceOptions:
     net: Path
     phase: str = "train"
-    iterations: int = 2
+    iterations: int | None = 2  # None: the default for the file (a net's or a solver's)
     weights: Path | None = None
     inputs: dict[str, Path] = field(default_factory=dict)
     seed: int = 0
@@ -87,6 +88,10 @@ def validate(options: TraceOptions) -> TraceOptions:
                       for blob, p in options.inputs.items()}
     if options.phase not in ("train", "test"):
         raise InputError(f"Unknown phase {options.phase!r}.", "Use --phase train or --phase test.")
+    if options.iterations is None:  # a net runs 2 passes, a solver trains longer (training_child)
+        from .training_hooks import DEFAULT_ITERATIONS  # noqa: PLC0415
+
+        options.iterations = DEFAULT_ITERATIONS if is_solver_file(options.net) else 2
     if options.iterations < 1:
         raise InputError(f"--iterations must be at least 1, got {options.iterations}.", "Pass --iterations 1 or more.")
     validate_timeout(options.timeout)
@@ -390,32 +395,38 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
     """Trace the net in a child process; the report holds everything recorded, even after a crash, an
     interrupt or a timeout. The JSONL stream, when asked for, ends with an "end" event (end_event)."""
     options = validate(options)
+    assert options.iterations is not None  # validate() gave it the file's default
     config = {"net": str(options.net), "phase": options.phase, "iterations": options.iterations,
               "weights": str(options.weights) if options.weights else None,
               "inputs": {k: str(v) for k, v in options.inputs.items()}, "seed": options.seed,
               "stats": options.stats, "pdb": options.pdb}
     builder = ReportBuilder(str(options.net), options.phase, options.iterations, options.seed, options.stats)
     builder.report.finetune = finetune
+    module, progress_bar = "inspector.trace.child", _progress_bar(progress, options.iterations)
+    window = CallWindow(builder.report)
+    if is_solver_file(options.net):  # the training view: the solver trains its net (training_child)
+        from .training_hooks import TRAINING_CALL_ITERATIONS, start_training  # noqa: PLC0415
+
+        module, progress_bar = start_training(options, config, builder, progress)
+        window = CallWindow(builder.report, TRAINING_CALL_ITERATIONS)
 
     def write(line: str) -> None:
         if jsonl is not None:
             jsonl.write(line if line.endswith("\n") else line + "\n")
             jsonl.flush()
 
-    window = CallWindow(builder.report)
-    with _progress_bar(progress, options.iterations) as advance:
+    with progress_bar as advance:
         def on_event(line: str, event: dict) -> None:
             builder.add(event)
             write(line)
             kind = event.get("event")
-            if kind == "iteration":
+            if kind in ("iteration", "train_iteration"):
                 window.iteration_done(event["iteration"])
                 advance()
             elif kind == "finding":
                 window.finding(event)
 
-        child = run_child("inspector.trace.child", config, on_event, glog_level=0, interactive=options.pdb,
-                          timeout=options.timeout)
+        child = run_child(module, config, on_event, glog_level=0, interactive=options.pdb, timeout=options.timeout)
     log = child.log
     if log.needs_backward:
         event = {"event": "needs_backward", "layers": log.needs_backward}
@@ -437,8 +448,9 @@ class CallWindow:
     the last CALL_ITERATIONS_KEPT iterations, and in between only the calls with a finding or a NaN or Inf;
     the report counts the others (`calls_left_out`; a JSONL stream has every call)."""
 
-    def __init__(self, report: TraceReport):
+    def __init__(self, report: TraceReport, kept: int = CALL_ITERATIONS_KEPT):
         self.report = report
+        self.kept = kept  # iterations kept whole at each end
         self._decided: dict[str, int] = {}  # a layer's record -> how many of its first calls are kept for good
         self._findings: set[tuple[str, str, int]] = set()  # (layer, method, iteration) of each finding
 
@@ -446,9 +458,9 @@ class CallWindow:
         self._findings.add((event["layer"], event["method"], event["iteration"]))
 
     def iteration_done(self, iteration: int) -> None:
-        """The calls older than the last CALL_ITERATIONS_KEPT iterations, past the first ones, go unless notable."""
-        last_to_decide = iteration - CALL_ITERATIONS_KEPT
-        if last_to_decide <= CALL_ITERATIONS_KEPT:
+        """The calls older than the last `kept` iterations, past the first ones, go unless notable."""
+        last_to_decide = iteration - self.kept
+        if last_to_decide <= self.kept:
             return
         for record in self.report.python_layers:
             calls, start = record.calls, self._decided.get(record.name, 0)
@@ -456,7 +468,7 @@ class CallWindow:
             while end < len(calls) and calls[end]["iteration"] <= last_to_decide and not calls[end].get("probe"):
                 end += 1
             kept = [call for call in calls[start:end]
-                    if call["iteration"] <= CALL_ITERATIONS_KEPT or self._notable(record.name, call)]
+                    if call["iteration"] <= self.kept or self._notable(record.name, call)]
             self.report.calls_left_out += end - start - len(kept)
             record.calls = calls[:start] + kept + calls[end:]
             self._decided[record.name] = start + len(kept)
