@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both set everything up first.
-.PHONY: setup demo test bench
+.PHONY: setup demo test bench constraints
 
 setup:
 	@scripts/setup
@@ -7,8 +7,20 @@ setup:
 demo: setup
 	@scripts/demo
 
+# ruff and mypy, then the whole test suite
 test: setup
+	@scripts/lint
 	@scripts/test
 
 bench: setup
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; .venv/bin/python $$b || exit 1; done
+
+# After a change of dependencies: pin what installs now, unpinned, into a fresh environment.
+constraints:
+	@rm -rf build/constraints-venv && python3 -m venv build/constraints-venv
+	@build/constraints-venv/bin/python -m pip install -q --upgrade pip
+	@build/constraints-venv/bin/python -m pip install -q '.[pycaffe-deps,samples,test,lint]'
+	@{ sed -n '/^#/p' constraints.txt; build/constraints-venv/bin/python -m pip freeze --all \
+	   | grep -viE '^(setuptools|caffe-inspector)=='; } > constraints.txt.new && mv constraints.txt.new constraints.txt
+	@rm -rf build/constraints-venv
+	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) pins"

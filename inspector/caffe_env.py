@@ -15,7 +15,9 @@ This is the one module that knows how to find Caffe. Everything else asks it.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
+import json
 import os
 import re
 import subprocess
@@ -39,7 +41,7 @@ def provisioned_roots() -> list[Path]:
     root = cache_root()
     if not root.is_dir():
         return []
-    pyver = "py%d.%d" % sys.version_info[:2]
+    pyver = "py{}.{}".format(*sys.version_info[:2])
     built = [p.parent for p in root.glob("caffe-*/.built")]
     built.sort(key=lambda p: (p.name.endswith(pyver), p.stat().st_mtime), reverse=True)
     return [p / "src" for p in built if (p / "src").is_dir()]
@@ -75,7 +77,7 @@ def locate_pycaffe() -> PycaffeLocation:
         spec = None
     if spec is None or not spec.submodule_search_locations:
         return PycaffeLocation(None)
-    return PycaffeLocation(Path(list(spec.submodule_search_locations)[0]).resolve())
+    return PycaffeLocation(Path(next(iter(spec.submodule_search_locations))).resolve())
 
 
 def find_caffe_root(explicit: str | os.PathLike | None = None) -> Path:
@@ -145,7 +147,65 @@ def require_python_layer(caffe_module) -> None:
         )
 
 
-@functools.lru_cache(maxsize=None)
+@dataclass(frozen=True)
+class LayerRegistry:
+    """The layer types the importable Caffe registers, and where that Caffe is."""
+
+    types: frozenset[str]
+    package_dir: Path
+
+
+def _pycaffe_binary(package_dir: Path) -> Path | None:
+    found = sorted(package_dir.glob("_caffe*.so")) + sorted(package_dir.glob("_caffe*.pyd"))
+    return found[0] if found else None
+
+
+REGISTRY_TIMEOUT_SECONDS = 120
+
+
+def registered_layer_types() -> LayerRegistry | None:
+    """The layer types of the Caffe `import caffe` would load, or None when there is none (or it fails to load).
+
+    Asked of a child Python, not this process: a static command must not load Caffe (or crash with it),
+    and the answer is cached in the cache folder, keyed by the pycaffe extension's path, size and
+    modification time, so only the first run after a rebuild pays for importing Caffe.
+    """
+    location = locate_pycaffe()
+    if location.package_dir is None:
+        return None
+    binary = _pycaffe_binary(location.package_dir)
+    if binary is None:
+        return None
+    stat = binary.stat()
+    key = hashlib.sha256(f"{binary.resolve()}|{stat.st_size}|{stat.st_mtime_ns}|{sys.executable}".encode()).hexdigest()
+    cache_file = cache_root() / "layer-types" / f"{key[:32]}.json"
+    try:
+        types = json.loads(cache_file.read_text())
+        if isinstance(types, list) and all(isinstance(t, str) for t in types):
+            return LayerRegistry(frozenset(types), location.package_dir)
+    except (OSError, ValueError):
+        pass
+    script = "import json, sys, caffe; json.dump(sorted(caffe.layer_type_list()), sys.stdout)"
+    try:
+        proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                              timeout=REGISTRY_TIMEOUT_SECONDS, stdin=subprocess.DEVNULL,
+                              env=dict(os.environ, GLOG_minloglevel="2"))
+        types = json.loads(proc.stdout) if proc.returncode == 0 else None
+    except (OSError, subprocess.TimeoutExpired, ValueError):
+        types = None
+    if not isinstance(types, list):
+        return None
+    try:  # a cache that cannot be written only costs the next run the same import
+        cache_file.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        tmp = cache_file.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(types))
+        os.replace(tmp, cache_file)
+    except OSError:
+        pass
+    return LayerRegistry(frozenset(types), location.package_dir)
+
+
+@functools.cache
 def system_include_dirs(compiler: str = "c++") -> tuple[str, ...]:
     """The system C++ compiler's #include <...> search list (libclang's wheel ships none of it)."""
     try:

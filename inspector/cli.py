@@ -2,18 +2,24 @@
 
 Nothing here computes anything. Each command calls one library function and hands its result
 object to inspector.render. Every InspectorError becomes its message and remedy on stderr with
-the error's exit code (2 bad input, 1 failed check); an unexpected exception is reported in one
-line with a pointer to --debug, which re-raises it with its traceback.
+the error's exit code (2 bad input, 1 failed check); an unexpected exception is a bug in
+inspector: one line, a "please report" with a pointer to --debug (which re-raises it with its
+traceback), exit 70. Output files (trace --out, graph -o) are checked before the run and
+written through inspector.outputs, so a failing run never truncates them.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
 from rich.text import Text
 
-from . import __version__
-from .errors import EXIT_BAD_INPUT, EXIT_CHECK_FAILED, InspectorError
+from .errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_INTERNAL_ERROR,
+    InspectorError,
+)
 from .render import emit, stderr_console
 
 FORMAT_CHOICE = click.Choice(["text", "json"])
@@ -21,11 +27,33 @@ FORMAT_CHOICE = click.Choice(["text", "json"])
 
 def report_error(exc: InspectorError) -> None:
     console = stderr_console()
-    console.print(f"[bold red]error:[/] {exc.message}", markup=True, highlight=False)
+    console.print(Text.assemble(("error:", "bold red"), " ", exc.message))
     if exc.details:
-        console.print(Text(exc.details))  # Text: a glog line's brackets are not markup
+        console.print(Text(exc.details))
     if exc.remedy:
-        console.print(f"[dim]hint:[/] {exc.remedy}", markup=True, highlight=False)
+        console.print(Text.assemble(("hint:", "dim"), " ", exc.remedy))
+
+
+def warn(message: str) -> None:
+    """A one-line warning on stderr that changes neither the report nor the exit code."""
+    stderr_console().print(Text.assemble(("warning:", "yellow"), " ", message))
+
+
+def _describe(exc: BaseException) -> str:
+    """`Type: message` of an exception, even one whose __str__ itself fails."""
+    try:
+        text = str(exc)
+    except Exception:  # noqa: BLE001 - the report of a bug must not be a second bug
+        text = "(its message cannot be shown)"
+    first_line = text.strip().splitlines()[0] if text.strip() else ""
+    return f"{type(exc).__name__}: {first_line}" if first_line else type(exc).__name__
+
+
+def report_internal_error(exc: BaseException) -> None:
+    stderr_console().print(
+        Text.assemble(("internal error:", "bold red"), f" {_describe(exc)}\n", ("hint:", "dim"),
+                      " this is a bug in inspector; please report it with the traceback of "
+                      "`inspector --debug ...` (the same command with --debug first)."))
 
 
 class InspectorGroup(click.Group):
@@ -45,16 +73,24 @@ class InspectorGroup(click.Group):
         except Exception as exc:
             if ctx.meta.get("debug"):
                 raise
-            stderr_console().print(
-                f"[bold red]internal error:[/] {type(exc).__name__}: {exc}\n"
-                "[dim]hint:[/] run again with `inspector --debug ...` for the traceback, and report it.",
-                highlight=False,
-            )
-            ctx.exit(EXIT_CHECK_FAILED)
+            report_internal_error(exc)
+            ctx.exit(EXIT_INTERNAL_ERROR)
+
+
+def print_versions(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    """--version: inspector's version and those of what it stands on, as a bug report needs them."""
+    if not value or ctx.resilient_parsing:
+        return
+    from .doctor import installed_versions
+
+    for line in installed_versions():
+        click.echo(line)
+    ctx.exit(0)
 
 
 @click.group(cls=InspectorGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, prog_name="inspector")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=print_versions,
+              help="Show the versions of inspector, Python, pycaffe and libclang, and exit.")
 @click.option("--debug", is_flag=True, help="Show the full traceback of an internal error.")
 @click.pass_context
 def main(ctx: click.Context, debug: bool) -> None:
@@ -71,7 +107,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 @main.command()
-@click.option("--caffe-root", type=click.Path(file_okay=False), help="Caffe source tree (default: $CAFFE_ROOT, pycaffe's tree, the provisioned build).")
+@click.option("--caffe-root", type=click.Path(file_okay=False),
+              help="Caffe source tree (default: $CAFFE_ROOT, pycaffe's tree, the provisioned build).")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True)
 def doctor(caffe_root: str | None, fmt: str) -> None:
     """Check pycaffe, the Python layer, Caffe's source, libclang and Graphviz; print the fix for each failure."""
@@ -85,7 +122,8 @@ def doctor(caffe_root: str | None, fmt: str) -> None:
 # ---- explain ----
 @main.command()
 @click.argument("target")
-@click.option("--caffe-root", type=click.Path(file_okay=False), help="Caffe source tree (default: $CAFFE_ROOT, pycaffe's tree, the provisioned build).")
+@click.option("--caffe-root", type=click.Path(file_okay=False),
+              help="Caffe source tree (default: $CAFFE_ROOT, pycaffe's tree, the provisioned build).")
 @click.option("--format", "fmt", type=click.Choice(["text", "markdown", "json"]), default="text", show_default=True)
 @click.option("--no-cache", is_flag=True, help="Parse again even when nothing changed since the last run.")
 def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool) -> None:
@@ -95,28 +133,39 @@ def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool) -> No
     """
     from .explain import explain as explain_target
 
-    emit(explain_target(target, caffe_root, use_cache=not no_cache), fmt)
+    report = explain_target(target, caffe_root, use_cache=not no_cache)
+    emit(report, fmt)
+    sys.exit(EXIT_CHECK_FAILED if report.partial else 0)  # a partial reading is not a clean one
 
 
 # ---- trace ----
 @main.command()
 @click.argument("net", type=click.Path(dir_okay=False))
 @click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
-@click.option("--iterations", type=click.IntRange(min=1), default=2, show_default=True, help="Forward (+ backward) passes to run.")
+@click.option("--iterations", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Forward (+ backward) passes to run.")
 @click.option("--weights", type=click.Path(dir_okay=False), help="A .caffemodel to load (with the fine-tuning view).")
-@click.option("--input", "inputs", multiple=True, metavar="BLOB=FILE.npy", help="Data for an input blob (default: seeded random).")
+@click.option("--input", "inputs", multiple=True, metavar="BLOB=FILE.npy",
+              help="Data for an input blob (default: seeded random).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "jsonl"]), default="text", show_default=True)
 @click.option("--out", type=click.Path(dir_okay=False), help="Write the output here (jsonl: events as they happen).")
 @click.option("--pdb", "post_mortem", is_flag=True, help="Open a post-mortem debugger where a Python layer raises.")
 @click.option("--no-stats", is_flag=True, help="Record shapes and timings only (no data/diff statistics, no probes).")
-def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, no_stats) -> None:
-    """Run NET in real Caffe; record every Python layer call, time every layer, check the layer contract."""
+@click.option("--timeout", type=float, metavar="SECONDS",
+              help="End the run after this long and report the layer and method still running.")
+def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, no_stats, timeout) -> None:
+    """Run NET in real Caffe; record every Python layer call, time every layer, check the layer contract.
+
+    Ctrl-C (or SIGTERM, SIGHUP) ends the run and prints what was recorded, naming the layer and method that
+    were running; the exit code is then 128 + the signal's number (130 for Ctrl-C).
+    """
     from pathlib import Path
 
     from .errors import InputError
+    from .outputs import OutputError, OutputStream, check_output
     from .trace.report import write_last_trace
-    from .trace.runner import TraceOptions, run_trace
+    from .trace.runner import TraceOptions, exit_status, run_trace, summary_line
 
     parsed = {}
     for item in inputs:
@@ -125,18 +174,22 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
             raise InputError(f"--input {item!r} is not BLOB=FILE.npy.", "Write it as --input data=batch.npy.")
         parsed[blob] = Path(path)
     options = TraceOptions(Path(net), phase, iterations, Path(weights) if weights else None, parsed, seed,
-                           stats=not no_stats, pdb=post_mortem)
-    stream = open(out, "w") if out else None
-    try:
+                           stats=not no_stats, pdb=post_mortem, timeout=timeout)
+    if out:
+        check_output(out, [net, weights, *parsed.values()])
+    # --out is renamed into place only once the report is complete; a failing run leaves the old file
+    with OutputStream(out) if out else contextlib.nullcontext() as stream:
         jsonl = (stream or sys.stdout) if fmt == "jsonl" else None
         report = run_trace(options, jsonl=jsonl, progress=fmt != "jsonl" and sys.stderr.isatty())
-        write_last_trace(report)
+        try:
+            write_last_trace(report)
+        except OutputError as exc:
+            warn(f"{exc.message} The report is complete; only `inspector graph` without a net will not find it.")
         if fmt != "jsonl":  # jsonl went out event by event
             emit(report, fmt, stream)
-    finally:
-        if stream:
-            stream.close()
-    sys.exit(0 if report.ok else EXIT_CHECK_FAILED)
+    if out:  # the terminal still learns how the run ended
+        stderr_console().print(Text(f"{summary_line(report)}; report in {out}"))
+    sys.exit(exit_status(report))
 
 
 # ---- gradcheck ----
@@ -146,13 +199,16 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
 @click.option("--step", type=float, default=1e-2, show_default=True, help="Finite-difference step.")
 @click.option("--threshold", type=float, default=1e-2, show_default=True,
               help="Caffe's rule: |analytic - numeric| <= threshold * max(|analytic|, |numeric|, 1).")
-@click.option("--samples", type=int, default=64, show_default=True, help="Elements checked per blob (all of a smaller blob).")
+@click.option("--samples", type=int, default=64, show_default=True,
+              help="Elements checked per blob (all of a smaller blob).")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
 @click.option("--input", "inputs", multiple=True, metavar="BLOB=FILE.npy", help="Data for an input blob (default: seeded random).")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True)
+@click.option("--timeout", type=float, metavar="SECONDS",
+              help="End the check after this long and report what was running.")
 def gradcheck(net: str, layer_name: str, step: float, threshold: float, samples: int, seed: int, phase: str,
-              inputs: tuple[str, ...], fmt: str) -> None:
+              inputs: tuple[str, ...], fmt: str, timeout: float | None) -> None:
     """Check a layer's backward against central differences, on the bottoms the net feeds it."""
     from pathlib import Path
 
@@ -160,7 +216,7 @@ def gradcheck(net: str, layer_name: str, step: float, threshold: float, samples:
     from .trace.netload import input_options
 
     report = run_gradcheck(Path(net), layer_name, step=step, threshold=threshold, samples=samples, seed=seed,
-                           phase=phase, inputs=input_options(inputs))
+                           phase=phase, inputs=input_options(inputs), timeout=timeout)
     emit(report, fmt)
     sys.exit(0 if report.passed else EXIT_CHECK_FAILED)
 

@@ -3,22 +3,35 @@
 Checks, each independent of the others so one failure does not hide the rest:
 pycaffe importable (probed in a child process, since a broken Caffe build can abort the
 interpreter), the Python layer compiled in, Caffe's source tree, libclang with the system's C++
-headers, and Graphviz's dot.
+headers, Graphviz's dot and matplotlib. pycaffe cannot come from pip, so its fix says how to point
+this Python at the user's own Caffe; run from a checkout, it names the checkout's `make setup` too.
+
+`installed_versions()` gives the same facts in four lines for `inspector --version`.
 """
 from __future__ import annotations
 
+import importlib.metadata
 import json
+import platform
 import shutil
 import subprocess
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from rich.table import Table
+from rich.text import Text
 
-from . import caffe_env
+from . import DISTRIBUTION_NAME, __version__, caffe_env
 from .errors import InspectorError
 
 SETUP = caffe_env.INSTALL_COMMAND
+# A checkout has the scripts that build Caffe; an installed wheel does not.
+IN_CHECKOUT = (Path(__file__).resolve().parent.parent / "scripts" / "install-caffe").is_file()
+POINT_AT_PYCAFFE = "put your Caffe's python/ folder on PYTHONPATH"
+# pip's names for the modules pycaffe imports when `import caffe` runs (python/caffe/{pycaffe,io,net_spec}.py)
+PIP_NAME_OF_PYCAFFE_IMPORT = {"skimage": "scikit-image", "google": "protobuf", "six": "six", "scipy": "scipy",
+                              "numpy": "numpy"}
 
 _PYCAFFE_PROBE = r"""
 import json, os
@@ -31,6 +44,8 @@ try:
     out["layer_types"] = list(caffe.layer_type_list())
 except BaseException as exc:
     out["error"] = "%s: %s" % (type(exc).__name__, exc)
+    if isinstance(exc, ImportError) and exc.name and exc.name.split(".")[0] != "caffe":
+        out["missing_module"] = exc.name.split(".")[0]
 print(json.dumps(out))
 """
 
@@ -64,12 +79,12 @@ class DoctorReport:
         table.add_column("found", overflow="fold")
         table.add_column("fix", overflow="fold")
         for c in self.checks:
-            mark = "[green]ok[/]" if c.ok else "[red]FAIL[/]"
-            table.add_row(c.name, mark, c.found, c.fix or "")
+            mark = Text("ok", "green") if c.ok else Text("FAIL", "red")
+            table.add_row(c.name, mark, Text(c.found), Text(c.fix or ""))  # Text: paths and fixes are not markup
         yield table
         failed = [c for c in self.checks if not c.ok]
-        yield ("[green]All checks passed.[/]" if not failed
-               else f"[red]{len(failed)} of {len(self.checks)} checks failed.[/]")
+        yield (Text("All checks passed.", "green") if not failed
+               else Text(f"{len(failed)} of {len(self.checks)} checks failed.", "red"))
 
 
 def probe_pycaffe(python: str = sys.executable) -> dict:
@@ -84,12 +99,22 @@ def probe_pycaffe(python: str = sys.executable) -> dict:
     return json.loads(lines[-1])
 
 
+def pycaffe_fix() -> str:
+    """How to make `import caffe` work here: pip cannot install it, the user points at their own build."""
+    if IN_CHECKOUT:
+        return f"{SETUP}  (or {POINT_AT_PYCAFFE})"
+    return f"{POINT_AT_PYCAFFE}: export PYTHONPATH=/path/to/caffe/python  (pip cannot install pycaffe)"
+
+
 def check_pycaffe(probe: dict) -> list[Check]:
     if "error" in probe:
+        missing = probe.get("missing_module")
+        fix = (f"pip install {PIP_NAME_OF_PYCAFFE_IMPORT.get(missing, missing)}  (pycaffe imports {missing}; "
+               f"pip install '{DISTRIBUTION_NAME}[pycaffe-deps]' brings all that pycaffe imports)"
+               if missing else pycaffe_fix())
         return [
-            Check("pycaffe importable", False, probe["error"],
-                  f"{SETUP}  (or put your Caffe's python/ folder on PYTHONPATH)"),
-            Check("Python layer compiled in", False, "unknown: pycaffe did not import", SETUP),
+            Check("pycaffe importable", False, probe["error"], fix),
+            Check("Python layer compiled in", False, "unknown: pycaffe did not import", fix),
         ]
     has_python = "Python" in probe["layer_types"]
     return [
@@ -98,7 +123,8 @@ def check_pycaffe(probe: dict) -> list[Check]:
             "Python layer compiled in", has_python,
             f"'Python' among {len(probe['layer_types'])} layer types" if has_python
             else "no 'Python' layer type: nets with Python layers fail with 'Unknown layer type: Python'",
-            None if has_python else f"rebuild Caffe with WITH_PYTHON_LAYER=1, or run {SETUP}",
+            None if has_python else "rebuild Caffe with WITH_PYTHON_LAYER=1"
+            + (f", or run {SETUP}" if IN_CHECKOUT else " (cmake -DBUILD_python_layer=ON)"),
         ),
     ]
 
@@ -107,7 +133,9 @@ def check_caffe_source(caffe_root: str | None) -> Check:
     try:
         root = caffe_env.find_caffe_root(caffe_root)
     except InspectorError as exc:
-        return Check("Caffe source tree", False, exc.message, f"{SETUP}  (or --caffe-root DIR / CAFFE_ROOT)")
+        fix = (f"{SETUP}  (or --caffe-root DIR / CAFFE_ROOT)" if IN_CHECKOUT
+               else "export CAFFE_ROOT=/path/to/caffe (your Caffe's source tree), or pass --caffe-root DIR")
+        return Check("Caffe source tree", False, exc.message, fix)
     header = caffe_env.python_layer_header(root)
     if header is None:
         return Check("Caffe source tree", False, f"{root} has no python_layer.hpp",
@@ -137,10 +165,22 @@ def check_libclang() -> Check:
 def check_dot() -> Check:
     dot = shutil.which("dot")
     if dot is None:
-        return Check("Graphviz dot", False, "dot not on PATH (needed for SVG/PNG/PDF)", "apt-get install graphviz")
+        return Check("Graphviz dot", False,
+                     "dot not on PATH: graph -o cannot write .svg, .png or .pdf "
+                     "(.dot, .json, .graphml, .mmd need no dot)",
+                     "apt-get install graphviz  (conda install graphviz; brew install graphviz)")
     proc = subprocess.run([dot, "-V"], capture_output=True, text=True)
     return Check("Graphviz dot", proc.returncode == 0, f"{dot}: {proc.stderr.strip() or proc.stdout.strip()}",
                  None if proc.returncode == 0 else "apt-get install --reinstall graphviz")
+
+
+def check_matplotlib() -> Check:
+    try:
+        import matplotlib  # noqa: PLC0415 - only doctor and the training plot need it
+    except ImportError as exc:
+        return Check("matplotlib", False, f"not importable ({exc}): trace --plot cannot draw the training curves",
+                     f"pip install matplotlib  (it is a dependency of {DISTRIBUTION_NAME}: reinstall it)")
+    return Check("matplotlib", True, f"{matplotlib.__version__} ({Path(matplotlib.__file__).parent})")
 
 
 def run_doctor(caffe_root: str | None = None) -> DoctorReport:
@@ -149,4 +189,34 @@ def run_doctor(caffe_root: str | None = None) -> DoctorReport:
     report.checks.append(check_caffe_source(caffe_root))
     report.checks.append(check_libclang())
     report.checks.append(check_dot())
+    report.checks.append(check_matplotlib())
     return report
+
+
+def libclang_version(cindex) -> str:
+    """The loaded library's own version string, else the version of the installed libclang wheel."""
+    try:
+        get_version = cindex.conf.lib.clang_getClangVersion  # not among the binding's registered functions
+        get_version.argtypes, get_version.restype = [], cindex._CXString
+        return cindex._CXString.from_result(get_version()).removeprefix("clang version ")
+    except Exception:  # an older binding without _CXString.from_result
+        return importlib.metadata.version("libclang")
+
+
+def installed_versions() -> list[str]:
+    """inspector's, Python's, pycaffe's and libclang's versions with where each is: what a bug report needs."""
+    lines = [f"{DISTRIBUTION_NAME} {__version__} (the inspector command, {Path(__file__).resolve().parent})",
+             f"Python {platform.python_version()} ({sys.executable})"]
+    probe = probe_pycaffe()
+    if "error" in probe:
+        lines.append(f"pycaffe: not importable ({probe['error']}); `inspector doctor` says what to do")
+    else:
+        layer = "with" if "Python" in probe["layer_types"] else "WITHOUT"
+        lines.append(f"pycaffe {probe['version']} ({probe['path']}, {layer} the Python layer)")
+    try:
+        cindex = caffe_env.load_cindex()
+    except InspectorError as exc:
+        lines.append(f"libclang: {exc.message}")
+    else:
+        lines.append(f"libclang {libclang_version(cindex)} ({cindex.conf.get_filename()})")
+    return lines

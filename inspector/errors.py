@@ -2,13 +2,15 @@
 
 Every expected failure is an InspectorError: one line saying what is wrong and one saying
 what to do. The CLI prints both and exits with the error's code (2 for bad usage or input,
-1 for a check that ran and failed); nothing else reaches the user as a traceback.
+1 for a check that ran and failed); anything else is a bug in inspector, reported in one line
+with exit 70 (EX_SOFTWARE), never as a traceback.
 """
 from __future__ import annotations
 
 EXIT_OK = 0
 EXIT_CHECK_FAILED = 1
 EXIT_BAD_INPUT = 2
+EXIT_INTERNAL_ERROR = 70  # EX_SOFTWARE (sysexits.h): a bug in inspector, not in the user's net
 
 
 class InspectorError(Exception):

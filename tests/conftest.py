@@ -1,9 +1,15 @@
-"""Shared fixtures: the real Caffe tree, the CLI run as a user runs it."""
+"""Shared fixtures: the real Caffe tree, pycaffe, a Python without pycaffe, the CLI run as a user runs it.
+
+A test that needs pycaffe carries the `caffe` marker (`pytestmark = pytest.mark.caffe` for a whole module),
+so that `pytest -m "not caffe"` runs where Caffe cannot be imported; one that asks for the `caffe` fixture
+without the marker stops the run at collection.
+"""
 from __future__ import annotations
 
 import os
 import subprocess
 import sys
+import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,3 +54,29 @@ def caffe():
     require_python_layer(module)
     module.set_mode_cpu()
     return module
+
+
+@pytest.fixture(scope="session")
+def python_without_pycaffe(tmp_path_factory) -> Path:
+    """A Python with inspector and its dependencies but no pycaffe: a venv that sees this Python's
+    site-packages as a plain path, so the .pth that links pycaffe there is not processed."""
+    import inspector
+
+    # the inspector under test: the checkout, or the installed wheel when the tests run against one
+    inspector_parent = Path(inspector.__file__).resolve().parent.parent
+    venv = tmp_path_factory.mktemp("nocaffe") / "venv"
+    subprocess.run([sys._base_executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = Path(subprocess.check_output(
+        [str(venv / "bin" / "python"), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        text=True).strip())
+    site.joinpath("project.pth").write_text(f"{inspector_parent}\n{sysconfig.get_paths()['purelib']}\n")
+    return venv / "bin" / "python"
+
+
+def pytest_collection_modifyitems(config, items):
+    unmarked = [item.nodeid for item in items
+                if "caffe" in getattr(item, "fixturenames", ()) and item.get_closest_marker("caffe") is None]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use the caffe fixture without the caffe marker; add @pytest.mark.caffe "
+            "(or pytestmark = pytest.mark.caffe for the module):\n  " + "\n  ".join(unmarked))

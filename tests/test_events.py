@@ -1,5 +1,6 @@
-"""The event log between the trace child and its parent (lines in order, growth, a writer that dies mid-line),
-and the statistics the events carry."""
+"""The event log between the trace child and its parent (lines in order, growth, a writer that dies mid-line,
+starting again from the top once read, strict JSON), and the statistics the events carry."""
+import json
 import math
 import multiprocessing
 import os
@@ -7,7 +8,12 @@ import os
 import numpy as np
 import pytest
 
-from inspector.trace.events import EventLog, encode_event, follow_event_log
+from inspector.trace.events import (
+    EventLog,
+    decode_event,
+    encode_event,
+    follow_event_log,
+)
 from inspector.trace.instrument import array_stats
 
 
@@ -37,6 +43,24 @@ def test_non_finite_numbers_survive(tmp_path):
     assert math.isnan(event["loss"])
 
 
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
+def test_lines_are_strict_json_with_non_finite_values_named_in_a_field():
+    event = {"event": "result", "report": {"blobs": [{"analytic": math.inf, "numeric": 1.5}],
+                                           "a/b": -math.inf}, "loss": math.nan}
+    line = encode_event(event)
+    strict = json.loads(line, parse_constant=_reject_constant)
+    assert strict["loss"] is None and strict["report"]["blobs"][0]["analytic"] is None
+    assert strict["nonfinite"] == {"/report/blobs/0/analytic": "Infinity", "/report/a~1b": "-Infinity",
+                                   "/loss": "NaN"}
+    back = decode_event(line)
+    assert math.isnan(back["loss"]) and back["report"]["blobs"][0]["analytic"] == math.inf
+    assert back["report"]["a/b"] == -math.inf and "nonfinite" not in back
+    assert json.loads(encode_event({"event": "finding", "message": "ok"})) == {"event": "finding", "message": "ok"}
+
+
 def _write_then_die(path):
     log = EventLog(path)
     log.emit({"event": "call", "n": 1})
@@ -53,6 +77,26 @@ def test_what_a_dead_writer_wrote_is_read_and_a_cut_line_is_not(tmp_path):
     follow_event_log(path, lambda: process.exitcode is not None, lambda line, event: seen.append(event), 0.01)
     assert process.exitcode == 3
     assert seen == [{"event": "call", "n": 1}]
+
+
+def _write_many(path, count, rotate_after):
+    log = EventLog(path, rotate_after=rotate_after)
+    for i in range(count):
+        log.emit({"event": "call", "i": i, "pad": "x" * 200})
+    os._exit(0)
+
+
+def test_a_rotating_log_keeps_its_size_and_loses_no_line(tmp_path):
+    """50,000 lines (12 MB) through a log that starts again past 64 KiB once its reader has caught up."""
+    path = tmp_path / "events"
+    path.touch()
+    process = multiprocessing.get_context("fork").Process(target=_write_many, args=(path, 50_000, 1 << 16))
+    process.start()
+    seen = []
+    follow_event_log(path, lambda: process.exitcode is not None, lambda line, event: seen.append(event["i"]), 0.001)
+    assert process.exitcode == 0
+    assert seen == list(range(50_000))
+    assert path.stat().st_size == EventLog.INITIAL_SIZE  # never grew past its first megabyte
 
 
 def test_an_empty_log_ends_when_the_writer_has(tmp_path):

@@ -13,6 +13,8 @@ from rich.console import Console
 from conftest import SAMPLE_NETS, run_cli
 from inspector.render import to_json
 
+pytestmark = pytest.mark.caffe  # every test here runs a net in pycaffe
+
 NETS = Path(__file__).resolve().parent / "nets_gradcheck"
 BASE = NETS / "finetune_base.prototxt"
 NEW = NETS / "finetune_new.prototxt"
@@ -182,3 +184,13 @@ def test_cli_trace_weights_mismatch_exits_1_with_json_view(base_weights):
     view = json.loads(result.stdout)["finetune"]
     assert (view["weights_loadable"], view["abort_at"], view["mismatched"]) == (False, "ip2", ["ip2", "ip3"])
     assert view["frozen"] == ["ip1", "frozen_head"]
+
+
+def test_cli_trace_weights_mismatch_says_the_net_was_not_run(base_weights):
+    result = run_cli("trace", NEW, "--weights", base_weights)
+    assert result.returncode == 1
+    assert "NOT RUN: Caffe would abort loading base.caffemodel at layer 'ip2' (shape mismatch)" in result.stdout
+    assert "No findings." not in result.stdout
+    data = json.loads(run_cli("trace", NEW, "--weights", base_weights, "--format", "json").stdout)
+    assert (data["ok"], data["completed"], data["crash"]) == (False, False, None)
+    assert data["not_run"].startswith("Caffe would abort loading")

@@ -9,6 +9,8 @@ import pytest
 
 from conftest import SAMPLE_NETS, run_cli
 
+pytestmark = pytest.mark.caffe  # every test here runs a net in pycaffe
+
 NETS = Path(__file__).resolve().parent / "nets_gradcheck"
 LAYERS = NETS / "layers.prototxt"
 LABELS = NETS / "labels.prototxt"

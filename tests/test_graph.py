@@ -10,8 +10,9 @@ import networkx as nx
 import pytest
 
 from inspector.errors import InputError
-from inspector.graph import build_graph, graph_net, to_dot
-from inspector.prototxt import read_net
+from inspector.graph import build_graph, graph_net, run_lints, to_dot
+from inspector.graph.report import make_report
+from inspector.prototxt import parse_net, read_net
 
 NETS = Path(__file__).parent / "nets_static"
 TRIPLET = Path(__file__).parent.parent / "sample_nets" / "triplet" / "train.prototxt"
@@ -240,3 +241,105 @@ def test_caffes_autoencoder_example_reuses_the_layer_name_loss(caffe_root):
     assert report.errors == []
     assert [(f.code, f.severity, f.layer) for f in report.lints if f.code == "duplicate-layer-name"] == [
         ("duplicate-layer-name", "warning", "loss")]
+
+
+# ---- phase-aware lints ----
+def test_a_file_written_for_test_only_is_drawn_for_test_without_false_errors():
+    report = graph_net(NETS / "test_only.prototxt")
+    assert report.phase == "TEST" and report.errors == []
+    assert report.phase_note.startswith("no --phase given: drawn for TEST, the phase this file is written for")
+    assert report.to_dict()["phase_note"] == report.phase_note
+
+
+def test_a_net_for_both_phases_is_still_drawn_for_train_without_a_note(caffe_root):
+    report = graph_net(caffe_root / "examples" / "mnist" / "lenet_train_test.prototxt")
+    assert report.phase == "TRAIN" and report.phase_note is None and report.errors == []
+
+
+def test_an_undefined_bottom_another_phase_defines_says_under_which():
+    report = graph_net(NETS / "test_only.prototxt", phase="train")
+    messages = {(f.layer, f.blob): f.message for f in report.errors}
+    assert set(messages) == {("conv1", "data"), ("accuracy", "label"), ("loss", "label")}
+    assert all(m.endswith("(it exists under --phase test)") for m in messages.values())
+
+
+def test_an_undefined_bottom_a_stage_defines_names_the_stage(caffe_root):
+    report = graph_net(caffe_root / "examples" / "mnist" / "mnist_autoencoder.prototxt", phase="test")
+    assert report.errors and all(f.message.endswith("(it exists under --stage test-on-train)") for f in report.errors)
+
+
+def test_a_truly_undefined_bottom_gets_no_hint():
+    report = graph_net(NETS / "lint_problems.prototxt", phase="train")
+    assert [f for f in report.errors if f.code == "undefined-bottom" and "exists under" in f.message] == []
+
+
+# ---- wiring as Caffe builds it ----
+def test_an_in_place_layer_on_a_net_input_is_a_new_version_of_the_input():
+    net = parse_net('input: "data"\ninput_shape { dim: 1 dim: 3 }\n'
+                    'layer { name: "relu" type: "ReLU" bottom: "data" top: "data" }\n')
+    netgraph = build_graph(net, "TRAIN")
+    assert list(netgraph.graph.predecessors("layer:relu")) == ["blob:data"]
+    assert list(netgraph.graph.successors("layer:relu")) == ["blob:data@1"]
+    assert netgraph.findings == []
+
+
+def test_a_layer_rewriting_a_net_input_not_in_place_is_produced_twice():
+    net = parse_net('input: "data"\nlayer { name: "d" type: "DummyData" top: "data" }\n')
+    findings = build_graph(net, "ALL").findings
+    assert [(f.code, f.layer) for f in findings] == [("top-produced-twice", "d")]
+    assert "already produced by the net input" in findings[0].message
+
+
+def test_a_misspelt_bottom_on_an_in_place_layer_is_an_unknown_bottom_not_a_cycle():
+    net = parse_net('input: "data"\ninput_shape { dim: 1 dim: 3 }\n'
+                    'layer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip" }\n'
+                    'layer { name: "relu" type: "ReLU" bottom: "ipx" top: "ipx" }\n')
+    netgraph = build_graph(net, "TRAIN")
+    lints = run_lints(netgraph)
+    assert [(f.code, f.layer, f.blob) for f in lints if f.severity == "error"] == [("undefined-bottom", "relu", "ipx")]
+    assert "Unknown bottom blob" in lints[0].message
+    assert nx.is_directed_acyclic_graph(netgraph.graph)
+
+
+def test_graphml_stays_well_formed_with_control_characters_in_names(tmp_path):
+    net = tmp_path / "ctl.prototxt"
+    net.write_text('name: "n\\x01"\ninput: "da\\x1bta"\ninput_shape { dim: 1 }\n'
+                   'layer { name: "r\\x00\\x0b" type: "ReLU" bottom: "da\\x1bta" top: "out\\x7f"\n'
+                   '  python_param { param_str: "\\x02" } }\n')
+    graph_net(net, output=tmp_path / "net.graphml")
+    text = (tmp_path / "net.graphml").read_text()
+    ET.fromstring(text)  # well-formed XML
+    read_back = nx.read_graphml(tmp_path / "net.graphml")
+    assert "layer:r\\x00\\x0b" in read_back.nodes and "blob:da\\x1bta" in read_back.nodes
+
+
+def test_node_link_json_is_strict_json(tmp_path):
+    net = tmp_path / "nan.prototxt"
+    net.write_text('input: "d"\nlayer { name: "l" type: "EuclideanLoss" bottom: "d" bottom: "d" top: "l" '
+                   'loss_weight: inf }\n')
+    graph_net(net, output=tmp_path / "net.json")
+
+    def refuse(constant):
+        raise AssertionError(f"non-standard JSON constant {constant}")
+
+    data = json.loads((tmp_path / "net.json").read_text(), parse_constant=refuse)
+    assert "Infinity" in data["nonfinite"].values()
+
+
+def test_param_count_of_a_shape_that_does_not_fit_the_layer_is_unknown_not_a_crash(tmp_path):
+    net = parse_net('input: "data"\nlayer { name: "c" type: "Convolution" bottom: "data" top: "c" '
+                    'convolution_param { num_output: 4 kernel_size: 3 group: 0 } }\n'
+                    'layer { name: "b" type: "BatchNorm" bottom: "c" top: "b" }\n')
+    netgraph = build_graph(net, "TRAIN", blob_shapes={"data": [1, 3, 8, 8], "c": [4]})
+    report = make_report(netgraph, [])
+    assert report.summary.params_uncounted == ["c", "b"]
+
+
+def test_a_word_where_a_layer_param_needs_a_number_is_a_value_error_with_position(tmp_path):
+    shapes = tmp_path / "shapes.json"
+    shapes.write_text(json.dumps({"blob_shapes": {"data": [1, 3, 8, 8]}}))
+    net = tmp_path / "net.prototxt"
+    net.write_text('input: "data"\nlayer { name: "ip" type: "InnerProduct" bottom: "data" top: "ip"\n'
+                   '  inner_product_param { num_output: many } }\n')
+    with pytest.raises(InputError, match=r"net.prototxt:3:25: field 'num_output' expects an integer, not many"):
+        graph_net(net, shapes=shapes)

@@ -88,6 +88,7 @@ def test_static_promise_holds_on_the_command_line(tmp_path):
     assert (tmp_path / "out.svg").is_file() and not (tmp_path / "net" / "IMPORTED").exists()
 
 
+@pytest.mark.caffe
 def test_graph_after_a_real_trace_shows_its_shapes(tmp_path, caffe):
     net = Path(__file__).parent.parent / "sample_nets" / "triplet" / "train.prototxt"
     run_cli("trace", net, "--iterations", "1", cwd=tmp_path)

@@ -1,6 +1,7 @@
 """The tolerant prototxt reader: text format, the NetSpec view, phase rules, V1 and fork nets."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -162,3 +163,72 @@ def test_every_prototxt_in_caffes_examples_and_models_reads(caffe_root):
     for path in files:
         net = read_net(path)
         assert net.layers or net.is_solver, path
+
+
+# ---- what Caffe's parser refuses is a syntax or value error at FILE:LINE:COL, never a crash ----
+@pytest.mark.parametrize("text, where, says", [
+    ('input: "x"\ninput_shape { dim: 1e400 }', "2:15", "field 'dim' expects an integer, not inf"),
+    ('input: "x"\ninput_shape { dim { } }', "2:15", "field 'dim' expects an integer, not a block { ... }"),
+    ('input: "x"\ninput_shape { dim: "3" }', "2:15", "field 'dim' expects an integer, not '3'"),
+    ('input: "x"\ninput_shape { dim: 2.5 }', "2:15", "field 'dim' expects an integer, not 2.5"),
+    ('input: "x"\ninput_dim: ' + "9" * 5000, "2:12", "number too long (5000 characters)"),
+    ('layer { name: "a" type: "ReLU" loss_weight: "heavy" }', "1:32", "field 'loss_weight' expects a number"),
+    ('layer { name: "a" include { phase: TRAIN min_level: LOW } }', "1:42", "field 'min_level' expects an integer"),
+    ('layer { name: "a\\xZZ" }', "1:17", "invalid escape '\\x' in a string"),
+    ('layer { name: "C:\\data" }', "1:18", "invalid escape '\\d' in a string"),
+    ('layer { name: "\\U00110000" }', "1:16", "invalid escape '\\U00110000'"),
+])
+def test_values_caffe_refuses_are_errors_with_file_line_col(text, where, says):
+    with pytest.raises(TextFormatError) as error:
+        parse_net(text)
+    assert error.value.message.startswith(f"<text>:{where}: ")
+    assert says in error.value.message
+
+
+def test_nesting_deeper_than_protobufs_limit_is_an_error_at_the_brace():
+    with pytest.raises(TextFormatError, match=r"<text>:1:\d+: blocks nested deeper than 100 levels"):
+        parse_text("a {" * 500 + "}" * 500)
+    assert parse_text("a {" * 100 + "}" * 100).get("a") is not None  # protobuf's own limit is fine
+
+
+def test_unicode_and_byte_escapes_spell_utf8_text():
+    message = parse_text('a: "\\u00e9" b: "\\303\\251" c: "\\xc3\\xa9" d: "\\U0001F600" e: "\\xff"')
+    assert [message.get(k) for k in "abcd"] == ["é", "é", "é", "\N{GRINNING FACE}"]
+    assert message.get("e") == "\\xff"  # not UTF-8: kept visible, not dropped
+
+
+def test_a_non_utf8_prototxt_is_an_error_at_the_bad_byte(tmp_path):
+    net = tmp_path / "latin1.prototxt"
+    net.write_bytes(b'name: "n"\nlayer { name: "caf\xe9" }\n')
+    with pytest.raises(TextFormatError, match=r"latin1.prototxt:2:19: byte 0xe9 is not UTF-8 text"):
+        read_net(net)
+
+
+def test_a_binary_file_is_refused_as_not_a_prototxt(tmp_path):
+    model = tmp_path / "weights.caffemodel"
+    model.write_bytes(b"\n\x05LeNet\x12\x00\x1a\x03\x00\x01")
+    with pytest.raises(TextFormatError, match=r"weights.caffemodel:2:\d+: a NUL byte: this is a binary file"):
+        read_net(model)
+
+
+def test_a_lone_cr_inside_a_comment_stays_in_the_comment_as_caffe_reads_it(tmp_path):
+    net = tmp_path / "cr.prototxt"
+    net.write_bytes(b'name: "n" # old Mac line end\rlayer {\nlayer { name: "r" type: "ReLU" bottom: "d" top: "d" }\n')
+    spec = read_net(net)
+    assert [layer.name for layer in spec.layers] == ["r"] and spec.layers[0].line == 2
+
+
+def test_crlf_line_ends_read_as_newlines(tmp_path):
+    net = tmp_path / "crlf.prototxt"
+    net.write_bytes(b'name: "n"\r\nlayer { name: "r"\r\n type: "ReLU" }\r\n')
+    assert read_net(net).layers[0].type == "ReLU"
+
+
+@pytest.mark.parametrize("special", ["fifo", "/dev/zero"])
+def test_a_fifo_or_device_as_the_net_is_refused_not_read_forever(tmp_path, special):
+    path = Path(special)
+    if special == "fifo":
+        path = tmp_path / "net.prototxt"
+        os.mkfifo(path)
+    with pytest.raises(InputError, match="is not a regular file"):
+        read_net(path)

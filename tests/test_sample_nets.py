@@ -17,6 +17,8 @@ import pytest
 
 from conftest import SAMPLE_NETS
 
+pytestmark = pytest.mark.caffe  # every test here runs a net in pycaffe
+
 TRIPLET = SAMPLE_NETS / "triplet"
 FINETUNE = SAMPLE_NETS / "finetune"
 STEP = 1e-2

@@ -6,9 +6,12 @@ import sys
 import sysconfig
 from pathlib import Path
 
+import pytest
+
 from conftest import REPO
 
 
+@pytest.mark.caffe
 def test_install_caffe_reuses_the_cached_build_and_links_pycaffe():
     proc = subprocess.run([str(REPO / "scripts" / "install-caffe"), sys.executable],
                           capture_output=True, text=True, timeout=120)
@@ -26,6 +29,7 @@ def test_provisioned_tree_keeps_the_whole_caffe_source(caffe_root):
         assert (caffe_root / rel).exists(), rel
 
 
+@pytest.mark.caffe
 def test_pycaffe_runs_a_net_with_a_python_layer(caffe, tmp_path):
     (tmp_path / "doubler.py").write_text(
         "import caffe\n"

@@ -8,6 +8,8 @@ import pytest
 from inspector import trace
 from inspector.trace.netload import build_net
 
+pytestmark = pytest.mark.caffe  # every test here runs a net in pycaffe
+
 NETS = Path(__file__).resolve().parent / "nets_trace"
 
 

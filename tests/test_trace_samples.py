@@ -9,6 +9,8 @@ import pytest
 from conftest import SAMPLE_NETS, run_cli
 from inspector.trace.runner import TraceOptions, run_trace
 
+pytestmark = pytest.mark.caffe  # every test here runs a net in pycaffe
+
 GRADCHECK_NETS = Path(__file__).resolve().parent / "nets_gradcheck"
 
 

@@ -22,7 +22,7 @@ from .. import caffe_env
 from ..errors import InputError
 from . import facts as body_facts
 from .locate import Target, lifecycle_sources, matching_sources
-from .report import (Attribute, BaseClass, Call, ClassInfo, Constraint, Diagnostic, ExplainReport,
+from .report import (Attribute, AttributeRead, BaseClass, Call, ClassInfo, Constraint, Diagnostic, ExplainReport,
                      Guard, Handling, Holder, Method)
 from .tokens import SourceFile, function_at, function_bodies, lex_file, tokenize
 
@@ -46,9 +46,17 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         raise InputError(f"libclang could not read {target.header}: {exc}.", "Check that the file is C++ source.") from exc
     diagnostics = _diagnostics(tu, cindex)
     src = tokenize(tu, target.header)
+    diagnostics += _bracket_errors(src, diagnostics)
+    header_errors = [d for d in diagnostics if d.level == "error" and d.file == str(target.header)]
     cursor = _find_class(tu, target, src, cindex)
     if cursor is None:
         wanted = target.class_name or "a class"
+        if header_errors:
+            found = f"class {target.class_name}" if target.class_name else "class"
+            error = InputError(f"{target.header} could not be read: {len(header_errors)} parse errors, and no {found} "
+                               "was found in it.", "Fix the errors listed (the first one is usually the cause).")
+            error.details = "\n".join(f"{d.file}:{d.line}: error: {d.message}" for d in header_errors[:10])
+            raise error
         raise InputError(f"{target.header} defines no {wanted}.", "Give a header that defines a layer class, or its class name.")
 
     files_read = {str(target.header)} | {str(Path(inc.include.name)) for inc in tu.get_includes()}
@@ -61,13 +69,14 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         return extra_sources[path]
 
     cls = _class_info(cursor, src, cindex)
-    report = ExplainReport(file=str(target.header), cls=cls, diagnostics=diagnostics)
+    report = ExplainReport(file=str(target.header), cls=cls, diagnostics=diagnostics, partial=bool(header_errors))
     report.cls.base_chain = _base_chain(cursor, cindex)
 
     cpp_sources = matching_sources(target.header, target.root)
     holders: dict[str, int] = {}
     bodies: dict[str, tuple[SourceFile, object]] = {}
     pure: set[str] = set()
+    calls_made: dict[str, list[tuple[str, int]]] = {}
     for member in cursor.get_children():
         kind = {cindex.CursorKind.CXX_METHOD: "method", cindex.CursorKind.CONSTRUCTOR: "constructor",
                 cindex.CursorKind.DESTRUCTOR: "destructor", cindex.CursorKind.FUNCTION_TEMPLATE: "method"}.get(member.kind)
@@ -95,16 +104,21 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         method.defined_at = f"{body_src.path}:{body.line}"
         bodies[method.cpp] = (body_src, body)
         got = body_facts.read_body(body_src, body)
+        calls_made[method.cpp] = got.calls
         bfile = str(body_src.path)
         for call in got.python_calls:
             method.python_calls.append(Call(call.name, call.args, call.line, bfile, call.in_try))
             holders[call.receiver] = holders.get(call.receiver, 0) + 1
+        report.attributes_read += [AttributeRead(a.name, a.target, a.line, bfile, method.cpp) for a in got.attribute_reads]
         for attr in got.attributes:
             report.attributes.append(Attribute(attr.name, attr.value, attr.expression, attr.line, bfile, method.cpp))
             holders[attr.receiver] = holders.get(attr.receiver, 0) + 1
         report.guards += [Guard(g.condition, g.message, g.action, g.aborts, g.line, bfile, method.cpp) for g in got.guards]
         report.error_handling += [Handling(h.kind, h.detail, h.line, bfile, method.cpp) for h in got.handling]
 
+    own = {m.cpp for m in report.methods if m.kind == "method"}
+    for method in report.methods:
+        method.member_calls = [(name, line) for name, line in calls_made.get(method.cpp, []) if name in own]
     for method in report.methods:
         if method.kind == "method" and method.defined_at is None and method.cpp not in pure:
             report.diagnostics.append(Diagnostic(
@@ -127,6 +141,9 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
                 "note", "no Caffe source tree around this header: the lifecycle is told from the header alone",
                 str(target.header)))
         python_lifecycle(report, sources)
+    if report.is_python_layer:
+        _handler_effects(report, [src] + [source(path) for path in cpp_sources] + list(extra_sources.values()))
+        report.absent = _absences(report)
     report.files_read = sorted(files_read)
     if target.root is not None:
         relative_paths(report, str(target.root))
@@ -155,10 +172,67 @@ def relative_paths(report: ExplainReport, root: str) -> None:
             for key, value in obj.items():
                 obj[key] = fix(value)
 
-    for name in ("cls", "holder", "methods", "attributes", "guards", "error_handling", "lifecycle",
+    for name in ("cls", "holder", "methods", "attributes", "attributes_read", "guards", "error_handling", "lifecycle",
                  "diagnostics", "blob_constraints", "pycaffe_layer", "device_methods"):
         visit(getattr(report, name))
     report.root = root
+
+
+def _effect(text: str) -> list[str]:
+    """What a piece of error handling does with a Python error, from the calls in its text."""
+    out = []
+    if re.search(r"\bPyErr_Print\s*\(|print_exception|format_tb", text):
+        out.append("prints the Python traceback")
+    if re.search(r"\babort\s*\(|LOG\s*\(\s*FATAL", text):
+        out.append("aborts the process")
+    elif re.search(r"\bthrow\b|throw_error_already_set", text):
+        out.append("re-raises: the Python error leaves the layer as a C++ exception")
+    return out
+
+
+def _helper_text(name: str, sources: list[SourceFile]) -> str | None:
+    """The body of a function or macro called by a handler (PyErrFatal, PYTHON_LAYER_ERROR), in any file read."""
+    for src in sources:
+        macro = re.search(rb"#\s*define\s+" + re.escape(name.encode()) + rb"\b((?:[^\n]*\\\n)*[^\n]*)", src.data)
+        if macro:
+            return macro.group(1).decode("utf-8", "replace")
+        for body in function_bodies(src, name):
+            return src.text(body.body_open, body.body_close + 1)
+    return None
+
+
+def _handler_effects(report: ExplainReport, sources: list[SourceFile]) -> None:
+    """Say what each catch block does (print, abort, re-raise), following the helpers it calls."""
+    for entry in report.error_handling:
+        if entry.kind != "try/catch":
+            continue
+        block = entry.detail[entry.detail.find("{"):]
+        parts = _effect(block)
+        for helper in dict.fromkeys(re.findall(r"\b([A-Za-z_]\w*)\s*\(", block)):
+            text = None if helper in ("PyErr_Print", "abort") else _helper_text(helper, sources)
+            if text is not None and _effect(text):
+                parts.append(f"{helper} {', '.join(_effect(text))}")
+        if parts:
+            entry.effect = "; ".join(parts)
+
+
+def _absences(report: ExplainReport) -> list[str]:
+    """What this Caffe does not do for a Python layer, said outright rather than left out."""
+    out = []
+    names = {a.name for a in report.attributes}
+    if not any(n.startswith("param_str") for n in names):
+        out.append("param_str: not set by this Caffe (self.param_str does not exist)")
+    if "phase" not in names:
+        out.append("phase: not set by this Caffe (self.phase does not exist)")
+    if not report.guards:
+        out.append(f"no guard: {report.cls.name} checks nothing before calling your layer")
+    uncaught = [f"{m.cpp}" for m in report.methods for c in m.python_calls if not c.in_try]
+    if uncaught:
+        out.append(f"no try/catch around the Python calls in {', '.join(dict.fromkeys(uncaught))}: a Python exception "
+                   "leaves as a C++ exception (bp::error_already_set); where nothing catches it, it aborts the process")
+    if not any(h.kind == "gil" for h in report.error_handling if h.method in {m.cpp for m in report.methods}):
+        out.append("no GIL handling: the calls into Python assume the calling thread holds the GIL")
+    return out
 
 
 def _export_macros(src: SourceFile) -> list[str]:
@@ -205,6 +279,20 @@ def _diagnostics(tu, cindex) -> list[Diagnostic]:
     if len(out) > MAX_DIAGNOSTICS:
         extra = len(out) - MAX_DIAGNOSTICS
         out = out[:MAX_DIAGNOSTICS] + [Diagnostic("note", f"{extra} more parse errors not shown")]
+    return out
+
+
+def _bracket_errors(src: SourceFile, diagnostics: list[Diagnostic]) -> list[Diagnostic]:
+    """Brackets of the header that never close (or close nothing), from its tokens: clang stops at
+    the first unresolved include and skips function bodies, so it does not see these itself."""
+    known = {(d.file, d.line) for d in diagnostics if d.level == "error"}
+    out = []
+    for i in src.unbalanced():
+        tok = src.tokens[i]
+        if (str(src.path), tok.line) in known:
+            continue
+        what = f"'{tok.text}' is never closed" if tok.text in "([{" else f"'{tok.text}' closes no open bracket"
+        out.append(Diagnostic("error", f"unbalanced bracket: {what}", str(src.path), tok.line))
     return out
 
 

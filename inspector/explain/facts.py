@@ -46,6 +46,16 @@ class AttributeWrite:
 
 
 @dataclass
+class AttributeRead:
+    """`target = obj.attr("name")`: C++ reads a value back from the Python object."""
+
+    name: str
+    target: str
+    receiver: str
+    line: int
+
+
+@dataclass
 class GuardFact:
     condition: str
     message: str
@@ -56,7 +66,7 @@ class GuardFact:
 
 @dataclass
 class HandlingFact:
-    kind: str  # "try/catch" | "gil" | "python-error"
+    kind: str  # "try/catch" | "gil" | "python-error" | "lock" | "thread"
     detail: str
     line: int
 
@@ -65,9 +75,11 @@ class HandlingFact:
 class BodyFacts:
     python_calls: list[PythonCall] = field(default_factory=list)
     attributes: list[AttributeWrite] = field(default_factory=list)
+    attribute_reads: list[AttributeRead] = field(default_factory=list)
     guards: list[GuardFact] = field(default_factory=list)
     handling: list[HandlingFact] = field(default_factory=list)
     calls: list[tuple[str, int]] = field(default_factory=list)  # every C++ call, in order
+    call_conditions: dict[int, str] = field(default_factory=dict)  # line of a call -> the condition around it
 
 
 def simplify_value(expression: str) -> str:
@@ -185,11 +197,20 @@ def read_body(src: SourceFile, body: FunctionBody) -> BodyFacts:
             i = end
             continue
 
+        if tok.kind == "ident" and text in _LOCKS and not _inside(stack, "catch"):
+            start, end = _statement_start(src, i, body.body_open), src.statement_end(i, hi)
+            facts.handling.append(HandlingFact("lock", src.text(start, end + 1), toks[start].line))
+            i = end
+            continue
+        if text == "thread" and src.at(i - 2, "new") or (src.at(i - 1, "::") and src.at(i - 3, "new")):
+            if src.at(i + 1, "("):  # `new boost::thread(fn, this)`: the function runs on its own thread
+                start, end = _statement_start(src, i, body.body_open), src.statement_end(i, hi)
+                facts.handling.append(HandlingFact("thread", src.text(start, end + 1), toks[start].line))
         if tok.kind == "ident" and not _inside(stack, "catch"):
             if _PY_ERROR_CALLS.match(text) or (_GIL_WORD.search(text) and _starts_statement(src, i)):
-                end = src.statement_end(i, hi)
+                start, end = _statement_start(src, i, body.body_open), src.statement_end(i, hi)
                 kind = "python-error" if text.startswith("PyErr_") else "gil"
-                facts.handling.append(HandlingFact(kind, src.text(i, end + 1), tok.line))
+                facts.handling.append(HandlingFact(kind, src.text(start, end + 1), tok.line))
                 i = end  # one entry a statement (`PyGILState_STATE s = PyGILState_Ensure();`)
                 continue
 
@@ -199,6 +220,8 @@ def read_body(src: SourceFile, body: FunctionBody) -> BodyFacts:
             if isinstance(item, PythonCall):
                 item.in_try = _inside(stack, "try")
                 facts.python_calls.append(item)
+            elif isinstance(item, AttributeRead):
+                facts.attribute_reads.append(item)
             else:
                 facts.attributes.append(item)
             i = resume
@@ -206,8 +229,28 @@ def read_body(src: SourceFile, body: FunctionBody) -> BodyFacts:
 
         if tok.kind == "ident" and src.at(i + 1, "("):
             facts.calls.append((text, tok.line))
+            if _conditions(stack):
+                facts.call_conditions[tok.line] = _conditions(stack)
         i += 1
     return facts
+
+
+_LOCKS = {"lock_guard", "unique_lock", "scoped_lock", "shared_lock"}
+
+
+def _statement_start(src: SourceFile, i: int, lo: int) -> int:
+    """The first token of the statement holding token i (after the previous `;`, `{` or `}`)."""
+    depth = 0
+    j = i - 1
+    while j > lo:
+        text = src.tokens[j].text
+        depth += {")": 1, "(": -1}.get(text, 0)
+        if depth < 0:  # inside a parenthesis: the statement started before it
+            depth = 0
+        elif text in (";", "{", "}") and depth == 0:
+            break
+        j -= 1
+    return j + 1
 
 
 def _branch_end(src: SourceFile, i: int, hi: int) -> int:
@@ -264,13 +307,21 @@ def _python_access(src: SourceFile, i: int, hi: int):
         if name is None:
             return None
         receiver = _receiver(src, i - 1)
+        if close >= hi:  # an unclosed bracket: the text after it is not this call's
+            return None
         if src.at(close + 1, "("):
             call_close = src.match(close + 1)
+            if call_close >= hi:
+                return None
             args = [src.text(a, b) for a, b in src.split_args(close + 1)]
             return PythonCall(name, args, receiver, "attr", toks[i].line), call_close + 1
         if src.at(close + 1, "="):
             end = src.statement_end(close + 2, hi)
             return AttributeWrite(name, src.text(close + 2, end), receiver, toks[i].line), end
+        start = _statement_start(src, i, 0)
+        assign = src.find("=", start, i)
+        if assign > start and src.at(close + 1, ";"):
+            return AttributeRead(name, src.text(start, assign), receiver, toks[i].line), close + 1
         return None
     # bp::call_method<R>(obj, "name", args)
     if text == "call_method" and src.at(i + 1, "<"):

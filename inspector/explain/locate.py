@@ -39,36 +39,72 @@ def _looks_like_path(target: str) -> bool:
 
 def resolve_target(target: str, caffe_root: str | None = None) -> Target:
     if _looks_like_path(target):
-        path = Path(target).expanduser()
-        if not path.exists():
-            raise InputError(f"{path} does not exist.", "Give a header path, a header base name (python_layer) or a class name (PythonLayer).")
-        if not path.is_file():
-            raise InputError(f"{path} is not a file.", "Give the path of a C++ header such as include/caffe/layers/python_layer.hpp.")
-        if not os.access(path, os.R_OK):
-            raise InputError(f"{path} is not readable.", "Check the file's permissions.")
-        root = enclosing_caffe_root(path)
-        if root is None and caffe_root:
-            root = caffe_env.find_caffe_root(caffe_root)
-        return Target(path.resolve(), root, None)
+        return _path_target(Path(target).expanduser(), caffe_root)
 
     root = caffe_env.find_caffe_root(caffe_root)
     searched = []
-    base = target[:-4] if target.endswith(".hpp") else target
+    base = target.removesuffix(".hpp")
     for rel in HEADER_DIRS:
         candidate = root / rel / f"{base}.hpp"
         searched.append(candidate)
         if candidate.is_file():
-            return Target(candidate, root, None)
+            return Target(require_text(candidate), root, None)
     if re.fullmatch(r"[A-Za-z_]\w*", target) and target[0].isupper():
         header = find_class_header(root, target)
         if header is not None:
-            return Target(header, root, target)
+            return Target(require_text(header), root, target)
         searched.append(root / "include" / "caffe" / "**" / f"*.hpp (class {target})")
     raise InputError(
         f"No header for '{target}'; searched: " + ", ".join(str(p) for p in searched) + ".",
-        "Give a header base name (python_layer), a class name (PythonLayer) or a header path; "
+        "Give a header base name (python_layer), a header path or a class name (PythonLayer); "
         "point at another Caffe tree with --caffe-root DIR or CAFFE_ROOT.",
     )
+
+
+def _path_target(path: Path, caffe_root: str | None) -> Target:
+    """A header given by path: read with the tree it sits in; with --caffe-root, a relative path is
+    looked up inside that tree first, and a header of another tree (or of none) is refused, so the
+    facts of one tree are never told with the lifecycle of another."""
+    given_root = caffe_env.find_caffe_root(caffe_root) if caffe_root else None
+    if given_root is not None and not path.is_absolute() and (given_root / path).is_file():
+        path = given_root / path
+    if not path.exists():
+        raise InputError(f"{path} does not exist.", "Give a header path, a header base name (python_layer) or a class name (PythonLayer).")
+    if not path.is_file():
+        raise InputError(f"{path} is not a file.", "Give the path of a C++ header such as include/caffe/layers/python_layer.hpp.")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path} is not readable.", "Check the file's permissions.")
+    root = enclosing_caffe_root(path)
+    if given_root is not None and root != given_root:
+        where = f"belongs to the Caffe tree {root}" if root else "is in no Caffe tree"
+        raise InputError(
+            f"{path} is not in the tree given by --caffe-root ({given_root}); it {where}, "
+            "and its facts would be mixed with another tree's lifecycle.",
+            "Drop --caffe-root to read the header with its own tree, or give a path inside that tree "
+            "(include/caffe/layers/python_layer.hpp) or a base name (python_layer).",
+        )
+    return Target(require_text(path.resolve()), root, None)
+
+
+def require_text(path: Path) -> Path:
+    """path, if it is a UTF-8 text file; a binary or otherwise encoded file is an input error."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise InputError(f"{path} cannot be read: {exc.strerror}.", "Check the path and its permissions.") from exc
+    problem = None
+    nul = data.find(b"\0")
+    if nul >= 0:
+        problem = f"a NUL byte at offset {nul}: it is a binary file"
+    else:
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            problem = f"byte 0x{data[exc.start]:02x} at offset {exc.start} is not UTF-8"
+    if problem:
+        raise InputError(f"{path} is not C++ source text ({problem}).",
+                         "Give a C++ header (.hpp) saved as UTF-8 text.")
+    return path
 
 
 def find_class_header(root: Path, class_name: str) -> Path | None:
@@ -99,13 +135,14 @@ def matching_sources(header: Path, root: Path | None) -> list[Path]:
 
 
 def lifecycle_sources(root: Path | None) -> dict[str, Path]:
-    """layer.hpp, layer_factory.cpp and python/caffe/_caffe.cpp of the tree, when present."""
+    """layer.hpp, layer_factory.cpp, net.cpp and python/caffe/_caffe.cpp of the tree, when present."""
     if root is None:
         return {}
     wanted = {
         "layer": root / "include" / "caffe" / "layer.hpp",
         "factory": root / "src" / "caffe" / "layer_factory.cpp",
         "pycaffe": root / "python" / "caffe" / "_caffe.cpp",
+        "net": root / "src" / "caffe" / "net.cpp",
     }
     return {k: v for k, v in wanted.items() if v.is_file()}
 

@@ -13,11 +13,19 @@ their path relative to the tree.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import PurePath
+from typing import Any
 
 # table columns that hold a file:line
 LOCATION_COLUMNS = ("declared", "body", "at")
+
+
+def from_fields(cls, data: dict[str, Any], **nested: Any):
+    """A dataclass from its dict view: the class's own fields only (derived keys such as a
+    Holder's description are dropped), nested objects given already built."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names and k not in nested}, **nested)
 
 
 def where(file: str | None, line: int | None) -> str:
@@ -84,6 +92,7 @@ class Method:
     kind: str = "method"  # "method" | "constructor" | "destructor"
     defined_at: str | None = None  # file:line of the body, None when no body was found
     python_calls: list[Call] = field(default_factory=list)
+    member_calls: list[tuple[str, int]] = field(default_factory=list)  # (method of the same class, line)
 
     @property
     def python(self) -> str | None:
@@ -99,6 +108,7 @@ class Method:
             "line": self.line, "override": self.override, "access": self.access, "kind": self.kind,
             "defined_at": self.defined_at,
             "python_calls": [asdict(c) for c in self.python_calls],
+            "member_calls": [[name, line] for name, line in self.member_calls],
         }
 
 
@@ -107,6 +117,17 @@ class Attribute:
     name: str
     value: str
     expression: str
+    line: int
+    file: str
+    method: str
+
+
+@dataclass
+class AttributeRead:
+    """A value C++ reads back from the Python object (`prefetch_ = self_.attr("_prefetch")`)."""
+
+    name: str
+    target: str
     line: int
     file: str
     method: str
@@ -125,11 +146,12 @@ class Guard:
 
 @dataclass
 class Handling:
-    kind: str
+    kind: str  # "try/catch" | "gil" | "python-error" | "lock" | "thread"
     detail: str
     line: int
     file: str
     method: str
+    effect: str | None = None  # what the handler does, read from the bodies it calls
 
 
 @dataclass
@@ -183,6 +205,7 @@ class ExplainReport:
     holder: Holder | None = None
     methods: list[Method] = field(default_factory=list)
     attributes: list[Attribute] = field(default_factory=list)
+    attributes_read: list[AttributeRead] = field(default_factory=list)
     guards: list[Guard] = field(default_factory=list)
     error_handling: list[Handling] = field(default_factory=list)
     lifecycle: list[LifecycleStep] = field(default_factory=list)
@@ -193,6 +216,8 @@ class ExplainReport:
     pycaffe_layer: list[Reference] = field(default_factory=list)  # what caffe.Layer exposes
     files_read: list[str] = field(default_factory=list)
     root: str | None = None  # the Caffe tree the facts' relative paths start from
+    absent: list[str] = field(default_factory=list)  # what this Caffe does not do for a Python layer
+    partial: bool = False  # the header has parse errors: facts near them may be wrong or missing
 
     @property
     def is_python_layer(self) -> bool:
@@ -210,10 +235,12 @@ class ExplainReport:
         return {
             "file": self.file,
             "root": self.root,
+            "partial": self.partial,
             "class": cls,
             "holder": None if self.holder is None else {**asdict(self.holder), "description": self.holder.description},
             "methods": [m.to_dict() for m in self.methods],
             "attributes": [asdict(a) for a in self.attributes],
+            "attributes_read": [asdict(a) for a in self.attributes_read],
             "guards": [asdict(g) for g in self.guards],
             "error_handling": [asdict(h) for h in self.error_handling],
             "lifecycle": [
@@ -228,7 +255,36 @@ class ExplainReport:
             "blob_constraints": [{**asdict(c), "active": c.active} for c in self.blob_constraints],
             "device_methods": self.device_methods,
             "pycaffe_layer": [asdict(r) for r in self.pycaffe_layer],
+            "absent": self.absent,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExplainReport:
+        """The report back from its JSON view (the explain cache stores that view, not code)."""
+        def refs(items):
+            return [from_fields(Reference, r) for r in items]
+
+        klass = data["class"]
+        return cls(
+            file=data["file"], root=data["root"], partial=data["partial"],
+            cls=from_fields(ClassInfo, klass, base_chain=[from_fields(BaseClass, b) for b in klass["base_chain"]]),
+            holder=None if data["holder"] is None else from_fields(Holder, data["holder"]),
+            methods=[from_fields(Method, m, python_calls=[from_fields(Call, c) for c in m["python_calls"]],
+                                 member_calls=[(name, line) for name, line in m["member_calls"]])
+                     for m in data["methods"]],
+            attributes=[from_fields(Attribute, a) for a in data["attributes"]],
+            attributes_read=[from_fields(AttributeRead, a) for a in data["attributes_read"]],
+            guards=[from_fields(Guard, g) for g in data["guards"]],
+            error_handling=[from_fields(Handling, h) for h in data["error_handling"]],
+            lifecycle=[LifecycleStep(s["stage"], s["name"], refs(s["cpp"]), refs(s["python"]), refs(s["notes"]))
+                       for s in data["lifecycle"]],
+            diagnostics=[from_fields(Diagnostic, d) for d in data["diagnostics"]],
+            type_string=data["type"],
+            blob_constraints=[from_fields(Constraint, c) for c in data["blob_constraints"]],
+            device_methods=dict(data["device_methods"]),
+            pycaffe_layer=refs(data["pycaffe_layer"]),
+            absent=list(data["absent"]),
+        )
 
     @property
     def display_file(self) -> str:
@@ -273,13 +329,17 @@ class ExplainReport:
         if self.attributes:
             yield ("Attributes set on the Python object", ("attribute", "value", "set in", "at"),
                    [(a.name, a.value, a.method, loc(a.file, a.line)) for a in self.attributes])
+        if self.attributes_read:
+            yield ("Attributes read back from the Python object", ("attribute", "read into", "in", "at"),
+                   [(a.name, a.target, a.method, loc(a.file, a.line)) for a in self.attributes_read])
         if self.guards:
             yield ("Guards", ("condition", "action", "message", "in", "at"),
                    [(g.condition or "(always)", g.action + ("" if g.aborts else " (does not abort)"), g.message,
                      g.method, loc(g.file, g.line)) for g in self.guards])
         if self.error_handling:
-            yield ("Error and GIL handling", ("kind", "code", "in", "at"),
-                   [(h.kind, h.detail, h.method, loc(h.file, h.line)) for h in self.error_handling])
+            yield ("Error, GIL and thread handling", ("kind", "code", "in", "at"),
+                   [(h.kind, h.detail + (f" -> {h.effect}" if h.effect else ""), h.method, loc(h.file, h.line))
+                    for h in self.error_handling])
         active = [c for c in self.blob_constraints if c.active]
         if active:
             yield ("Blob-count constraints", ("constraint", "value", "from", "at"),
@@ -312,6 +372,15 @@ class ExplainReport:
             out.append((f"{n}. [{s.stage}] {s.name}", sub))
         return out
 
+    def _partial_lines(self, loc: Locator) -> list[str]:
+        """Said first when the header has parse errors, so no fact below is taken on trust."""
+        if not self.partial:
+            return []
+        errors = [d for d in self.diagnostics if d.level == "error" and d.file in (self.file, self.display_file)]
+        return ([f"PARTIAL: {self.header_name} has {len(errors)} parse error{'s' if len(errors) != 1 else ''}; "
+                 "facts near them may be wrong or missing"]
+                + [f"  {loc(d.file, d.line)}: {d.message}" for d in errors])
+
     def _diagnostic_line(self, d: Diagnostic, loc: "Locator") -> str:
         return f"{d.level}: {d.message}" + (f" ({loc(d.file, d.line)})" if d.file else "")
 
@@ -320,10 +389,15 @@ class ExplainReport:
         read_from = (f"Read from `{self.display_file}` in the Caffe tree `{self.root}`; other paths below are relative "
                      f"to the tree." if self.root else f"Read from `{self.file}`.")
         out = [f"# {self.cls.name}", "", read_from, ""]
+        partial = self._partial_lines(loc)
+        if partial:
+            out += [f"> **{partial[0]}**"] + [f"> - {line.strip()}" for line in partial[1:]] + [""]
         out += [f"- {line}" for line in self._facts_lines(loc)]
         for title, header, rows in self._sections(loc):
             out += ["", f"## {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             out += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
+        if self.absent:
+            out += ["", "## Not done by this Caffe", ""] + [f"- {line}" for line in self.absent]
         if self.pycaffe_layer:
             out += ["", "## What caffe.Layer exposes (pycaffe)", ""]
             out += [f"- {loc.reference(r)}" for r in self.pycaffe_layer]
@@ -345,6 +419,8 @@ class ExplainReport:
         yield Text(f"{self.cls.name}  {self.display_file}", style="bold")
         for line in self._legend():
             yield Text(f"  {line}", style="dim")
+        for line in self._partial_lines(prose):
+            yield Text(line, style="bold red")
         for line in self._facts_lines(prose):
             yield Text("  " + line)
         for title, header, rows in self._sections(cell):
@@ -355,6 +431,10 @@ class ExplainReport:
             for row in rows:
                 table.add_row(*[Text(str(c)) for c in row])
             yield table
+        if self.absent:
+            yield Text("Not done by this Caffe", style="italic")
+            for line in self.absent:
+                yield Text(f"  {line}")
         if self.pycaffe_layer:
             yield Text("What caffe.Layer exposes (pycaffe)", style="italic")
             for r in self.pycaffe_layer:

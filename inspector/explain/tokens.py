@@ -67,6 +67,14 @@ class SourceFile:
                             break
         return self._match.get(i, len(self.tokens))
 
+    def unbalanced(self) -> list[int]:
+        """Indexes of the brackets that close nothing or are never closed, in file order."""
+        self.match(0)
+        assert self._match is not None
+        closed = set(self._match.values())
+        return [j for j, tok in enumerate(self.tokens) if tok.kind == "punct"
+                and ((tok.text in OPEN and j not in self._match) or (tok.text in CLOSE and j not in closed))]
+
     def at(self, i: int, text: str) -> bool:
         return 0 <= i < len(self.tokens) and self.tokens[i].text == text
 

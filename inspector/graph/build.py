@@ -69,7 +69,7 @@ def _candidate_states(*layers: LayerSpec):
     """The net states these layers were written for: no stage, or the stages one include rule asks for."""
     rules = [r for layer in layers for r in layer.include + layer.exclude]
     levels = {0} | {v for r in rules for v in (r.min_level, r.max_level) if v is not None}
-    stage_sets = [[]] + [r.stage for layer in layers for r in layer.include if r.stage]
+    stage_sets: list[list[str]] = [[], *(r.stage for layer in layers for r in layer.include if r.stage)]
     return [(p, lvl, stage_set) for p in PHASES for lvl in sorted(levels) for stage_set in stage_sets]
 
 
@@ -93,7 +93,7 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
     graph = nx.DiGraph(name=net.name, phase=phase)
     nodes = graph.nodes
     findings: list[Finding] = []
-    dropped = {p: [l.name for l in net.layers if not l.included_in(p, level, stages)] for p in PHASES}
+    dropped = {p: [layer.name for layer in net.layers if not layer.included_in(p, level, stages)] for p in PHASES}
 
     layers: list[tuple[LayerSpec, tuple[str, ...], tuple[str, ...]]] = []
     for layer in net.layers:
@@ -113,7 +113,8 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
     def blob_node(name: str, version: int, order: int) -> str:
         node = f"blob:{name}" if version == 0 else f"blob:{name}@{version}"
         if node not in nodes:
-            graph.add_node(node, kind="blob", name=name, version=version, label=name if version == 0 else f"{name}@{version}",
+            graph.add_node(node, kind="blob", name=name, version=version,
+                           label=name if version == 0 else f"{name}@{version}",
                            shape=blob_shapes.get(name), input=False, undefined=False, order=order)
             first_node_of.setdefault(name, node)
         return node
@@ -133,7 +134,8 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
     pending: list[tuple[str, LayerSpec, int, str, tuple[str, ...]]] = []
     for position, (layer, in_phases, wire) in enumerate(layers):
         name_counts[layer.name] += 1
-        node = f"layer:{layer.name}" if name_counts[layer.name] == 1 else f"layer:{layer.name}#{name_counts[layer.name]}"
+        count = name_counts[layer.name]
+        node = f"layer:{layer.name}" if count == 1 else f"layer:{layer.name}#{count}"
         order = 2 * position + 1
         graph.add_node(node, kind="layer", name=layer.name, type=layer.type, order=order, index=layer.index,
                        line=layer.line, phases=list(in_phases),
@@ -153,15 +155,19 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
         for i, top in enumerate(layer.tops):
             in_place = top in layer.bottoms
             version = max(productions.get((top, p), 0) for p in wire)
-            rivals = [producers[current[(top, p)]] for p in wire if (top, p) in current]
-            if version > 0 and not in_place and phase == "ALL" and not any(
+            if in_place and version == 0:
+                version = 1  # in place on a bottom nobody made: version 0 is that bottom's undefined placeholder
+            earlier = [current[(top, p)] for p in wire if (top, p) in current]
+            from_input = any(nodes[blob]["input"] for blob in earlier)
+            rivals = [producers.get(blob, []) for blob in earlier]
+            if version > 0 and not in_place and phase == "ALL" and not from_input and not any(
                     can_coexist(layer, other) for group in rivals for other in group):
                 version -= 1  # the earlier producers run in other stages only: same blob, another source
             elif version > 0 and not in_place:
-                previous = producer_of.get(current.get((top, next(p for p in wire if (top, p) in current)), ""), "?")
+                previous = "the net input" if from_input else f"layer '{producer_of.get(earlier[0], '?')}'"
                 findings.append(Finding(
                     "top-produced-twice", "error", layer.name,
-                    f"top '{top}' is already produced by layer '{previous}' and this layer does not "
+                    f"top '{top}' is already produced by {previous} and this layer does not "
                     "read it (not in place); Caffe stops with 'Top blob produced by multiple sources'",
                     layer.line))
             target = blob_node(top, version, order + 1)
@@ -177,6 +183,8 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
         later = first_node_of.get(bottom)
         if later is not None and nodes[later]["undefined"]:
             later = None  # a placeholder made for an earlier undefined bottom of the same name
+        if later is not None and any(spec is layer for spec in producers.get(later, [])):
+            later = None  # in place on a misspelt bottom: its own top is no producer (Caffe: 'Unknown bottom blob')
         if later is not None and not graph.has_edge(later, node):
             graph.add_edge(later, node, role="bottom", index=index, blob=bottom, shape=blob_shapes.get(bottom))
             findings.append(Finding(
@@ -189,11 +197,13 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
             graph.add_edge(placeholder, node, role="bottom", index=index, blob=bottom, shape=blob_shapes.get(bottom))
             findings.append(Finding(
                 "undefined-bottom", "error", layer.name,
-                f"bottom '{bottom}'{where} is produced by no layer and is not a net input", layer.line))
+                f"bottom '{bottom}'{where} is produced by no layer and is not a net input; Caffe stops with "
+                "'Unknown bottom blob'", layer.line, blob=bottom))
         else:
             findings.append(Finding(
                 "undefined-bottom", "error", layer.name,
-                f"bottom '{bottom}'{where} is produced by no layer of that phase before this one", layer.line))
+                f"bottom '{bottom}'{where} is produced by no layer of that phase before this one", layer.line,
+                blob=bottom))
 
     for blob, layer_name in producer_of.items():
         nodes[blob]["producer"] = layer_name

@@ -8,6 +8,7 @@ together in a dashed cluster; blob nodes show the blob's shape when it is known.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -15,6 +16,8 @@ from pathlib import Path
 import networkx as nx
 
 from ..errors import InputError, MissingDependency
+from ..outputs import check_output, replacing, write_output
+from ..render import strict_json
 from .build import NetGraph
 
 EXPORT_SUFFIXES = (".dot", ".gv", ".svg", ".png", ".pdf", ".graphml", ".json", ".mmd")
@@ -122,17 +125,28 @@ def _title(netgraph: NetGraph) -> str:
     return f"{netgraph.net.name or 'net'} ({phase}{stages})"
 
 
-def run_dot(dot_text: str, fmt: str, output: Path) -> None:
-    """Render DOT through Graphviz's dot into output."""
+def run_dot(dot_text: str, fmt: str, output: Path, shown_as: str | Path | None = None) -> None:
+    """Render DOT through Graphviz's dot into output (named `shown_as` in messages: the user's path, not a temp)."""
+    shown_as = shown_as or output
     dot = shutil.which("dot")
     if dot is None:
-        raise MissingDependency(f"Graphviz's dot is needed to write {output.suffix} files and is not on PATH.",
+        raise MissingDependency(f"Graphviz's dot is needed to write {Path(shown_as).suffix} files and is not on PATH.",
                                 "apt-get install graphviz (or write .dot and render it elsewhere)")
     proc = subprocess.run([dot, f"-T{fmt}", "-o", str(output)], input=dot_text.encode(), capture_output=True)
     if proc.returncode != 0:
         message = proc.stderr.decode(errors="replace").strip().splitlines()
-        raise MissingDependency(f"dot failed to write {output}: {message[-1] if message else 'no message'}",
+        raise MissingDependency(f"dot failed to write {shown_as}: {message[-1] if message else 'no message'}",
                                 "Check the Graphviz install with `dot -V`, or write .dot instead.")
+
+
+# Characters XML 1.0 cannot hold at all, not even as a character reference.
+_XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _xml_safe(text: str) -> str:
+    """Text GraphML can hold: characters XML forbids are written as \\xNN / \\uNNNN."""
+    return _XML_INVALID.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 0x100
+                            else f"\\u{ord(m.group()):04x}", text)
 
 
 def _plain_attrs(attrs: dict) -> dict:
@@ -142,7 +156,9 @@ def _plain_attrs(attrs: dict) -> dict:
         if value is None:
             out[key] = ""
         elif isinstance(value, (list, tuple, dict)):
-            out[key] = json.dumps(value)
+            out[key] = json.dumps(value)  # escapes control characters itself
+        elif isinstance(value, str):
+            out[key] = _xml_safe(value)
         else:
             out[key] = value
     return out
@@ -152,10 +168,15 @@ def to_graphml_graph(netgraph: NetGraph) -> nx.DiGraph:
     plain = nx.DiGraph()
     plain.graph.update(_plain_attrs(netgraph.graph.graph))
     for node, attrs in netgraph.graph.nodes(data=True):
-        plain.add_node(node, **_plain_attrs(attrs))
+        plain.add_node(_xml_safe(node), **_plain_attrs(attrs))
     for source, target, attrs in netgraph.graph.edges(data=True):
-        plain.add_edge(source, target, **_plain_attrs(attrs))
+        plain.add_edge(_xml_safe(source), _xml_safe(target), **_plain_attrs(attrs))
     return plain
+
+
+def to_graphml(netgraph: NetGraph) -> str:
+    """The graph as GraphML text, well-formed whatever the prototxt's names hold."""
+    return "\n".join(nx.generate_graphml(to_graphml_graph(netgraph))) + "\n"
 
 
 def to_node_link(netgraph: NetGraph) -> dict:
@@ -191,23 +212,30 @@ def to_mermaid(netgraph: NetGraph, rankdir: str = "LR") -> str:
     return "\n".join(out) + "\n"
 
 
-def export(netgraph: NetGraph, output: str | Path, rankdir: str = "LR") -> Path:
-    """Write the graph to output, the format chosen by its suffix."""
+def check_export_path(output: str | Path) -> str:
+    """The export format of an output path (its suffix); InputError for an unknown one."""
     output = Path(output)
     suffix = output.suffix.lower()
     if suffix not in EXPORT_SUFFIXES:
         raise InputError(f"unknown output format '{output.suffix or output.name}'.",
                          "Use one of: " + ", ".join(EXPORT_SUFFIXES) + ".")
-    if output.parent and not output.parent.exists():
-        raise InputError(f"folder {output.parent} does not exist.", "Create it, or write the file elsewhere.")
+    return suffix
+
+
+def export(netgraph: NetGraph, output: str | Path, rankdir: str = "LR") -> Path:
+    """Write the graph to output, the format chosen by its suffix; an existing file is replaced only when done."""
+    suffix = check_export_path(output)
+    check_output(output)
     if suffix in (".dot", ".gv"):
-        output.write_text(to_dot(netgraph, rankdir))
+        write_output(output, to_dot(netgraph, rankdir))
     elif suffix in GRAPHVIZ_FORMATS:
-        run_dot(to_dot(netgraph, rankdir), GRAPHVIZ_FORMATS[suffix], output)
+        dot_text = to_dot(netgraph, rankdir)
+        with replacing(output) as temp:
+            run_dot(dot_text, GRAPHVIZ_FORMATS[suffix], temp, output)
     elif suffix == ".graphml":
-        nx.write_graphml(to_graphml_graph(netgraph), output)
+        write_output(output, to_graphml(netgraph))
     elif suffix == ".json":
-        output.write_text(json.dumps(to_node_link(netgraph), indent=1))
+        write_output(output, strict_json(to_node_link(netgraph), indent=1))
     else:
-        output.write_text(to_mermaid(netgraph, rankdir))
-    return output
+        write_output(output, to_mermaid(netgraph, rankdir))
+    return Path(output)

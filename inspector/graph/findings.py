@@ -13,7 +13,11 @@ class Finding:
     layer: str | None
     message: str
     line: int | None = None
+    blob: str | None = None  # the blob a wiring finding is about (an undefined bottom)
 
     def to_dict(self) -> dict:
-        return {"code": self.code, "severity": self.severity, "layer": self.layer,
-                "message": self.message, "line": self.line}
+        out = {"code": self.code, "severity": self.severity, "layer": self.layer,
+               "message": self.message, "line": self.line}
+        if self.blob is not None:
+            out["blob"] = self.blob
+        return out

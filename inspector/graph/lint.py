@@ -10,7 +10,12 @@ Each lint returns Findings (layer, message, severity):
   warning. Static only: importlib.machinery.PathFinder locates each module part by part
   without importing any parent package, and the class is looked up with ast in the file's text;
   the prototxt's folder is searched first, as Caffe users run from it;
-- blobs nobody consumes after their last version: the net's outputs, info.
+- blobs nobody consumes after their last version: the net's outputs, info;
+- layer types the importable Caffe does not register (a fork's layers, e.g. ROIPooling), info, with the
+  forks known to have them: only when pycaffe is importable (asked of a child Python, cached), so a machine
+  without Caffe still gets a static graph;
+- an undefined bottom that another net state defines (a file written for TEST drawn for
+  TRAIN, a data layer kept only under a stage) says so: "it exists under --phase test".
 """
 from __future__ import annotations
 
@@ -19,12 +24,16 @@ import itertools
 import os
 import sys
 from collections import defaultdict
+from dataclasses import replace
 from importlib.machinery import PathFinder
 from pathlib import Path
 
 import networkx as nx
 
-from .build import NetGraph
+from ..caffe_env import LayerRegistry, registered_layer_types
+from ..forks import forks_with_type, from_which_fork
+from ..prototxt import PHASES
+from .build import NetGraph, build_graph
 from .findings import Finding
 
 MAX_CYCLES_REPORTED = 5
@@ -63,9 +72,9 @@ def defines_class(source_file: str, class_name: str) -> bool | None:
             targets = node.targets if isinstance(node, ast.Assign) else [node.target]
             if any(isinstance(t, ast.Name) and t.id == class_name for t in targets):
                 return True
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            if any((alias.asname or alias.name) == class_name or alias.name == "*" for alias in node.names):
-                return True
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and any(
+                (alias.asname or alias.name) == class_name or alias.name == "*" for alias in node.names):
+            return True
     return False
 
 
@@ -109,8 +118,9 @@ def lint_duplicate_names(netgraph: NetGraph) -> list[Finding]:
                 lines = ", ".join(str(e["line"]) for e in entries)
                 # Caffe builds such a net, so a warning: the harm comes later, where names are keys.
                 findings.append(Finding("duplicate-layer-name", "warning", name,
-                                        f"{len(entries)} layers named '{name}' in {phase}, on lines {lines}; Caffe builds "
-                                        "it, but copies weights and indexes net.params by layer name, so they get mixed up",
+                                        f"{len(entries)} layers named '{name}' in {phase}, on lines {lines}; "
+                                        "Caffe builds it, but copies weights and indexes net.params by layer name, "
+                                        "so they get mixed up",
                                         entries[1]["line"]))
     return findings
 
@@ -141,9 +151,63 @@ def lint_outputs(netgraph: NetGraph) -> list[Finding]:
     return findings
 
 
-def run_lints(netgraph: NetGraph) -> list[Finding]:
-    """All lints, errors first, each group in prototxt order."""
-    findings = (list(netgraph.findings) + lint_duplicate_names(netgraph) + lint_cycles(netgraph)
-                + lint_python_modules(netgraph) + lint_outputs(netgraph))
+def undefined_bottoms(netgraph: NetGraph) -> set[tuple[str | None, str | None]]:
+    """(layer, bottom) of every undefined-bottom finding met while wiring."""
+    return {(f.layer, f.blob) for f in netgraph.findings if f.code == "undefined-bottom"}
+
+
+def other_net_states(netgraph: NetGraph) -> list[tuple[str, list[str], str]]:
+    """The net states the file may be written for besides the drawn one: (phase, stages, option spelling)."""
+    stage_sets = [list(netgraph.stages)] + [
+        rule.stage for layer in netgraph.net.layers for rule in layer.include if rule.stage]
+    states, seen = [], {(netgraph.phase, tuple(netgraph.stages))}
+    for phase in (netgraph.phase, *(p for p in PHASES if p != netgraph.phase)):
+        for stages in stage_sets:
+            if (phase, tuple(stages)) in seen:
+                continue
+            seen.add((phase, tuple(stages)))
+            spelling = " ".join([f"--phase {phase.lower()}"] * (phase != netgraph.phase)
+                                + [f"--stage {s}" for s in stages if s not in netgraph.stages])
+            states.append((phase, stages, spelling or f"--phase {phase.lower()}"))
+    return states
+
+
+def hint_other_states(netgraph: NetGraph, findings: list[Finding]) -> list[Finding]:
+    """Undefined bottoms that another net state defines for the same layer say where: "(it exists under ...)"."""
+    undefined = undefined_bottoms(netgraph)
+    if netgraph.phase == "ALL" or not undefined:
+        return findings
+    where: dict[tuple[str | None, str | None], str] = {}
+    for phase, stages, spelling in other_net_states(netgraph):
+        other = build_graph(netgraph.net, phase, stages, netgraph.level)
+        kept = {layer.name for layer in other.layers}
+        for key in undefined - undefined_bottoms(other):
+            if key[0] in kept:
+                where.setdefault(key, spelling)
+    return [replace(f, message=f"{f.message} (it exists under {where[f.layer, f.blob]})")
+            if f.code == "undefined-bottom" and (f.layer, f.blob) in where else f for f in findings]
+
+
+def lint_layer_types(netgraph: NetGraph, registry: LayerRegistry | None) -> list[Finding]:
+    """Layer types the Caffe at hand would reject with "Unknown layer type", one finding a type."""
+    if registry is None:
+        return []
+    findings, seen = [], set()
+    for layer in netgraph.layers:
+        if layer.type in registry.types or layer.type in seen or not layer.type:
+            continue
+        seen.add(layer.type)
+        findings.append(Finding("layer-type-not-in-caffe", "info", layer.name,
+                                f"the Caffe at {registry.package_dir} does not register layer type '{layer.type}'"
+                                f"{from_which_fork(forks_with_type(layer.type))}; trace needs a Caffe that has it",
+                                layer.line))
+    return findings
+
+
+def run_lints(netgraph: NetGraph, registry: LayerRegistry | None = None) -> list[Finding]:
+    """All lints, errors first, each group in prototxt order; `registry` for the layer-type lint."""
+    findings = (hint_other_states(netgraph, list(netgraph.findings)) + lint_duplicate_names(netgraph)
+                + lint_cycles(netgraph) + lint_python_modules(netgraph) + lint_layer_types(netgraph, registry)
+                + lint_outputs(netgraph))
     rank = {"error": 0, "warning": 1, "info": 2}
     return sorted(findings, key=lambda f: rank[f.severity])

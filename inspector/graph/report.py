@@ -27,30 +27,41 @@ def _shape_text(shape) -> str:
     return "x".join(str(d) for d in shape) if shape else ""
 
 
-def _ints(message: Message, name: str) -> list[int]:
-    return [int(v) for v in message.get_all(name)]
+def _block(layer: LayerSpec, name: str) -> Message:
+    block = layer.message.get(name)
+    return block if isinstance(block, Message) else Message()
 
 
 def layer_param_count(layer: LayerSpec, bottom_shapes: list[list[int] | None]) -> int | None:
-    """Learnable values of a layer, from its bottom shapes and *_param; None when it cannot be known."""
-    first = bottom_shapes[0] if bottom_shapes else None
+    """Learnable values of a layer, from its bottom shapes and *_param; None when it cannot be known.
+
+    A value of the wrong kind (`num_output: "x"`) is a PrototxtValueError, as Caffe refuses it; a
+    shape that does not fit the layer (too few axes, group 0) leaves the count unknown.
+    """
+    try:
+        return _param_count(layer, bottom_shapes[0] if bottom_shapes else None)
+    except (IndexError, ZeroDivisionError):
+        return None
+
+
+def _param_count(layer: LayerSpec, first: list[int] | None) -> int | None:
     kind = layer.type
     if kind in ("Convolution", "Deconvolution"):
-        param = layer.message.get("convolution_param") or Message()
+        param = _block(layer, "convolution_param")
         if first is None or not param.has("num_output"):
             return None
         spatial = len(first) - 2
-        kernel = _ints(param, "kernel_size") or [int(param.get("kernel_h", 1)), int(param.get("kernel_w", 1))]
+        kernel = param.integers("kernel_size") or [param.integer("kernel_h", 1), param.integer("kernel_w", 1)]
         kernel = kernel * spatial if len(kernel) == 1 else kernel
-        group, out = int(param.get("group", 1)), int(param.get("num_output"))
+        group, out = param.integer("group", 1), param.integer("num_output")
         bias = str(param.get("bias_term", "true")).lower() != "false"
         return out * (first[1] // group) * math.prod(kernel) + (out if bias else 0)
     if kind == "InnerProduct":
-        param = layer.message.get("inner_product_param") or Message()
+        param = _block(layer, "inner_product_param")
         if first is None or not param.has("num_output"):
             return None
-        axis = int(param.get("axis", 1))
-        out = int(param.get("num_output"))
+        axis = param.integer("axis", 1)
+        out = param.integer("num_output")
         bias = str(param.get("bias_term", "true")).lower() != "false"
         return out * math.prod(first[axis:]) + (out if bias else 0)
     if kind == "BatchNorm":
@@ -58,16 +69,16 @@ def layer_param_count(layer: LayerSpec, bottom_shapes: list[list[int] | None]) -
     if kind in ("Scale", "Bias"):
         if len(layer.bottoms) > 1:
             return 0  # the scale/bias comes from the second bottom
-        param = layer.message.get(f"{kind.lower()}_param") or Message()
+        param = _block(layer, f"{kind.lower()}_param")
         if first is None:
             return None
-        axis = int(param.get("axis", 1))
-        num_axes = int(param.get("num_axes", 1))
+        axis = param.integer("axis", 1)
+        num_axes = param.integer("num_axes", 1)
         count = math.prod(first[axis:] if num_axes == -1 else first[axis: axis + num_axes])
         has_bias = kind == "Scale" and str(param.get("bias_term", "false")).lower() == "true"
         return count * (2 if has_bias else 1)
     if kind == "PReLU":
-        param = layer.message.get("prelu_param") or Message()
+        param = _block(layer, "prelu_param")
         if str(param.get("channel_shared", "false")).lower() == "true":
             return 1
         return None if first is None else first[1]
@@ -107,6 +118,7 @@ class GraphReport:
     summary: GraphSummary
     shapes_from: str | None = None
     output: str | None = None
+    phase_note: str | None = None  # why this phase was drawn, when the user named none
     netgraph: NetGraph | None = field(default=None, repr=False)
 
     @property
@@ -120,7 +132,7 @@ class GraphReport:
     def to_dict(self) -> dict:
         return {
             "net": self.net, "name": self.name, "phase": self.phase, "stages": self.stages,
-            "shapes_from": self.shapes_from, "output": self.output, "ok": self.ok,
+            "phase_note": self.phase_note, "shapes_from": self.shapes_from, "output": self.output, "ok": self.ok,
             "layers": self.layers, "blobs": self.blobs, "edges": self.edges,
             "lints": [f.to_dict() for f in self.lints], "summary": self.summary.to_dict(),
         }
@@ -138,6 +150,8 @@ class GraphReport:
         phase = "all phases" if self.phase == "ALL" else self.phase
         stages = f", stages {', '.join(self.stages)}" if self.stages else ""
         yield Text(f"{self.name or 'net'}  {self.net}  ({phase}{stages})", style="bold")
+        if self.phase_note:
+            yield Text(self.phase_note, style="dim")
         table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
         for column in ("#", "layer", "type", "bottoms -> tops", "notes"):
             table.add_column(column, overflow="fold")
@@ -183,13 +197,14 @@ def _notes(layer: dict, phase: str) -> str:
 
 
 def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | None = None,
-                shapes_from: str | None = None, output: str | None = None) -> GraphReport:
+                shapes_from: str | None = None, output: str | None = None,
+                phase_note: str | None = None) -> GraphReport:
     from .export import layer_style, shared_param_groups  # noqa: PLC0415 - styling lives with the exporters
 
     graph = netgraph.graph
     groups = shared_param_groups(netgraph)
     shared_names = {name for params, _ in groups for name in params}
-    specs = {node: layer for node, layer in zip(netgraph.layer_nodes, netgraph.layers)}
+    specs = dict(zip(netgraph.layer_nodes, netgraph.layers))
     layers, params_total, uncounted = [], 0, []
     for node in netgraph.topological_layer_nodes():
         attrs, spec = graph.nodes[node], specs[node]
@@ -210,7 +225,8 @@ def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | N
             "bottoms": spec.bottoms, "tops": spec.tops, "bottom_edges": bottom_edges, "top_edges": top_edges,
             "phases": attrs["phases"], "python": attrs["python"], "param_str": attrs["param_str"],
             "loss_weights": attrs["loss_weights"], "frozen": attrs["frozen"], "lr_mults": attrs["lr_mults"],
-            "shared_params": [n for n in attrs["shared_params"] if n in shared_names], "in_place": bool(spec.in_place_tops),
+            "shared_params": [n for n in attrs["shared_params"] if n in shared_names],
+            "in_place": bool(spec.in_place_tops),
             "style": layer_style(attrs), "params": count,
         })
     blobs = [{"node": n, "name": a["name"], "version": a["version"], "label": a["label"], "shape": a["shape"],
@@ -222,10 +238,10 @@ def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | N
     known_shapes = bool(netgraph.blob_shapes) or bool(param_shapes)
     summary = GraphSummary(
         layers=len(layers), blobs=len(blobs),
-        layers_by_type=dict(Counter(l["type"] for l in layers)),
-        python_layers=[f"{l['name']} ({l['python']})" for l in layers if l["python"]],
-        loss_layers=[l["name"] for l in layers if l["loss_weights"]],
-        frozen_layers=[l["name"] for l in layers if l["frozen"]],
+        layers_by_type=dict(Counter(layer["type"] for layer in layers)),
+        python_layers=[f"{layer['name']} ({layer['python']})" for layer in layers if layer["python"]],
+        loss_layers=[layer["name"] for layer in layers if layer["loss_weights"]],
+        frozen_layers=[layer["name"] for layer in layers if layer["frozen"]],
         shared_params={", ".join(params): [graph.nodes[n]["name"] for n in nodes]
                        for params, nodes in groups},
         outputs=[b["label"] for b in blobs if not b["consumers"] and not b["undefined"]],
@@ -236,4 +252,5 @@ def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | N
     net = netgraph.net
     return GraphReport(net=str(net.path) if net.path else net.source, name=net.name, phase=netgraph.phase,
                        stages=netgraph.stages, layers=layers, blobs=blobs, edges=edges, lints=lints,
-                       summary=summary, shapes_from=shapes_from, output=output, netgraph=netgraph)
+                       summary=summary, shapes_from=shapes_from, output=output, phase_note=phase_note,
+                       netgraph=netgraph)

@@ -49,7 +49,8 @@ def load_shapes(path: str | Path) -> TraceShapes:
     try:
         data = json.loads(path.read_text())
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file.", "Give the JSON a trace wrote (inspector trace ... --format json).") from None
+        raise InputError(f"{path}: no such file.",
+                         "Give the JSON a trace wrote (inspector trace ... --format json).") from None
     except (OSError, ValueError) as exc:
         raise InputError(f"{path} is not a readable JSON file: {exc}.",
                          "Give the JSON a trace wrote (inspector trace ... --format json).") from None
@@ -59,7 +60,7 @@ def load_shapes(path: str | Path) -> TraceShapes:
                          "Give a trace report or .inspector/last-trace.json written by inspector trace.")
     try:
         blob_shapes = {str(k): [int(d) for d in v] for k, v in shapes.items()}
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):
         raise InputError(f"{path}: \"blob_shapes\" must map blob names to lists of dims.",
                          "Give a trace report written by inspector trace.") from None
     params = _find_key(data, "param_shapes")
@@ -67,7 +68,7 @@ def load_shapes(path: str | Path) -> TraceShapes:
     if isinstance(params, dict):
         try:
             param_shapes = {str(k): [[int(d) for d in s] for s in v] for k, v in params.items()}
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             param_shapes = None  # optional; a malformed one only costs the param count
     net, phase = _find_key(data, "net"), _find_key(data, "phase")
     return TraceShapes(source=path, net=str(net) if isinstance(net, str) else None,

@@ -20,13 +20,15 @@ from .net import (
     net_from_message,
     parse_net,
     read_net,
+    read_prototxt_text,
     read_v1_layer_types,
     v1_layer_types,
 )
-from .textformat import Ident, Message, TextFormatError, parse_text
+from .textformat import Ident, Message, PrototxtValueError, TextFormatError, parse_text
 
 __all__ = [
     "PHASES", "Ident", "InputSpec", "LayerSpec", "Message", "NetSpec", "NetStateRule", "ParamSpec",
-    "PythonSpec", "TextFormatError", "net_from_message", "parse_net", "parse_text", "read_net",
+    "PrototxtValueError", "PythonSpec", "TextFormatError", "net_from_message", "parse_net", "parse_text", "read_net",
+    "read_prototxt_text",
     "read_v1_layer_types", "v1_layer_types",
 ]

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import functools
 import re
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError, InspectorError
-from .textformat import Ident, Message, parse_text
+from .textformat import Ident, Message, PrototxtValueError, parse_text
 
 PHASES = ("TRAIN", "TEST")
 PYTHON_PARAM_STR_SPELLINGS = ("param_str", "param_string")  # the latter in some forks
@@ -64,13 +65,6 @@ def _as_bool(value) -> bool:
     return str(value).lower() in ("true", "1", "t")
 
 
-def _as_float(value, default: float) -> float:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return default
-
-
 @dataclass
 class NetStateRule:
     """One include/exclude rule (NetStateRule in caffe.proto)."""
@@ -82,12 +76,12 @@ class NetStateRule:
     not_stage: list[str] = field(default_factory=list)
 
     @classmethod
-    def from_message(cls, message: Message) -> "NetStateRule":
+    def from_message(cls, message: Message) -> NetStateRule:
         phase = message.get("phase")
         return cls(
             phase=_phase_name(phase) if phase is not None else None,
-            min_level=int(message.get("min_level")) if message.has("min_level") else None,
-            max_level=int(message.get("max_level")) if message.has("max_level") else None,
+            min_level=message.integer("min_level"),
+            max_level=message.integer("max_level"),
             stage=[str(s) for s in message.get_all("stage")],
             not_stage=[str(s) for s in message.get_all("not_stage")],
         )
@@ -282,7 +276,7 @@ def _layer_from_message(message: Message, index: int, v1: bool) -> LayerSpec:
         include=[NetStateRule.from_message(m) for m in message.get_all("include") if isinstance(m, Message)],
         exclude=[NetStateRule.from_message(m) for m in message.get_all("exclude") if isinstance(m, Message)],
         phase=_phase_name(message.get("phase")) if message.has("phase") else None,
-        loss_weights=[_as_float(w, 0.0) for w in message.get_all("loss_weight")],
+        loss_weights=message.numbers("loss_weight"),
         propagate_down=[_as_bool(p) for p in message.get_all("propagate_down")],
         line=message.line, index=index, v1=v1, message=message,
     )
@@ -302,14 +296,14 @@ def _params(message: Message, v1: bool) -> list[ParamSpec]:
         if isinstance(value, Message):
             share = value.get("share_mode")
             specs.append(ParamSpec(name=str(value.get("name", "")),
-                                   lr_mult=_as_float(value.get("lr_mult", 1.0), 1.0),
-                                   decay_mult=_as_float(value.get("decay_mult", 1.0), 1.0),
+                                   lr_mult=value.number("lr_mult", 1.0),
+                                   decay_mult=value.number("decay_mult", 1.0),
                                    share_mode=str(share) if share is not None else None))
         else:  # V1: `param: "name"` strings, with blobs_lr / weight_decay beside them
             specs.append(ParamSpec(name=str(value)))
     if v1 or message.has("blobs_lr") or message.has("weight_decay"):
-        lrs = [_as_float(v, 1.0) for v in message.get_all("blobs_lr")]
-        decays = [_as_float(v, 1.0) for v in message.get_all("weight_decay")]
+        lrs = message.numbers("blobs_lr")
+        decays = message.numbers("weight_decay")
         while len(specs) < max(len(lrs), len(decays)):
             specs.append(ParamSpec())
         for spec, lr in zip(specs, lrs):
@@ -320,13 +314,13 @@ def _params(message: Message, v1: bool) -> list[ParamSpec]:
 
 
 def _shape_dims(message) -> list[int]:
-    return [int(d) for d in message.get_all("dim")] if isinstance(message, Message) else []
+    return message.integers("dim") if isinstance(message, Message) else []
 
 
 def _inputs(message: Message, layers: list[LayerSpec]) -> list[InputSpec]:
     names = [str(n) for n in message.get_all("input")]
     shapes = [_shape_dims(s) for s in message.get_all("input_shape")]
-    dims = [int(d) for d in message.get_all("input_dim")]
+    dims = message.integers("input_dim")
     inputs = []
     for i, name in enumerate(names):
         shape = None
@@ -356,8 +350,11 @@ def net_from_message(message: Message, source: str = "<text>", path: Path | None
         # V0 nets wrap each layer once more: layers { layer { name type } bottom top }
         inner = layer_message.get("layer")
         if v1 and isinstance(inner, Message) and not layer_message.has("type"):
-            merged = Message(fields=[*inner.fields, *[(k, v) for k, v in layer_message.fields if k != "layer"]],
-                             line=layer_message.line)
+            outer = [(entry, position) for entry, position in
+                     zip(layer_message.fields, layer_message.positions) if entry[0] != "layer"]
+            merged = Message(fields=[*inner.fields, *[entry for entry, _ in outer]], line=layer_message.line,
+                             positions=[*inner.positions, *[position for _, position in outer]],
+                             source=layer_message.source)
             layer_message = merged
         layers.append(_layer_from_message(layer_message, index, v1))
     state = message.get("state")
@@ -365,24 +362,55 @@ def net_from_message(message: Message, source: str = "<text>", path: Path | None
                   v1=bool(v1_messages), message=message)
     if isinstance(state, Message):
         net.state_phase = _phase_name(state.get("phase")) if state.has("phase") else None
-        net.state_level = int(state.get("level", 0))
+        net.state_level = state.integer("level", 0)
         net.state_stages = [str(s) for s in state.get_all("stage")]
     net.inputs = _inputs(message, layers)
     return net
 
 
-def read_net(path: str | Path) -> NetSpec:
-    """Read a prototxt file into a NetSpec; InputError when it is missing or malformed."""
+def read_prototxt_text(path: str | Path) -> str:
+    """A prototxt file's text: UTF-8, newlines as written (a lone CR stays, as protobuf reads it).
+
+    Refused with InputError: a missing or unreadable file, a folder, anything but a regular file
+    (a FIFO or /dev/zero would be read forever), binary content and bytes that are not UTF-8
+    (FILE:LINE:COL of the first bad byte).
+    """
     path = Path(path)
+    remedy = "Give the path of a net prototxt."
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        mode = path.stat().st_mode
+        if stat.S_ISDIR(mode):
+            raise InputError(f"{path} is a folder, not a prototxt file.", remedy)
+        if not stat.S_ISREG(mode):
+            raise InputError(f"{path} is not a regular file (a device, FIFO or socket); inspector reads prototxt "
+                             "files only.", remedy)
+        data = path.read_bytes()
     except FileNotFoundError:
-        raise InputError(f"{path}: no such file.", "Give the path of a net prototxt.") from None
-    except IsADirectoryError:
-        raise InputError(f"{path} is a folder, not a prototxt file.", "Give the path of a net prototxt.") from None
+        raise InputError(f"{path}: no such file.", remedy) from None
     except OSError as exc:
-        raise InputError(f"{path} cannot be read: {exc.strerror}.", "Check the file's permissions.") from None
-    return net_from_message(parse_text(text, str(path)), str(path), path.resolve())
+        raise InputError(f"{path} cannot be read: {exc.strerror or type(exc).__name__}.",
+                         "Check the file's permissions.") from None
+    if b"\0" in data:
+        line, col = _line_col(data, data.index(b"\0"))
+        raise PrototxtValueError(str(path), line, col, "a NUL byte: this is a binary file, not a prototxt",
+                                 "Give the text prototxt (a .caffemodel or binaryproto is not a net description).")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, col = _line_col(data, exc.start)
+        raise PrototxtValueError(str(path), line, col, f"byte 0x{data[exc.start]:02x} is not UTF-8 text",
+                                 "Save the prototxt as UTF-8 (protobuf reads text format as UTF-8).") from None
+
+
+def _line_col(data: bytes, offset: int) -> tuple[int, int]:
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    return data.count(b"\n", 0, offset) + 1, len(data[line_start:offset].decode("utf-8", "replace")) + 1
+
+
+def read_net(path: str | Path) -> NetSpec:
+    """Read a prototxt file into a NetSpec; InputError when it is missing, not text, or malformed."""
+    path = Path(path)
+    return net_from_message(parse_text(read_prototxt_text(path), str(path)), str(path), path.resolve())
 
 
 def parse_net(path_or_text: str | Path) -> NetSpec:
@@ -390,6 +418,6 @@ def parse_net(path_or_text: str | Path) -> NetSpec:
     if isinstance(path_or_text, Path):
         return read_net(path_or_text)
     text = str(path_or_text)
-    if "\n" in text or "{" in text or ":" in text and not Path(text).exists():
+    if "\n" in text or "{" in text or (":" in text and not Path(text).exists()):
         return net_from_message(parse_text(text, "<text>"))
     return read_net(text)

@@ -11,14 +11,22 @@ Two passes:
 
 Without the schema a field's kind comes from its spelling: quoted text is a `str`, a bare word
 is an `Ident` (an enum value such as CONVOLUTION or TRAIN), digits are int or float. Positions
-are kept (the line of each message and field), so errors read FILE:LINE:COL.
+are kept (the line of each message, the line and column of each field), so errors read
+FILE:LINE:COL; the typed readers (`Message.integer`, `Message.number`) give the same position
+for a value of the wrong kind (`dim: 1e400`, `dim { }`, `dim: "3"`).
+
+What protobuf's own text parser refuses is refused here too, as a syntax error: a bad escape
+(`\\x` without hex digits, an unknown `\\q`), an integer too long to read, nesting deeper
+than protobuf's recursion limit (100). Newlines are `\\n` only, as protobuf's tokenizer has
+them: a lone CR inside a comment stays in the comment.
 """
 from __future__ import annotations
 
 import bisect
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Iterator, Union
+from typing import NoReturn, Union
 
 from ..errors import InputError
 
@@ -39,6 +47,45 @@ class Message:
 
     fields: list[tuple[str, Value]] = field(default_factory=list)
     line: int = 0
+    positions: list[tuple[int, int]] = field(default_factory=list, repr=False)  # (line, col) per field
+    source: str = field(default="<text>", repr=False)
+
+    def position(self, name: str) -> tuple[int, int]:
+        """(line, col) of the last field with this name (the message's own line when unknown)."""
+        for index in range(len(self.fields) - 1, -1, -1):
+            if self.fields[index][0] == name and index < len(self.positions):
+                return self.positions[index]
+        return self.line, 1
+
+    def _value_error(self, name: str, value, expected: str) -> TextFormatError:
+        shown = "a block { ... }" if isinstance(value, Message) else repr(value) if isinstance(value, str) \
+            and not isinstance(value, Ident) else str(value)
+        line, col = self.position(name)
+        return PrototxtValueError(self.source, line, col, f"field '{name}' expects {expected}, not {shown}")
+
+    def _as_integer(self, name: str, value) -> int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise self._value_error(name, value, "an integer")
+
+    def _as_number(self, name: str, value) -> float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        raise self._value_error(name, value, "a number")
+
+    def integer(self, name: str, default: int | None = None) -> int | None:
+        """The last value of an integer field; PrototxtValueError (FILE:LINE:COL) for anything else."""
+        return self._as_integer(name, self.get(name)) if self.has(name) else default
+
+    def integers(self, name: str) -> list[int]:
+        return [self._as_integer(name, value) for value in self.get_all(name)]
+
+    def number(self, name: str, default: float | None = None) -> float | None:
+        """The last value of a float field (an integer is a float too); PrototxtValueError for anything else."""
+        return self._as_number(name, self.get(name)) if self.has(name) else default
+
+    def numbers(self, name: str) -> list[float]:
+        return [self._as_number(name, value) for value in self.get_all(name)]
 
     def get(self, name: str, default=None):
         """The last value of a field (protobuf text format keeps the last of a singular field)."""
@@ -71,7 +118,8 @@ class Message:
         return out
 
     def _repeated_keys(self) -> set[str]:
-        seen, repeated = set(), set()
+        seen: set[str] = set()
+        repeated: set[str] = set()
         for key, _ in self.fields:
             (repeated if key in seen else seen).add(key)
         return repeated
@@ -89,26 +137,44 @@ _TOKEN = re.compile(r"""
 
 _ESCAPES = {"n": "\n", "t": "\t", "r": "\r", "a": "\a", "b": "\b", "f": "\f", "v": "\v",
             "\\": "\\", "'": "'", '"': '"', "?": "?"}
-_ESCAPE_RE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|.)", re.DOTALL)
+_ESCAPE_RE = re.compile(r"\\(x[0-9a-fA-F]{1,2}|[0-7]{1,3}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|.)", re.DOTALL)
+
+
+class BadEscape(ValueError):
+    """An escape protobuf's tokenizer refuses; offset is where it starts in the string's body."""
+
+    def __init__(self, offset: int, escape: str):
+        super().__init__(escape)
+        self.offset, self.escape = offset, escape
+
+
+def _escape_bytes(match: re.Match) -> bytes:
+    code = match.group(1)
+    if code[0] == "x" and len(code) > 1:
+        return bytes([int(code[1:], 16)])
+    if code[0] in "01234567":
+        return bytes([int(code, 8) & 0xFF])  # protobuf keeps the low byte of \\777
+    if code[0] in "uU" and len(code) > 1:
+        try:
+            return chr(int(code[1:], 16)).encode("utf-8")
+        except (ValueError, UnicodeEncodeError):  # beyond U+10FFFF, or a lone surrogate
+            raise BadEscape(match.start(), match.group()) from None
+    if code in _ESCAPES:
+        return _ESCAPES[code].encode()
+    raise BadEscape(match.start(), match.group())
 
 
 def _unescape(body: str) -> str:
+    """A string literal's text: escapes spell bytes (UTF-8, as protobuf writes non-ASCII text)."""
     if "\\" not in body:
         return body
-
-    def one(match: re.Match) -> str:
-        code = match.group(1)
-        if code[0] == "x":
-            return chr(int(code[1:], 16))
-        if code[0] in "01234567":
-            return chr(int(code, 8))
-        return _ESCAPES.get(code, "\\" + code)
-
-    text = _ESCAPE_RE.sub(one, body)
-    try:  # octal/hex escapes spell UTF-8 bytes, as protobuf writes non-ASCII text
-        return text.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return text
+    data, last = bytearray(), 0
+    for match in _ESCAPE_RE.finditer(body):
+        data += body[last:match.start()].encode("utf-8")
+        data += _escape_bytes(match)
+        last = match.end()
+    data += body[last:].encode("utf-8")
+    return data.decode("utf-8", errors="backslashreplace")  # bytes that are not UTF-8 stay visible as \\xNN
 
 
 class TextFormatError(InputError):
@@ -119,6 +185,19 @@ class TextFormatError(InputError):
         near_text = "end of file" if near == "" else f"'{near}'"
         super().__init__(f"{where}: expected {expected} near {near_text}", SYNTAX_REMEDY)
         self.source, self.line, self.col, self.near = source, line, col, near
+
+
+class PrototxtValueError(TextFormatError):
+    """A value Caffe's parser refuses (out of range, the wrong kind for its field), with its position."""
+
+    def __init__(self, source: str, line: int, col: int, problem: str,
+                 remedy: str = "Fix the value at that position; Caffe's parser refuses it too."):
+        InputError.__init__(self, f"{source}:{line}:{col}: {problem}", remedy)
+        self.source, self.line, self.col, self.near = source, line, col, ""
+
+
+# protobuf's TextFormat::Parser default recursion limit: deeper nesting is refused, as Caffe refuses it.
+MAX_NESTING = 100
 
 
 class _Parser:
@@ -137,6 +216,7 @@ class _Parser:
             if m is None:
                 self._fail_at(offset, "a field, value or punctuation", text[offset])
             kind = m.lastgroup
+            assert kind is not None  # every alternative of _TOKEN is a named group
             if kind == "unclosed":
                 self._fail_at(offset, "a closing quote on the same line", m.group()[:20])
             if kind != "ws" and kind != "comment":
@@ -147,11 +227,11 @@ class _Parser:
         index = bisect.bisect_right(self.line_starts, offset) - 1
         return index + 1, offset - self.line_starts[index] + 1
 
-    def _fail_at(self, offset: int, expected: str, near: str):
+    def _fail_at(self, offset: int, expected: str, near: str) -> NoReturn:
         line, col = self.position(offset)
         raise TextFormatError(self.source, line, col, expected, near)
 
-    def fail(self, expected: str):
+    def fail(self, expected: str) -> NoReturn:
         if self.pos < len(self.tokens):
             _, text, offset = self.tokens[self.pos]
             self._fail_at(offset, expected, text)
@@ -164,9 +244,9 @@ class _Parser:
         message = self.message(closer=None, line=1)
         return message
 
-    def message(self, closer: str | None, line: int) -> Message:
-        message = Message(line=line)
-        tokens, fields = self.tokens, message.fields
+    def message(self, closer: str | None, line: int, depth: int = 0) -> Message:
+        message = Message(line=line, source=self.source)
+        tokens = self.tokens
         while True:
             if self.pos >= len(tokens):
                 if closer is not None:
@@ -189,7 +269,8 @@ class _Parser:
                 name = text
             else:
                 self.fail("a field name")
-            self.field_value(name, fields)
+            message.positions.append(self.position(offset))
+            self.field_value(name, message, depth)
 
     def bracketed_name(self) -> str:
         start = self.pos
@@ -204,7 +285,17 @@ class _Parser:
         self.pos += 1
         return "[" + "".join(parts) + "]"
 
-    def field_value(self, name: str, fields: list) -> None:
+    def nested(self, opener: str, offset: int, depth: int) -> Message:
+        """The block opened by `opener` at offset; refused past protobuf's nesting limit."""
+        if depth > MAX_NESTING:
+            line, col = self.position(offset)
+            raise PrototxtValueError(self.source, line, col,
+                                     f"blocks nested deeper than {MAX_NESTING} levels (protobuf's limit)",
+                                     "Caffe's parser refuses such a file too; flatten the nesting.")
+        return self.message("}" if opener == "{" else ">", self.position(offset)[0], depth)
+
+    def field_value(self, name: str, message: Message, depth: int) -> None:
+        fields = message.fields
         token = self.peek()
         if token is None:
             self.fail(f"':' or '{{' after field '{name}'")
@@ -218,17 +309,19 @@ class _Parser:
             kind, text, offset = token
         if kind == "punct" and text in "{<":
             self.pos += 1
-            fields.append((name, self.message("}" if text == "{" else ">", self.position(offset)[0])))
+            fields.append((name, self.nested(text, offset, depth + 1)))
             return
         if not has_colon:
             self.fail(f"':' or '{{' after field '{name}'")
         if kind == "punct" and text == "[":
             self.pos += 1
-            self.value_list(name, fields)
+            self.value_list(name, message, depth)
             return
         fields.append((name, self.scalar()))
 
-    def value_list(self, name: str, fields: list) -> None:
+    def value_list(self, name: str, message: Message, depth: int) -> None:
+        fields, field_position = message.fields, message.positions[-1]
+        first = True
         while True:
             token = self.peek()
             if token is None:
@@ -240,9 +333,12 @@ class _Parser:
             if kind == "punct" and text == ",":
                 self.pos += 1
                 continue
+            if not first:  # each element of `name: [a, b]` is a field of its own, at the list's position
+                message.positions.append(field_position)
+            first = False
             if kind == "punct" and text in "{<":
                 self.pos += 1
-                fields.append((name, self.message("}" if text == "{" else ">", self.position(offset)[0])))
+                fields.append((name, self.nested(text, offset, depth + 1)))
             else:
                 fields.append((name, self.scalar()))
 
@@ -251,12 +347,23 @@ class _Parser:
         if kind == "string":
             parts = []
             while self.pos < len(self.tokens) and self.tokens[self.pos][0] == "string":
-                parts.append(_unescape(self.tokens[self.pos][1][1:-1]))
+                _, quoted, start = self.tokens[self.pos]
+                try:
+                    parts.append(_unescape(quoted[1:-1]))
+                except BadEscape as exc:
+                    line, col = self.position(start + 1 + exc.offset)
+                    raise PrototxtValueError(self.source, line, col, f"invalid escape '{exc.escape}' in a string",
+                                             "Write a backslash as \\\\ ; \\x needs hex digits (\\x41).") from None
                 self.pos += 1
             return "".join(parts)
         if kind == "number":
             self.pos += 1
-            return _number(text)
+            try:
+                return _number(text)
+            except ValueError:  # more digits than Python reads (sys.get_int_max_str_digits)
+                line, col = self.position(offset)
+                raise PrototxtValueError(self.source, line, col,
+                                         f"number too long ({len(text)} characters), out of range for any field") from None
         if kind == "ident":
             self.pos += 1
             lowered = text.lower().lstrip("-")

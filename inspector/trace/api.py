@@ -38,7 +38,7 @@ class Trace:
         self.on_event = on_event
         self.events: list[dict] = []
         python_objects = [layer for layer in self.net.layers if layer.type == "Python"]
-        phase = PHASE_NAMES.get(getattr(python_objects[0], "phase", None), "unknown") if python_objects else "unknown"
+        phase = PHASE_NAMES.get(getattr(python_objects[0], "phase", -1), "unknown") if python_objects else "unknown"
         self._builder = ReportBuilder("<in-process net>", phase, 0, seed, stats)
         self._folded = 0  # events the builder has taken: it folds them when the report is read, not in the passes
         self.tracer = Tracer(self._emit, stats=stats, post_mortem=post_mortem)
@@ -49,7 +49,7 @@ class Trace:
         if self.on_event is not None:
             self.on_event(event)
 
-    def __enter__(self) -> "Trace":
+    def __enter__(self) -> Trace:
         net, tracer = self.net, self.tracer
         tracer.adopt(net)
         described = []

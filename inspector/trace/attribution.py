@@ -45,8 +45,7 @@ class ConstructionLog:
             return
         message = match.group(1)
         if message.startswith("Initializing net from parameters"):
-            self.__init__()  # a new net: a solver builds its train net, then its test nets
-            self.started = True
+            self.restart()  # a new net: a solver builds its train net, then its test nets
         elif message.startswith("Creating layer "):
             self.factory_created.append(message[len("Creating layer "):].strip())
         elif message.startswith("Creating Layer "):
@@ -64,6 +63,12 @@ class ConstructionLog:
                 if sep and " " not in layer:
                     wiring.setdefault(layer, []).append(blob.replace(" (in-place)", "").strip())
                     break
+
+    def restart(self) -> None:
+        """Forget the net before: another one is being built."""
+        fresh = ConstructionLog(started=True)
+        for name in vars(fresh):
+            setattr(self, name, getattr(fresh, name))
 
     def building(self) -> str | None:
         """The layer under construction now: made by the factory or the net, and not yet set up."""
@@ -109,7 +114,7 @@ def construction_culprit(log: ConstructionLog, check_failed: str | None, layer_t
     return Culprit(building, "setup", "net construction", 0)
 
 
-def fed_by_python(layer: str, bottoms: list[str], producers: dict[str, tuple[str, str]],
+def fed_by_python(layer: str, bottoms: list[str], producers: dict[str, tuple[str, str | None]],
                   python_layers: set[str], method_of: dict[str, str]) -> list[dict]:
     """For each bottom of `layer` that a Python layer produced: the blob as written, that layer and the method
     that set its shape. `producers` maps a blob to (producing layer, the blob it copies, for a Split layer)."""
@@ -230,12 +235,14 @@ def blame(culprit: Culprit, wiring: NetWiring, construction: ConstructionLog,
         bottoms = wiring.bottoms.get(layer, [])
         producers = wiring.producers_before(layer)
         python_layers = {name for name, kind in wiring.types.items() if kind == "Python"} | set(python_calls)
-        methods = {}
+        methods: dict[str, str] = {}
         for name in python_layers:
             for blob in bottoms:
                 source = blob
-                while source in producers and producers[source][1]:
-                    source = producers[source][1]
+                copied = producers[source][1] if source in producers else None
+                while copied:
+                    source = copied
+                    copied = producers[source][1] if source in producers else None
                 if producers.get(source, (None,))[0] == name and source in wiring.tops.get(name, []):
                     methods[name] = shaping_method(python_calls.get(name, []), wiring.tops[name].index(source),
                                                    culprit.stage)

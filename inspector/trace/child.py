@@ -1,22 +1,32 @@
-"""The process that runs the traced net: `python -m inspector.trace.child --events FILE --config JSON`.
+"""The process that runs the traced net: `python -m inspector.trace.child --events-fd N --marker-fd M --config JSON`.
 
 It builds the net with the real pycaffe, runs the passes and the contract checks, and writes
 every event as one JSON line to the event log file the parent reads, as it happens. Caffe may abort
 this process (a failed CHECK); the parent keeps what arrived and reads the marker file for the
 layer and method that were running. stdout is the user's (their layers may print, --pdb needs it).
+Both files come as open descriptors of files with no name (nothing to clean up after a kill -9), and
+the process ends when the parent does (die_with_parent), so it never outlives inspector.
 """
 from __future__ import annotations
 
 import argparse
+import ctypes
 import faulthandler
 import json
+import os
+import signal
 import sys
+import threading
+import time
 from pathlib import Path
 
 from ..errors import InspectorError
 from . import checks
 from .events import EventLog
 from .instrument import LayerOutput, Marker, Tracer, class_source, format_traceback
+
+EVENT_LOG_BYTES = 16 << 20  # the event log starts again from the top past this, once the parent has read it
+EXIT_PARENT_GONE = 129  # as if ended by SIGHUP: no one is left to read it
 
 
 def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) -> None:
@@ -34,7 +44,14 @@ def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) ->
 def run(config: dict, emit, marker: Marker) -> None:
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
     from .netinfo import (  # noqa: PLC0415
-        blob_shapes, describe_layers, loss_reader, python_layer_specs, read_net_parameter, require_layers)
+        blob_shapes,
+        describe_layers,
+        loss_reader,
+        python_layer_specs,
+        read_net_parameter,
+        require_known_layer_types,
+        require_layers,
+    )
     from .netload import build_net, fill_inputs, import_layer_class, put_layers_on_path  # noqa: PLC0415
 
     caffe = import_pycaffe()
@@ -44,9 +61,12 @@ def run(config: dict, emit, marker: Marker) -> None:
     put_layers_on_path(prototxt)
     param = read_net_parameter(prototxt)  # Caffe's own schema first: a net it rejects is bad input
     require_layers(prototxt, phase)
+    require_known_layer_types(caffe, prototxt, phase)  # a fork's layer type: bad input too, not an abort
     specs = python_layer_specs(prototxt, phase)
     classes, described = [], []
     for spec in specs:
+        python = spec.python
+        assert python is not None  # python_layer_specs gives Python layers only
         marker.mark(spec.name, "import", 0)
         try:
             cls = import_layer_class(spec)
@@ -55,16 +75,18 @@ def run(config: dict, emit, marker: Marker) -> None:
                   **format_traceback(exc)})
             raise
         classes.append(cls)
-        described.append({"name": spec.name, "module": spec.python.module, "class": spec.python.layer,
-                          "source_file": class_source(cls), "param_str": spec.python.param_str})
+        described.append({"name": spec.name, "module": python.module, "class": python.layer,
+                          "source_file": class_source(cls), "param_str": python.param_str})
     emit({"event": "python_layers", "layers": described})
     if config.get("weights"):
         from .finetune import finetune_view  # noqa: PLC0415
 
         view = finetune_view(prototxt, Path(config["weights"]), phase)
         emit({"event": "finetune", "view": view.to_dict()})
-        if not view.weights_loadable:
-            return  # Caffe would abort in CopyTrainedLayersFrom; the view names every mismatch
+        if not view.weights_loadable:  # Caffe would abort in CopyTrainedLayersFrom; the view names every mismatch
+            emit({"event": "not_run", "reason": f"Caffe would abort loading {Path(config['weights']).name} at layer "
+                                                f"{view.abort_at!r} (shape mismatch), so the net was not run."})
+            return
 
     tracer = Tracer(emit, stats=config["stats"], post_mortem=config["pdb"], marker=marker,
                     python_layer_names=[s.name for s in specs])
@@ -110,15 +132,22 @@ def serve(job, argv: list[str] | None = None, prog: str = "inspector.trace.child
     """The child's side of the event log, for any job (the trace here, inspector.trace.gradcheck_child):
     job(config, emit, marker) runs; its InspectorError or other exception is sent as an event."""
     parser = argparse.ArgumentParser(prog=prog)
-    parser.add_argument("--events", required=True, help="the event log file, written from its end")
-    parser.add_argument("--marker")
+    parser.add_argument("--events-fd", type=int, required=True, help="the event log, an open file, written from its end")
+    parser.add_argument("--marker-fd", type=int)
+    parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
     parser.add_argument("--config", required=True)
     args = parser.parse_args(argv)
+    if args.parent_pid:
+        die_with_parent(args.parent_pid)
     faulthandler.enable(sys.stderr)  # a Caffe abort still prints the Python stack that led to it
-    emit = EventLog(args.events).emit  # each line is in the file before the traced code goes on: an abort loses none
+    # SIGTERM (how the parent ends a run past its --timeout, or interrupted) prints the stack too, then ends
+    # the process as SIGTERM does: the report names the line that was running
+    faulthandler.register(signal.SIGTERM, file=sys.stderr, all_threads=True, chain=True)
+    # each line is in the file before the traced code goes on: an abort loses none
+    emit = EventLog(args.events_fd, rotate_after=EVENT_LOG_BYTES).emit
 
     try:
-        job(json.loads(args.config), emit, Marker(args.marker))
+        job(json.loads(args.config), emit, Marker(args.marker_fd))
     except InspectorError as exc:
         emit({"event": "error", "kind": type(exc).__name__, "message": exc.message, "remedy": exc.remedy,
               "exit_code": exc.exit_code})
@@ -129,6 +158,32 @@ def serve(job, argv: list[str] | None = None, prog: str = "inspector.trace.child
         return 1
     emit({"event": "done"})
     return 0
+
+
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+PARENT_WATCH_SECONDS = 0.5
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """End this process when `parent_pid` (inspector) ends, even by SIGKILL: on Linux the kernel's parent-death
+    signal, elsewhere a thread that watches the parent's pid (on Linux no thread: it would join every stack
+    dump of a crash); and at once if the parent is gone already."""
+    signal_asked = False
+    if sys.platform.startswith("linux"):
+        try:
+            signal_asked = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0
+        except (OSError, AttributeError):
+            pass  # no prctl in this libc: the thread below does it
+
+    def watch() -> None:
+        while os.getppid() == parent_pid:
+            time.sleep(PARENT_WATCH_SECONDS)
+        os._exit(EXIT_PARENT_GONE)
+
+    if os.getppid() != parent_pid:  # gone before the signal was asked for
+        os._exit(EXIT_PARENT_GONE)
+    if not signal_asked:
+        threading.Thread(target=watch, name="inspector-parent-watch", daemon=True).start()
 
 
 if __name__ == "__main__":

@@ -119,18 +119,18 @@ class FinetuneReport:
             table.add_column(column, overflow="fold")
         for layer in self.layers:
             style = STATUS_STYLE[layer.status]
-            status = f"[{style}]{layer.status}[/]" + (" [cyan]frozen[/]" if layer.frozen else "")
+            status = Text.assemble((layer.status, style), (" frozen", "cyan") if layer.frozen else "")
             table.add_row(layer.name, layer.type, status, " ".join(f"{m:g}" for m in layer.lr_mults),
                           _shapes(layer.net_shapes), _shapes(layer.model_shapes), layer.problem or "")
         yield table
         for warning in self.warnings:
-            yield Text.from_markup(f"[yellow]warning:[/] {warning}")
+            yield Text.assemble(("warning:", "yellow"), f" {warning}")
         counts = ", ".join(f"{len(getattr(self, s))} {s}" for s in (COPIED, FRESH, MISMATCHED, IGNORED, "frozen"))
         if self.weights_loadable:
-            yield Text.from_markup(f"[green]Caffe loads these weights[/] ({counts}).")
+            yield Text.assemble(("Caffe loads these weights", "green"), f" ({counts}).")
         else:
-            yield Text.from_markup(f"[red]Caffe would abort loading these weights[/] at layer "
-                                   f"{self.abort_at!r}, the first mismatch in the caffemodel ({counts}).")
+            yield Text.assemble(("Caffe would abort loading these weights", "red"), f" at layer "
+                                f"{self.abort_at!r}, the first mismatch in the caffemodel ({counts}).")
 
 
 def _shapes(shapes: list[list[int]]) -> str:
@@ -160,9 +160,8 @@ def shape_equals(shape: list[int], blob_proto) -> bool:
 
 def read_caffemodel(weights: Path):
     """The caffemodel as a NetParameter; InputError when it is not a binary caffemodel."""
-    from google.protobuf.message import DecodeError  # noqa: PLC0415
-
     from caffe.proto import caffe_pb2  # noqa: PLC0415 - pycaffe is imported by build_net first
+    from google.protobuf.message import DecodeError  # noqa: PLC0415
 
     weights = Path(weights)
     try:
@@ -189,8 +188,8 @@ def _source_layers(model) -> list[tuple[str, str, list]]:
     """(name, type, blobs) per caffemodel layer, V1 `layers` read as Caffe's upgrade reads them."""
     if len(model.layers):
         enum = type(model.layers[0]).LayerType
-        return [(l.name, enum.Name(l.type), list(l.blobs)) for l in model.layers]
-    return [(l.name, l.type, list(l.blobs)) for l in model.layer]
+        return [(layer.name, enum.Name(layer.type), list(layer.blobs)) for layer in model.layers]
+    return [(layer.name, layer.type, list(layer.blobs)) for layer in model.layer]
 
 
 def finetune_view(prototxt: Path, weights: Path, phase: str = "train") -> FinetuneReport:
@@ -217,8 +216,9 @@ def finetune_view(prototxt: Path, weights: Path, phase: str = "train") -> Finetu
                                                   model_shapes=[proto_shape(b) for b in blobs]))
             continue
         target = net_shapes[source_name]
-        entry = by_name.get(source_name) or LayerWeights(source_name, net_types[source_name], COPIED,
-                                                         net_shapes=target, lr_mults=_lr_mults(specs, source_name, target))
+        entry = by_name.get(source_name) or LayerWeights(
+            source_name, net_types[source_name], COPIED, net_shapes=target,
+            lr_mults=_lr_mults(specs, source_name, target))
         entry.model_shapes = [proto_shape(b) for b in blobs]
         if len(target) != len(blobs):
             entry.status = MISMATCHED

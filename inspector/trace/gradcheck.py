@@ -53,9 +53,9 @@ import math
 import random
 import signal
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from rich.table import Table
@@ -117,7 +117,7 @@ class ElementCheck:
                 "step": self.step, "note": self.note}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ElementCheck":
+    def from_dict(cls, d: dict) -> ElementCheck:
         return cls(d["blob"], tuple(d["index"]), d["value"], d["analytic"], d["numeric"], d["error"], d["allowed"],
                    d["status"], d["step"], d["note"])
 
@@ -146,7 +146,7 @@ class BlobCheck:
                 "note": self.note}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "BlobCheck":
+    def from_dict(cls, d: dict) -> BlobCheck:
         return cls(d["blob"], d["role"], d["shape"], d["checked"], d["failures"], d["kinks"], d["max_ratio"],
                    d["max_relative_error"], d["skipped"], d.get("note", ""))
 
@@ -202,7 +202,7 @@ class GradcheckReport:
         return {**self.to_dict(), "elements": [e.to_dict() for e in self.elements]}
 
     @classmethod
-    def from_dict(cls, d: dict) -> "GradcheckReport":
+    def from_dict(cls, d: dict) -> GradcheckReport:
         """The report again, from to_message() (or from to_dict(), keeping only the worst elements)."""
         return cls(Path(d["prototxt"]), d["layer"], d["layer_type"], d["phase"], d["step"], d["threshold"],
                    d["samples"], d["seed"], d["top_diffs"], [BlobCheck.from_dict(b) for b in d["blobs"]],
@@ -221,7 +221,7 @@ class GradcheckReport:
                 blobs.add_row(Text(b.label), _shape(b.shape), "-", "-", "-", "-", "-",
                               Text(f"skipped: {b.skipped}", style="dim"))
                 continue
-            failures = f"[red]{b.failures}[/]" if b.failures else "0"
+            failures = Text(str(b.failures), "red") if b.failures else "0"
             blobs.add_row(Text(b.label), _shape(b.shape), str(b.checked), failures, str(b.kinks), f"{b.max_ratio:.3g}",
                           f"{b.max_relative:.3g}", Text(b.note))
         yield blobs
@@ -230,16 +230,16 @@ class GradcheckReport:
             worst.add_column(column, justify="left" if column in ("blob", "index", "status") else "right")
         colour = {FAIL: "red", KINK: "yellow", OK: "green"}
         for e in self.worst:
-            status = f"[{colour[e.status]}]{e.status}[/]" + (f" ({e.note})" if e.note else "")
-            worst.add_row(Text(e.blob), str(list(e.index)), f"{e.value:.4g}", f"{e.step:g}", f"{e.analytic:.6g}", f"{e.numeric:.6g}",
-                          f"{e.error:.3g}", f"{e.allowed:.3g}", status)
+            status = Text.assemble((e.status, colour[e.status]), f" ({e.note})" if e.note else "")
+            worst.add_row(Text(e.blob), str(list(e.index)), f"{e.value:.4g}", f"{e.step:g}", f"{e.analytic:.6g}",
+                          f"{e.numeric:.6g}", f"{e.error:.3g}", f"{e.allowed:.3g}", status)
         yield worst
         kinks = f", {self.kinks} at kinks (not counted as failures)" if self.kinks else ""
         if self.passed:
-            yield Text.from_markup(f"[green]PASS[/]: {self.checked} elements within the threshold{kinks}.")
+            yield Text.assemble(("PASS", "green"), f": {self.checked} elements within the threshold{kinks}.")
         else:
-            yield Text.from_markup(f"[red]FAIL[/]: {self.failures} of {self.checked} elements off by more "
-                                   f"than the threshold{kinks}.")
+            yield Text.assemble(("FAIL", "red"), f": {self.failures} of {self.checked} elements off by more "
+                                f"than the threshold{kinks}.")
 
 
 def _shape(shape: list[int]) -> str:
@@ -380,7 +380,7 @@ class _Checker:
             blob.diff[...] = fill  # zero in the real pass: Caffe layers accumulate param diffs
         self.runner.backward(propagate_down)
 
-    def differences(self, blob_data: np.ndarray, flat: int, write) -> "_Differences":
+    def differences(self, blob_data: np.ndarray, flat: int, write) -> _Differences:
         """Differences at one element, with the step shrunk while a perturbation flips a discrete choice."""
         for step in (self.step * factor for factor in STEP_FACTORS):
             found = self._differences_at(blob_data, flat, write, step)
@@ -388,7 +388,7 @@ class _Checker:
                 return found
         return found
 
-    def _differences_at(self, blob_data: np.ndarray, flat: int, write, step: float) -> "_Differences":
+    def _differences_at(self, blob_data: np.ndarray, flat: int, write, step: float) -> _Differences:
         flat_view = blob_data.reshape(-1)
         original = flat_view[flat]
         results = []
@@ -444,14 +444,15 @@ class GradcheckCrash(CheckFailed):
 
 def gradcheck(prototxt: Path, layer: str, step: float = DEFAULT_STEP, threshold: float = DEFAULT_THRESHOLD,
               samples: int = DEFAULT_SAMPLES, seed: int = 0, phase: str = "train",
-              inputs: dict[str, Path] | None = None) -> GradcheckReport:
+              inputs: dict[str, Path] | None = None, timeout: float | None = None) -> GradcheckReport:
     """Check `layer`'s backward in the net of `prototxt` against central differences, in a child process;
     see the module doc. `inputs` fill the net's input blobs from .npy files (as trace's --input).
-    A crash of Caffe or of the layer raises GradcheckCrash."""
-    from .runner import child_error, run_child  # noqa: PLC0415
+    A crash of Caffe or of the layer, `timeout` seconds passing or an interrupt raise GradcheckCrash."""
+    from .runner import child_error, run_child, validate_timeout  # noqa: PLC0415
 
     prototxt = existing_file(Path(prototxt), "Net definition", "the NET argument")
     _layer_spec(prototxt, layer, phase, step, threshold, samples)  # bad input is exit 2 before any child starts
+    validate_timeout(timeout)
     inputs = {blob: existing_file(Path(path), f"Input file for blob {blob!r}", "--input")
               for blob, path in (inputs or {}).items()}
     config = {"net": str(prototxt), "layer": layer, "step": step, "threshold": threshold, "samples": samples,
@@ -468,7 +469,7 @@ def gradcheck(prototxt: Path, layer: str, step: float = DEFAULT_STEP, threshold:
             received[kind] = event
 
     # INFO level: Caffe's log names the layer it was building if it aborts then
-    child = run_child("inspector.trace.gradcheck_child", config, on_event, glog_level=0)
+    child = run_child("inspector.trace.gradcheck_child", config, on_event, glog_level=0, timeout=timeout)
     if received["error"]:
         raise child_error(received["error"])
     if received["report"] is None:
@@ -504,8 +505,10 @@ def check_in_net(prototxt: Path, layer: str, step: float = DEFAULT_STEP, thresho
     layer_spec = _layer_spec(prototxt, layer, phase, step, threshold, samples)
     put_layers_on_path(prototxt)
     for spec in python_layer_specs(prototxt, phase):
+        python = spec.python
+        assert python is not None  # python_layer_specs gives Python layers only
         # imported here first: inside Caffe's constructor a missing module is only "SystemError ... returned NULL"
-        on_stage(f"importing Python layer {spec.name!r} ({spec.python.module}.{spec.python.layer})")
+        on_stage(f"importing Python layer {spec.name!r} ({python.module}.{python.layer})")
         import_layer_class(spec)
     on_stage("building the net")
     net = build_net(prototxt, phase=phase, seed=seed, inputs=inputs)
@@ -541,6 +544,14 @@ def _crash_error(layer: str, stage: str | None, child, exception: dict | None, p
                    f"{exception['type']}: {exception['message']}{at}.")
         return GradcheckCrash(message, remedy, stage, crash, crash.traceback)
     crash = child.add_log(Crash(child.abort_kind, child.returncode, layer, None, None))
+    if crash.stopped:  # inspector ended it: past --timeout, or on a signal (exit 128 + its number)
+        ended = (f"was still running after {crash.timeout:g} s" if crash.kind == "timeout"
+                 else f"was interrupted ({crash.signal})")
+        at = f" (at {crash.location})" if crash.location else ""
+        error = GradcheckCrash(f"The gradcheck of {layer!r} {ended}{doing}{at}.", remedy, stage, crash, None)
+        if crash.kind == "interrupted":
+            error.exit_code = 128 + signal.Signals[crash.signal]
+        return error
     construction = child.log.construction
     if construction.started and not construction.initialized:
         layer_types = {spec.name: spec.type for spec in require_layers(prototxt, phase)}
@@ -667,9 +678,10 @@ def _check_blobs(report: GradcheckReport, checker: _Checker, layer_spec, net, sa
     checker.base_objective, _ = checker.forward()
     checker.base_state = checker.runner.discrete_state()
     checker.backward(propagate_down, np.float32(0))
-    analytic = [np.zeros_like(blob.diff) if untouched[k] else blob.diff.copy() for k, blob in enumerate(checker.bottoms)]
+    analytic = [np.zeros_like(blob.diff) if untouched[k] else blob.diff.copy()
+                for k, blob in enumerate(checker.bottoms)]
     analytic_params = [blob.diff.copy() for blob in checker.params]
-    for k, blob in enumerate(checker.bottoms):
+    for k in range(len(checker.bottoms)):
         values = checker.inputs[k]
         if propagate_down[k] and not untouched[k] and not np.any(analytic[k]) and np.all(values == np.round(values)):
             propagate_down[k] = False

@@ -32,9 +32,10 @@ import sys
 import sysconfig
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Any
 
 import numpy as np
 
@@ -143,7 +144,8 @@ def cast_to_float32(value) -> tuple[str | None, np.ndarray]:
         nonzero = np.count_nonzero(cast)
         if nonzero != cast.size and nonzero != np.count_nonzero(array):
             flushed = (cast == 0) & (array != 0)
-            return f"{array.dtype} values as small as {np.abs(array[flushed]).min():.3g} underflow float32 to zero", cast
+            smallest = np.abs(array[flushed]).min()
+            return f"{array.dtype} values as small as {smallest:.3g} underflow float32 to zero", cast
     elif array.size and int(np.abs(array).max()) > FLOAT32_EXACT_INTEGER:
         return (f"{array.dtype} values up to {int(np.abs(array).max())} lose digits in float32 "
                 "(exact only to 2^24)"), cast
@@ -199,7 +201,7 @@ class WatchedBlob:
     """Stands in for a Blob forward writes (a top) or backward writes (a bottom); .data and .diff come back
     as WatchedArray views. `report(where, part, problem)` hears of lossy writes."""
 
-    __slots__ = ("_blob", "where", "report")
+    __slots__ = ("_blob", "report", "where")
 
     def __init__(self, blob, where: str, report: Callable[[str, str, str], None]):
         self._blob = blob
@@ -238,7 +240,7 @@ class Marker:
     the net is two stores into the mapped file (`slots`), and the iteration a third, once a pass.
     """
 
-    def __init__(self, path: str | None):
+    def __init__(self, path: str | int | None):  # a path, or an open descriptor of the file
         self._map = None
         self.slots = None  # the three slots as a memoryview of int32, None when there is no file
         if path:
@@ -249,7 +251,8 @@ class Marker:
     def mark(self, layer: str, method: str, iteration: int) -> None:
         """Mark a layer by its name."""
         if self.slots is not None:
-            self._map[_SLOTS.size:] = layer.encode()[:_NAME_BYTES].ljust(_NAME_BYTES, b"\0")
+            name = layer.encode()[:_NAME_BYTES].ljust(_NAME_BYTES, b"\0")
+            self._map[_SLOTS.size:] = name  # type: ignore[index]  # the map is there whenever the slots are
             self.slots[1], self.slots[2], self.slots[0] = -1, iteration, METHOD_CODES[method]
 
     @staticmethod
@@ -257,9 +260,10 @@ class Marker:
         path.write_bytes(b"\0" * (_SLOTS.size + _NAME_BYTES))
 
     @staticmethod
-    def read(path: Path) -> dict | None:
-        """The last mark: layer (None when the mark gives its index in the net instead), index, method, iteration."""
-        raw = Path(path).read_bytes()
+    def read(path: Path | int) -> dict | None:
+        """The last mark: layer (None when the mark gives its index in the net instead), index, method, iteration.
+        `path` may be an open descriptor of the file."""
+        raw = os.pread(path, _SLOTS.size + _NAME_BYTES, 0) if isinstance(path, int) else Path(path).read_bytes()
         if len(raw) < _SLOTS.size + _NAME_BYTES:
             return None
         code, index, iteration = _SLOTS.unpack_from(raw)
@@ -280,9 +284,9 @@ def _library_folders() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     folders = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
     folders.update(site.getsitepackages() if hasattr(site, "getsitepackages") else ())
-    caffe = sys.modules.get("caffe")
-    if caffe is not None and getattr(caffe, "__file__", None):
-        folders.add(str(Path(caffe.__file__).resolve().parent))
+    caffe_file = getattr(sys.modules.get("caffe"), "__file__", None)
+    if caffe_file:
+        folders.add(str(Path(caffe_file).resolve().parent))
     return tuple(str(Path(folder).resolve()) + os.sep for folder in folders if folder)
 
 
@@ -303,13 +307,14 @@ def is_user_file(filename: str, library: tuple[str, ...] | None = None) -> bool:
 def _without_inspector_frames(exception: traceback.TracebackException) -> traceback.TracebackException:
     """The exception (and the ones chained to it) with inspector's frames left out of their stacks."""
     seen: set[int] = set()
-    pending = [exception]
+    pending: list[traceback.TracebackException | None] = [exception]
     while pending:
         current = pending.pop()
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        current.stack = traceback.StackSummary.from_list([f for f in current.stack if not is_inspector_file(f.filename)])
+        kept = [frame for frame in current.stack if not is_inspector_file(frame.filename)]
+        current.stack = traceback.StackSummary.from_list(kept)
         pending += [current.__cause__, current.__context__]
     return exception
 
@@ -318,8 +323,8 @@ def format_traceback(exc: BaseException) -> dict:
     """The exception with its frames (file, line, function, code), where it was raised in the user's
     code (the deepest frame in the user's own files: not numpy's, importlib's or inspector's), and its
     traceback as text without inspector's frames."""
-    frames = [{"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line or ""}
-              for f in traceback.extract_tb(exc.__traceback__)]
+    frames: list[dict[str, Any]] = [{"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line or ""}
+                                    for f in traceback.extract_tb(exc.__traceback__)]
     library = _library_folders()
     users = [f for f in frames if is_user_file(f["file"], library)]
     raised_at = users[-1] if users else None  # importlib's or numpy's line is no place to look for the bug
@@ -384,7 +389,7 @@ class Tracer:
     _layer_calls: int = 0  # layer calls the net made so far (its callbacks count them)
     # (blob index, "data" | "diff") -> statistics measured since a layer last wrote that part, within one sweep
     # of the net (one C++ forward or backward): the next Python layer reads the blob its neighbour just wrote
-    _fresh: dict[tuple[int, str], dict] = field(default_factory=dict)
+    _fresh: dict[tuple[int, str], dict | None] = field(default_factory=dict)
 
     @property
     def forward_ms(self) -> dict[int, float]:
@@ -463,10 +468,10 @@ class Tracer:
             bottoms, tops = [bottom[i] for i in range(len(bottom))], [top[i] for i in range(len(top))]
         if method == "forward":
             return self._forward(layer, state, function, args, bottoms, tops, in_net and state.allocated,
-                                 in_net and running[1] == "forward")
+                                 running is not None and in_net and running[1] == "forward")
         if method == "backward":
             return self._backward(layer, state, function, args, bottoms, tops, in_net, in_net and state.allocated,
-                                  in_net and running[1] == "backward")
+                                  running is not None and in_net and running[1] == "backward")
         wall_ms = self._run(layer, state, method, function, args)
         allocated = in_net and state.allocated
         bottom_summaries, top_summaries = shape_summaries(bottoms, allocated), shape_summaries(tops, allocated)
@@ -500,7 +505,7 @@ class Tracer:
                  in_sweep: bool) -> None:
         """forward(bottom, top), `in_sweep` when the net's forward sweep called it."""
         after_reshape = in_sweep and state.reshaped_in == self._layer_calls
-        top_shapes_before = (state.shapes_after_reshape if after_reshape
+        top_shapes_before = (state.shapes_after_reshape if after_reshape and state.shapes_after_reshape is not None
                              else [s["shape"] for s in shape_summaries(tops, allocated)])
         stats = self.stats
         if stats:
@@ -508,7 +513,8 @@ class Tracer:
             # (bytes compare NaN-safe and fast) show a bottom forward changed
             fresh = self._fresh if in_sweep else None
             in_place = state.bottom_in_place if in_sweep else [_shares_a_top(b, tops) for b in bottoms]
-            bottom_summaries, bottom_copies = [], []
+            bottom_summaries: list[dict] = []
+            bottom_copies: list[bytes | None] = []
             for j, b in enumerate(bottoms):
                 if not (allocated or b.count):
                     bottom_summaries.append(blob_summary(b))
@@ -521,7 +527,8 @@ class Tracer:
             # only the tops are watched: the bottoms it reads stay plain arrays, at numpy's speed
             args = (args[0], self._watched(state, "forward", tops))
         else:
-            bottom_summaries = state.reshape_bottoms if after_reshape else shape_summaries(bottoms, allocated)
+            bottom_summaries = (state.reshape_bottoms if after_reshape and state.reshape_bottoms is not None
+                                else shape_summaries(bottoms, allocated))
         wall_ms = self._run(layer, state, "forward", function, args)
         if stats:
             top_summaries = [blob_summary(b, "data", allocated) for b in tops]
@@ -656,7 +663,7 @@ class Tracer:
         def traced(layer, *args):
             return tracer.call(layer, method, function, args)
 
-        traced.__wrapped__ = function
+        traced.__wrapped__ = function  # type: ignore[attr-defined]  # the original method, restored at the end
         return traced
 
     def _bound_wrapper(self, layer, method: str, function):
@@ -665,7 +672,7 @@ class Tracer:
         def traced(*args):  # one frame between Caffe and the tracer: this runs on every call
             return call(layer, method, function, args)
 
-        traced.__wrapped__ = function
+        traced.__wrapped__ = function  # type: ignore[attr-defined]  # the original method, restored at the end
         return traced
 
     def wrap_classes(self, classes) -> None:

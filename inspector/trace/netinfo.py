@@ -12,26 +12,61 @@
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import InputError
-from ..prototxt import LayerSpec, read_net
+from ..forks import POINT_AT_FORK, forks_with_field, forks_with_type, from_which_fork, unknown_field
+from ..prototxt import LayerSpec, read_net, read_prototxt_text
+
+_LINE_COLUMN = re.compile(r"^(\d+:\d+)\s*:")  # text_format's error prefix
+
+
+def pycaffe_folder(caffe) -> str:
+    """The python/caffe folder the running pycaffe came from, for messages."""
+    return str(Path(caffe.__file__).resolve().parent)
 
 
 def read_net_parameter(prototxt: Path):
-    from caffe.proto import caffe_pb2  # noqa: PLC0415 - only once pycaffe is importable
+    """The net as Caffe's own schema reads it; a field this Caffe lacks is an InputError naming the forks that have it."""
+    import caffe  # noqa: PLC0415 - only once pycaffe is importable
+    from caffe.proto import caffe_pb2  # noqa: PLC0415
     from google.protobuf import text_format  # noqa: PLC0415
 
     param = caffe_pb2.NetParameter()
     try:
-        text_format.Parse(Path(prototxt).read_text(), param)
+        text_format.Parse(read_prototxt_text(prototxt), param)  # UTF-8, regular files only, CR kept
     except text_format.ParseError as exc:
-        raise InputError(f"{prototxt} is not a valid Caffe net: {str(exc).rstrip('.')}.",
-                         "Fix the prototxt at the line and column named.") from exc
+        reason = str(exc).rstrip(".")
+        unknown = unknown_field(reason)
+        if unknown is None:
+            raise InputError(f"{prototxt} is not a valid Caffe net: {reason}.",
+                             "Fix the prototxt at the line and column named.") from exc
+        message, name = unknown
+        where = _LINE_COLUMN.match(reason)
+        raise InputError(
+            f"{prototxt}:{where.group(1) + ':' if where else ''} the Caffe at {pycaffe_folder(caffe)} has no field "
+            f"'{name}' in {message}{from_which_fork(forks_with_field(message, name))}.",
+            f"The net was written for another Caffe: {POINT_AT_FORK}.") from exc
     return param
+
+
+def require_known_layer_types(caffe, prototxt: Path, phase: str) -> None:
+    """An InputError for layer types this Caffe does not register, before Caffe aborts on "Unknown layer type"."""
+    registered = set(caffe.layer_type_list())
+    unknown = [layer for layer in read_net(prototxt).layers_for(phase) if layer.type not in registered]
+    if not unknown:
+        return
+    first = unknown[0]
+    others = sorted({layer.type for layer in unknown} - {first.type})
+    more = f" (and {', '.join(repr(t) for t in others)})" if others else ""
+    raise InputError(
+        f"{prototxt}:{first.line}: layer '{first.name}' has type '{first.type}'{more}, which the Caffe at "
+        f"{pycaffe_folder(caffe)} does not register{from_which_fork(forks_with_type(first.type))}.",
+        f"The net was written for another Caffe: {POINT_AT_FORK}.")
 
 
 def require_layers(prototxt: Path, phase: str) -> list[LayerSpec]:

@@ -6,13 +6,12 @@ TraceReport, so the command and a debugging session give the same records and fi
 """
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from rich import box
-from rich.console import Group
+from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
@@ -57,7 +56,9 @@ class PythonLayerRecord:
 class Crash:
     """How the run ended early: the running layer and method, Caffe's CHECK line, the Python traceback."""
 
-    kind: str  # "caffe_abort" | "python_exception" | a signal's name ("SIGSEGV") | "killed"
+    # "caffe_abort" | "python_exception" | a signal's name ("SIGSEGV") | "exited" (on its own, before the end)
+    # | "interrupted" (inspector got `signal` and ended the run) | "timeout" (past `timeout` seconds)
+    kind: str
     exit_code: int | None
     layer: str | None
     method: str | None
@@ -72,27 +73,41 @@ class Crash:
     layer_type: str | None = None
     fed_by: list[dict] = field(default_factory=list)  # Python layers that produced a C++ culprit's bottoms
     summary: str | None = None  # "Eltwise 'sum' aborted in setup: bottom shapes 4x7 vs 4x6; 'p' comes from ..."
+    signal: str | None = None  # the signal that ended the process, or that inspector got ("interrupted")
+    timeout: float | None = None  # the --timeout the run went past
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "exit_code": self.exit_code, "layer": self.layer, "layer_type": self.layer_type,
+        return {"kind": self.kind, "exit_code": self.exit_code, "signal": self.signal, "timeout": self.timeout,
+                "layer": self.layer, "layer_type": self.layer_type,
                 "method": self.method, "stage": self.stage, "iteration": self.iteration, "summary": self.summary,
                 "fed_by": self.fed_by, "check_failed": self.check_failed, "traceback": self.traceback,
                 "location": self.location, "log_tail": self.log_tail, "printed": self.printed}
 
     @property
-    def headline(self) -> str:
-        """CRASH (caffe_abort, exit code -6) in layer sum (Eltwise) during setup (net construction)."""
+    def stopped(self) -> bool:
+        """Ended by inspector (interrupted, or past the timeout) rather than by itself."""
+        return self.kind in ("interrupted", "timeout")
+
+    def headline(self, brief: bool = False) -> str:
+        """One line: how the run ended, in which layer, method and stage, e.g.
+        "CRASH (caffe_abort, exit code -6) in layer sum during setup (net construction)" (the summary line under
+        it gives the layer's type and what fed it); `brief` leaves out the exit code and iteration (the summary
+        printed beside an output file)."""
         where = f" in layer {self.layer}" if self.layer else " outside any layer"
-        if self.layer and self.layer_type:
-            where += f" ({self.layer_type})"
         doing = f" during {self.method}" if self.method else ""
         context = [self.stage] if self.stage and self.stage != self.method else []
-        if self.iteration and self.stage in ("forward", "backward"):
+        if not brief and self.iteration and self.stage in ("forward", "backward"):
             context.append(f"iteration {self.iteration}")
         if not self.method and not self.stage:
             context.append("stage unknown")
-        return f"CRASH ({self.kind}, exit code {self.exit_code}){where}{doing}" + (
-            f" ({', '.join(context)})" if context else "")
+        place = f"{where}{doing}" + (f" ({', '.join(context)})" if context else "")
+        if self.kind == "interrupted":
+            return f"INTERRUPTED ({self.signal}){place}"
+        if self.kind == "timeout":
+            return f"TIMEOUT (still running after {self.timeout:g} s){place}"
+        if self.kind == "exited":
+            return f"EXIT: the process exited with code {self.exit_code}{place} before finishing"
+        return f"CRASH ({self.kind}){place}" if brief else f"CRASH ({self.kind}, exit code {self.exit_code}){place}"
 
 
 @dataclass
@@ -110,6 +125,7 @@ class TraceReport:
     inputs: dict[str, str] = field(default_factory=dict)
     crash: Crash | None = None
     completed: bool = False
+    not_run: str | None = None  # why the passes were never started (weights Caffe would abort loading)
     finetune: object | None = None  # the fine-tuning view (inspector.trace.finetune) when weights were given
 
     @property
@@ -133,7 +149,7 @@ class TraceReport:
     def to_dict(self) -> dict:
         out = {
             "net": self.net, "phase": self.phase, "iterations": self.iterations, "seed": self.seed,
-            "stats": self.stats, "ok": self.ok, "completed": self.completed,
+            "stats": self.stats, "ok": self.ok, "completed": self.completed, "not_run": self.not_run,
             "layers": self.layers, "python_layers": [p.to_dict() for p in self.python_layers],
             "findings": [f.to_dict() for f in self.findings], "losses": self.losses,
             "blob_shapes": self.blob_shapes, "inputs": self.inputs,
@@ -152,13 +168,16 @@ class TraceReport:
         if self.layers:
             yield self._layer_table()
         for record in self.python_layers:
-            yield self._call_log(record)
+            if record.calls or self.not_run is None:
+                yield self._call_log(record)
         if self.losses:
             yield Text("loss per iteration: " + ", ".join(f"{x:.6g}" for x in self.losses))
         if self.findings:
             yield self._findings_table()
         if self.crash:
-            yield self._crash_view()
+            yield self._crash_view(self.crash)
+        if self.not_run is not None:
+            yield Text(f"NOT RUN: {self.not_run}", style="bold red")
         if self.crash is None and self.completed:
             errors = sum(f.severity == "error" for f in self.findings)
             faults = [f for f in self.findings if f.severity != "info"]
@@ -223,7 +242,7 @@ class TraceReport:
             table.add_row(f"{call['iteration']}{'*' if call.get('probe') else ''}", call["method"],
                           f"{call['wall_ms']:.3f}", f"{_shapes(call['bottoms'])} -> {_shapes(call['tops'])}",
                           "" if flags is None else ",".join("T" if flag else "F" for flag in flags), stats)
-        lines = [head, source, table]
+        lines: list[RenderableType] = [head, source, table]
         if any(call.get("probe") for call in record.calls):
             lines.append(Text("  * a probe pass of the contract checks, after the iterations", style="dim"))
         if record.output:
@@ -240,18 +259,18 @@ class TraceReport:
             table.add_column(column, overflow="fold")
         for f in self.findings:
             label = SEVERITY_LABELS.get(f.severity, (f.severity, ""))
-            table.add_row(Text(*label), f.check, Text(f.layer), f.method, str(f.iteration), Text(f.message), Text(f.fix))
+            table.add_row(Text(*label), f.check, Text(f.layer), f.method, str(f.iteration), Text(f.message),
+                          Text(f.fix))
         return table
 
-    def _crash_view(self) -> Group:
-        c = self.crash
-        lines = [Text(c.headline, style="bold red")]
+    def _crash_view(self, c: Crash) -> Group:
+        lines = [Text(c.headline(), style="bold red")]
         if c.summary:
             lines.append(Text(c.summary, style="bold"))
         if c.check_failed:
             lines.append(Text(c.check_failed, style="red"))
         if c.location:
-            lines.append(Text(f"raised at {c.location}"))
+            lines.append(Text(f"{'running' if c.stopped else 'raised'} at {c.location}"))
         if c.traceback:
             lines.append(Text(c.traceback.rstrip()))
         elif c.log_tail:
@@ -322,7 +341,8 @@ def _call_stats(call: dict) -> Text:
     if blobs and all(b["shape"] == blobs[0]["shape"] for b in blobs):
         pooled, more = _pooled([(b[part], math.prod(b["shape"])) for b in blobs]), 0
     else:
-        pooled, more = (_pooled([(blobs[0][part], math.prod(blobs[0]["shape"]))]), len(blobs) - 1) if blobs else (None, 0)
+        pooled, more = ((_pooled([(blobs[0][part], math.prod(blobs[0]["shape"]))]), len(blobs) - 1) if blobs
+                        else (None, 0))
     if pooled and pooled["min"] == pooled["max"]:
         text.append(f"all {pooled['min']:.3g}")
     elif pooled:
@@ -408,8 +428,10 @@ class ReportBuilder:
             r.finetune = finetune_from_dict(event["view"])
         elif kind == "error":
             self.error = event
+        elif kind == "not_run":
+            r.not_run = event["reason"]
         elif kind == "done":
-            r.completed = True
+            r.completed = r.not_run is None
 
     def python_exception_crash(self, exit_code: int | None) -> Crash | None:
         exc = self.last_exception
@@ -420,12 +442,19 @@ class ReportBuilder:
 
 
 def write_last_trace(report: TraceReport, folder: Path | None = None) -> Path:
-    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the report."""
+    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the report.
+
+    Strict JSON, written atomically; OutputError (the path and the OS's reason) when it cannot be.
+    """
+    from ..outputs import OutputError, write_output  # noqa: PLC0415
+    from ..render import strict_json  # noqa: PLC0415
+
     folder = (folder or Path.cwd()) / ".inspector"
-    folder.mkdir(exist_ok=True)
-    path = folder / "last-trace.json"
+    try:
+        folder.mkdir(exist_ok=True)
+    except OSError as exc:
+        raise OutputError(folder, exc.strerror or type(exc).__name__) from None
     data = {"net": str(Path(report.net).resolve()), "phase": report.phase, "blob_shapes": report.blob_shapes,
             "param_shapes": {layer["name"]: layer["param_shapes"] for layer in report.layers if layer["param_shapes"]},
             "report": report.to_dict()}
-    path.write_text(json.dumps(data, indent=1, allow_nan=True))
-    return path
+    return write_output(folder / "last-trace.json", strict_json(data, indent=1))

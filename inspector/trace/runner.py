@@ -12,20 +12,30 @@ layer and method that were running. run_child (the process, the event log, Caffe
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import threading
 import time
-from contextlib import nullcontext
+from collections.abc import Callable
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Callable
+from typing import IO
 
-from ..errors import CheckFailed, InputError, InspectorError, MissingDependency
+from ..errors import (
+    EXIT_CHECK_FAILED,
+    EXIT_OK,
+    CheckFailed,
+    InputError,
+    InspectorError,
+    MissingDependency,
+)
 from ..prototxt import read_net
 from .attribution import (
     ConstructionLog,
@@ -36,7 +46,7 @@ from .attribution import (
     culprit_after_construction,
     python_exception_stage,
 )
-from .events import follow_event_log
+from .events import encode_event, follow_event_log
 from .instrument import INSPECTOR_PACKAGE, Marker
 from .netload import existing_file
 from .report import Crash, ReportBuilder, TraceReport
@@ -57,6 +67,7 @@ class TraceOptions:
     seed: int = 0
     stats: bool = True
     pdb: bool = False
+    timeout: float | None = None  # seconds before a run still going is ended and reported (None: no limit)
 
 
 def validate(options: TraceOptions) -> TraceOptions:
@@ -64,12 +75,20 @@ def validate(options: TraceOptions) -> TraceOptions:
     options.net = existing_file(options.net, "Net definition", "the NET argument")
     if options.weights:
         options.weights = existing_file(options.weights, "Weights file", "--weights")
-    options.inputs = {blob: existing_file(p, f"Input file for blob {blob!r}", "--input") for blob, p in options.inputs.items()}
+    options.inputs = {blob: existing_file(p, f"Input file for blob {blob!r}", "--input")
+                      for blob, p in options.inputs.items()}
     if options.phase not in ("train", "test"):
         raise InputError(f"Unknown phase {options.phase!r}.", "Use --phase train or --phase test.")
     if options.iterations < 1:
         raise InputError(f"--iterations must be at least 1, got {options.iterations}.", "Pass --iterations 1 or more.")
+    validate_timeout(options.timeout)
     return options
+
+
+def validate_timeout(timeout: float | None) -> None:
+    if timeout is not None and not (0 < timeout < math.inf):
+        raise InputError(f"--timeout must be a positive number of seconds, got {timeout:g}.",
+                         "Pass --timeout 60, say, or leave it out for no limit.")
 
 
 # glog's line prefix: severity, then the date as mmdd or yyyymmdd, then the time
@@ -133,73 +152,214 @@ def check_failed_line(lines: list[str]) -> str | None:
     return lines[0] if lines else None
 
 
+STACK_HEADER = "(most recent call first):"  # faulthandler's line above each thread's frames
+STACK_FRAME = re.compile(r'^\s*File "(?P<file>.+)", line (?P<line>\d+) in (?P<function>.*)$')
+LIBRARY_FOLDERS = tuple({sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib", "purelib", "platlib")})
+
+
 @dataclass
 class ChildRun:
-    """How a child process ended: its exit code, Caffe's log, what its code printed, the marker's last mark."""
+    """How a child process ended: its exit code, Caffe's log, what its code printed, the marker's last mark,
+    and whether inspector ended it: on a signal inspector got (`stopped_by`), or past `timeout` seconds."""
 
     returncode: int
     log: CaffeLog
     printed: CaffeLog | None
     mark: dict | None
+    stopped_by: str | None = None
+    timeout: float | None = None  # set when the child ran past it
 
     @property
     def abort_kind(self) -> str:
+        if self.timeout is not None:
+            return "timeout"
+        if self.stopped_by:
+            return "interrupted"
         if self.log.fatal or self.returncode == -signal.SIGABRT:
             return "caffe_abort"  # a failed CHECK or LOG(FATAL) ends in abort()
         if self.returncode < 0:
             return signal.Signals(-self.returncode).name if -self.returncode in SIGNAL_NUMBERS else "signal"
-        return "killed"
+        return "exited"  # the process ended on its own (os._exit in a layer) before its last event
 
     def add_log(self, crash: Crash) -> Crash:
-        """The crash with Caffe's "Check failed" line, the log's last lines and the last printed lines."""
+        """The crash with Caffe's "Check failed" line, the log's last lines and the last printed lines; for a
+        child inspector ended, the signal or timeout and the line it was running (its stack, dumped on SIGTERM)."""
         crash.check_failed = check_failed_line(self.log.fatal)
-        crash.log_tail = readable_log_tail(self.log.tail, crash.check_failed)
+        lines = self.log.tail
+        if self.stopped_by or self.timeout is not None:
+            crash.signal, crash.timeout = self.stopped_by, self.timeout
+            lines, dump = _split_stack_dump(lines)
+            frames = _stopped_stack(dump)
+            crash.location = crash.location or _running_line(frames)
+            crash.traceback = crash.traceback or _stack_text(frames)
+        elif self.returncode < 0 and -self.returncode in SIGNAL_NUMBERS:
+            crash.signal = signal.Signals(-self.returncode).name
+        crash.log_tail = readable_log_tail(lines, crash.check_failed)
         if self.printed is not None and self.printed.tail:
             crash.printed = list(self.printed.tail)
         return crash
 
 
+def _split_stack_dump(lines: list[str]) -> tuple[list[str], list[str]]:
+    """The log's lines before the stack dump that ends it (faulthandler's, on SIGTERM), and the dump."""
+    start = len(lines)
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        if line.endswith(STACK_HEADER):
+            start = i
+        elif line.strip() and not STACK_FRAME.match(line):
+            break
+    return lines[:start], lines[start:]
+
+
+def _stopped_stack(dump: list[str]) -> list[tuple[str, str, str]]:
+    """The frames (file, line, function; innermost first) of the thread running the job in a stack dump:
+    the one not started by the threading module (the main thread), inspector's own frames left out."""
+    threads: list[list[tuple[str, str, str]]] = []
+    for line in dump:
+        if line.endswith(STACK_HEADER):
+            threads.append([])
+        elif (match := STACK_FRAME.match(line)) and threads:
+            threads[-1].append((match["file"], match["line"], match["function"]))
+    main = [frames for frames in threads if frames and not frames[-1][0].endswith("threading.py")]
+    frames = (main or threads or [[]])[0]
+    return [frame for frame in frames if not frame[0].startswith((INSPECTOR_PACKAGE, "<"))]
+
+
+def _stack_text(frames: list[tuple[str, str, str]]) -> str | None:
+    if not frames:
+        return None
+    return "\n".join(["Stack when ended (most recent call first):",
+                      *(f'  File "{file}", line {line} in {function}' for file, line, function in frames)])
+
+
+def _running_line(frames: list[tuple[str, str, str]]) -> str | None:
+    """file:line of the innermost frame in the user's files (else the innermost one outside inspector), None
+    when Python was only in pycaffe's net.forward or net.backward (a C++ layer was running: the marker names it)."""
+    frames = [frame for frame in frames if not _in_pycaffe(frame[0])]
+    users = [frame for frame in frames if not frame[0].startswith(LIBRARY_FOLDERS)]
+    for file, line, _ in (users or frames)[:1]:
+        return f"{file}:{line}"
+    return None
+
+
+def _in_pycaffe(file: str) -> bool:
+    folder = Path(file).parent
+    return folder.name == "caffe" and (folder / "pycaffe.py").is_file()
+
+
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+KILL_AFTER_SECONDS = 5.0  # a child that SIGTERM does not end (stuck in the kernel) then gets SIGKILL
+
+
+class _Ending:
+    """Whether inspector must end the child before it finishes: a signal inspector got (SIGINT, SIGTERM,
+    SIGHUP) or the timeout; and ending it: SIGTERM (its stack is dumped, then it dies), SIGKILL if that fails."""
+
+    def __init__(self, timeout: float | None):
+        self.signal: str | None = None
+        self.timed_out = False
+        self._deadline = time.monotonic() + timeout if timeout else None
+        self._terminated_at: float | None = None
+
+    def on_signal(self, number: int, frame) -> None:
+        if self.signal is None and not self.timed_out:
+            self.signal = signal.Signals(number).name
+
+    def finished(self, child: subprocess.Popen) -> bool:
+        """Whether the child has exited; if it must end, ends it (asked each time the event log is polled)."""
+        if child.poll() is not None:
+            return True
+        now = time.monotonic()
+        if self._deadline is not None and now >= self._deadline and self.signal is None:
+            self.timed_out = True
+        if self.signal or self.timed_out:
+            if self._terminated_at is None:
+                child.terminate()
+                self._terminated_at = now
+            elif now - self._terminated_at > KILL_AFTER_SECONDS:
+                child.kill()
+        return False
+
+    @contextmanager
+    def handling_signals(self, interactive: bool):
+        """SIGINT, SIGTERM and SIGHUP end the child instead of inspector, for this block (from the main thread
+        only, where Python runs signal handlers). With --pdb, SIGINT is the debugger's (the child shares the
+        terminal), so inspector ignores it."""
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+        try:
+            for number in STOP_SIGNALS:
+                ignored = interactive and number == signal.SIGINT
+                signal.signal(number, signal.SIG_IGN if ignored else self.on_signal)
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
+
+
 def run_child(module: str, config: dict, on_event: Callable[[str, dict], None], glog_level: int = 0,
-              interactive: bool = False) -> ChildRun:
-    """Run `python -m MODULE --events FILE --marker M --config JSON`, passing each event line it writes
-    (raw and parsed) to on_event as it comes, and return how it ended. Caffe may abort the child:
-    whatever it wrote before that has been passed on, and the marker holds what was running."""
+              interactive: bool = False, timeout: float | None = None) -> ChildRun:
+    """Run `python -m MODULE --events-fd N --marker-fd M --parent-pid P --config JSON`, passing each event line
+    it writes (raw and parsed) to on_event as it comes, and return how it ended. Caffe may abort the child:
+    whatever it wrote before that has been passed on, and the marker holds what was running. Past `timeout`
+    seconds, or when inspector gets SIGINT, SIGTERM or SIGHUP, the child is ended and the run returns as one
+    that crashed (ChildRun.abort_kind "timeout" or "interrupted"). The event log and the marker are files with
+    no name (made in a temporary folder removed before the child starts), so no kill leaves one behind."""
     with tempfile.TemporaryDirectory(prefix="inspector-child-") as tmp:
         marker_path, events_path = Path(tmp) / "marker", Path(tmp) / "events.jsonl"
         Marker.create(marker_path)
-        events_path.touch()
+        marker_fd = os.open(marker_path, os.O_RDWR)
+        events_fd = os.open(events_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
         env = dict(os.environ, GLOG_minloglevel=str(glog_level), GLOG_logtostderr="1", PYTHONUNBUFFERED="1")
-        command = [sys.executable, "-m", module, "--events", str(events_path),
-                   "--marker", str(marker_path), "--config", json.dumps(config)]
-        child = subprocess.Popen(
-            command, env=env, cwd=os.getcwd(), text=True,
-            # --pdb needs the terminal; otherwise the layers' prints join Caffe's log, keeping stdout for the report
-            stdin=None if interactive else subprocess.DEVNULL,
-            stdout=None if interactive else subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        log = CaffeLog(child.stderr)
-        printed = CaffeLog(child.stdout) if child.stdout else None
-        follow_event_log(events_path, lambda: child.poll() is not None,
-                         lambda line, event: on_event(line.decode() + "\n", event), POLL_SECONDS)
-        returncode = child.wait()
+        command = [sys.executable, "-m", module, "--events-fd", str(events_fd), "--marker-fd", str(marker_fd),
+                   "--parent-pid", str(os.getpid()), "--config", json.dumps(config)]
+        ending = _Ending(timeout)
+        with ending.handling_signals(interactive):
+            child = subprocess.Popen(
+                command, env=env, cwd=os.getcwd(), text=True, pass_fds=(events_fd, marker_fd),
+                # --pdb needs the terminal; otherwise the layers' prints join Caffe's log, keeping stdout for the
+                # report, and the child has a session of its own: a terminal's Ctrl-C reaches inspector alone
+                stdin=None if interactive else subprocess.DEVNULL,
+                stdout=None if interactive else subprocess.PIPE,
+                stderr=subprocess.PIPE, start_new_session=not interactive,
+            )
+            try:
+                assert child.stderr is not None  # stderr=PIPE
+                log = CaffeLog(child.stderr)
+                printed = CaffeLog(child.stdout) if child.stdout else None
+                follow_event_log(events_fd, lambda: ending.finished(child),
+                                 lambda line, event: on_event(line.decode() + "\n", event), POLL_SECONDS)
+                returncode = child.wait()
+            finally:
+                if child.poll() is None:  # inspector itself failed while the child ran: the child goes too
+                    child.kill()
+                    child.wait()
         log.join()
         if printed:
             printed.join()
-        return ChildRun(returncode, log, printed, Marker.read(marker_path))
+        return ChildRun(returncode, log, printed, Marker.read(marker_fd), stopped_by=ending.signal,
+                        timeout=timeout if ending.timed_out else None)
+    finally:
+        os.close(events_fd)
+        os.close(marker_fd)
 
 
 def child_error(event: dict) -> InspectorError:
     """The InspectorError a child reported in an "error" event, with its kind and exit code."""
     kinds = {"MissingDependency": MissingDependency, "CheckFailed": CheckFailed}
-    error = kinds.get(event.get("kind"), InputError)(event["message"], event.get("remedy"))
+    error = kinds.get(event.get("kind", ""), InputError)(event["message"], event.get("remedy"))
     error.exit_code = event.get("exit_code", error.exit_code)
     return error
 
 
 def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: bool = False,
               finetune=None) -> TraceReport:
-    """Trace the net in a child process; the report holds everything recorded, even after a crash."""
+    """Trace the net in a child process; the report holds everything recorded, even after a crash, an
+    interrupt or a timeout. The JSONL stream, when asked for, ends with an "end" event (end_event)."""
     options = validate(options)
     config = {"net": str(options.net), "phase": options.phase, "iterations": options.iterations,
               "weights": str(options.weights) if options.weights else None,
@@ -207,28 +367,70 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
               "stats": options.stats, "pdb": options.pdb}
     builder = ReportBuilder(str(options.net), options.phase, options.iterations, options.seed, options.stats)
     builder.report.finetune = finetune
+
+    def write(line: str) -> None:
+        if jsonl is not None:
+            jsonl.write(line if line.endswith("\n") else line + "\n")
+            jsonl.flush()
+
     with _progress_bar(progress, options.iterations) as advance:
         def on_event(line: str, event: dict) -> None:
             builder.add(event)
-            if jsonl is not None:
-                jsonl.write(line if line.endswith("\n") else line + "\n")
-                jsonl.flush()
+            write(line)
             if event.get("event") == "iteration":
                 advance()
 
-        child = run_child("inspector.trace.child", config, on_event, glog_level=0, interactive=options.pdb)
+        child = run_child("inspector.trace.child", config, on_event, glog_level=0, interactive=options.pdb,
+                          timeout=options.timeout)
     log = child.log
     if log.needs_backward:
         event = {"event": "needs_backward", "layers": log.needs_backward}
         builder.add(event)
-        if jsonl is not None:
-            jsonl.write(json.dumps(event) + "\n")
+        write(encode_event(event).decode())
     if builder.error:
-        raise child_error(builder.error)
+        error = child_error(builder.error)
+        write(encode_event(end_event(None, error)).decode())
+        raise error
     report = builder.report
-    if not report.completed:
+    if not report.completed and report.not_run is None:
         report.crash = _crash(builder, child, _layer_types(options.net, options.phase))
+    write(encode_event(end_event(report)).decode())
     return report
+
+
+def exit_status(report: TraceReport) -> int:
+    """The command's exit code for a report: 0 all well, 1 a finding, a crash or a timeout, 128 + the signal
+    number when inspector was interrupted (130 for Ctrl-C), as a shell reports a process a signal ended."""
+    crash = report.crash
+    if crash is not None and crash.kind == "interrupted" and crash.signal in signal.Signals.__members__:
+        return 128 + signal.Signals[crash.signal]
+    return EXIT_OK if report.ok else EXIT_CHECK_FAILED
+
+
+def end_event(report: TraceReport | None, error: InspectorError | None = None) -> dict:
+    """The last event of a JSONL stream, the truth of how the run ended: "outcome" is "finished", "crashed",
+    "interrupted", "timeout" or "error" (the input was refused: its message); with the exit code, whether all
+    was well, the findings counted, and the crash (kind, signal or exit code, layer, method, iteration, Caffe's
+    Check failed line or the traceback)."""
+    if report is None:
+        return {"event": "end", "outcome": "error", "exit_code": error.exit_code if error else EXIT_CHECK_FAILED,
+                "ok": False, "message": error.message if error else None, "remedy": error.remedy if error else None}
+    crash = report.crash
+    outcome = "finished" if crash is None else (crash.kind if crash.stopped else "crashed")
+    return {"event": "end", "outcome": outcome, "exit_code": exit_status(report), "ok": report.ok,
+            "completed": report.completed, "findings": len(report.findings),
+            "errors": sum(f.severity == "error" for f in report.findings),
+            "crash": crash.to_dict() if crash else None}
+
+
+def summary_line(report: TraceReport) -> str:
+    """How the run ended, in one line (printed on the terminal when the report goes to a file)."""
+    if report.crash is not None:
+        return report.crash.headline(brief=True)
+    if report.not_run is not None:
+        return f"NOT RUN: {report.not_run}"
+    errors = sum(f.severity == "error" for f in report.findings)
+    return f"{len(report.findings)} finding(s), {errors} error(s)" if report.findings else "No findings"
 
 
 def _crash(builder: ReportBuilder, child: ChildRun, layer_types: dict[str, str]) -> Crash:
@@ -259,9 +461,13 @@ def _crash(builder: ReportBuilder, child: ChildRun, layer_types: dict[str, str])
     python_calls = {record.name: record.calls for record in report.python_layers}
     culprit = Culprit(crash.layer, crash.method, crash.stage, crash.iteration)
     crash.layer_type, crash.fed_by, crash.summary = blame(culprit, wiring, construction, python_calls)
-    if crash.kind == "python_exception":
-        crash.summary = None  # the layer's own traceback says it better
+    if crash.kind in NOT_AN_ABORT or crash.layer_type == "Python":
+        crash.summary = None  # a Python layer's own traceback or stack says it better; nothing "aborted" there
     return child.add_log(crash)
+
+
+# crash kinds that are no abort of a layer: its own exception, a run inspector ended, a process that exited
+NOT_AN_ABORT = frozenset({"python_exception", "interrupted", "timeout", "exited"})
 
 
 def _layer_types(net: Path, phase: str) -> dict[str, str]:

@@ -1,0 +1,316 @@
+"""The child process that runs the net: it never outlives inspector, leaves no file behind, and every way a
+run can end (finished, a Caffe abort, an exit, a timeout, Ctrl-C, SIGTERM, SIGHUP, inspector killed) is
+reported for what it is, in text, in the JSONL stream's last record and in the exit code.
+
+The hanging layer (nets_trace/proc_layers.py HangsInForward) writes its process id to PROC_LAYERS_PID_FILE
+as it starts to hang, so a test sends its signal while the child is inside that layer's forward.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import run_cli
+from inspector.trace.runner import TraceOptions, run_trace
+
+pytestmark = pytest.mark.caffe
+
+NETS = Path(__file__).resolve().parent / "nets_trace"
+HANGS = NETS / "proc_hangs.prototxt"
+WAIT_LIMIT_SECONDS = 120  # how long a test waits for a process before it fails (not a speed goal)
+
+
+@pytest.fixture(autouse=True)
+def _needs_caffe(caffe):
+    """Every test here runs the real Caffe."""
+
+
+def _wait_for(condition, what: str) -> None:
+    deadline = time.monotonic() + WAIT_LIMIT_SECONDS
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up waiting for {what}")
+        time.sleep(0.05)
+
+
+def _process_gone(pid: int) -> bool:
+    """No such process, or only its exit status left (a zombie no one has reaped yet)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+
+
+class HungRun:
+    """`inspector trace proc_hangs.prototxt ARGS` (or another `command` on it) started as a user would, waited
+    for until its child hangs in the layer `slow`; its own TMPDIR, to see what it leaves there."""
+
+    def __init__(self, tmp_path: Path, *args: str, own_group: bool = False, command: str = "trace"):
+        self.tmpdir = tmp_path / "tmp"
+        self.tmpdir.mkdir()
+        pid_file = tmp_path / "child.pid"
+        env = dict(os.environ, COLUMNS="200", NO_COLOR="1", TERM="dumb", TMPDIR=str(self.tmpdir),
+                   PROC_LAYERS_PID_FILE=str(pid_file))
+        self.process = subprocess.Popen([sys.executable, "-m", "inspector", command, str(HANGS), *args],
+                                        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                        text=True, start_new_session=own_group)
+        _wait_for(lambda: pid_file.exists() or self.process.poll() is not None, "the layer to start hanging")
+        assert self.process.poll() is None, self.process.communicate()
+        self.child_pid = int(pid_file.read_text())
+
+    def finish(self) -> tuple[int, str, str]:
+        stdout, stderr = self.process.communicate(timeout=WAIT_LIMIT_SECONDS)
+        return self.process.returncode, stdout, stderr
+
+    def close(self) -> None:
+        for pid in (self.process.pid, self.child_pid):
+            if not _process_gone(pid):
+                os.kill(pid, signal.SIGKILL)
+        self.process.communicate()
+
+
+@pytest.fixture
+def hung(tmp_path):
+    started: list[HungRun] = []
+
+    def start(*args: str, own_group: bool = False, command: str = "trace") -> HungRun:
+        started.append(HungRun(tmp_path, *args, own_group=own_group, command=command))
+        return started[-1]
+    yield start
+    for trace in started:
+        trace.close()
+
+
+def _last_event(jsonl: str) -> dict:
+    return json.loads(jsonl.strip().splitlines()[-1])
+
+
+# ---- Ctrl-C, SIGTERM, SIGHUP ----
+
+def test_ctrl_c_prints_what_was_recorded_and_names_the_running_layer(hung):
+    trace = hung()
+    trace.process.send_signal(signal.SIGINT)
+    code, stdout, stderr = trace.finish()
+    assert code == 130, stderr
+    assert "INTERRUPTED (SIGINT) in layer slow during forward (iteration 1)" in stdout
+    assert f"running at {NETS / 'proc_layers.py'}:" in stdout  # the line it hung on
+    before = stdout[stdout.index("before  tracetestlayers.Scale"):stdout.index("slow  proc_layers.HangsInForward")]
+    assert " 1 forward " in before  # the call recorded before the interrupt is kept
+    assert "Traceback" not in stderr
+    assert _process_gone(trace.child_pid)
+    assert list(trace.tmpdir.iterdir()) == []
+
+
+def test_ctrl_c_from_a_terminal_reaches_the_whole_process_group(hung):
+    trace = hung(own_group=True)
+    os.killpg(trace.process.pid, signal.SIGINT)  # what a terminal does: inspector and all in its group
+    code, stdout, _ = trace.finish()
+    assert code == 130
+    assert "INTERRUPTED (SIGINT) in layer slow during forward (iteration 1)" in stdout
+    assert _process_gone(trace.child_pid)
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGHUP])
+def test_sigterm_and_sighup_end_the_child_and_exit_with_the_signal(hung, stop):
+    trace = hung("--format", "jsonl")
+    trace.process.send_signal(stop)
+    code, stdout, _ = trace.finish()
+    assert code == 128 + stop
+    end = _last_event(stdout)
+    assert (end["event"], end["outcome"], end["exit_code"]) == ("end", "interrupted", 128 + stop)
+    assert end["crash"]["signal"] == stop.name
+    assert (end["crash"]["layer"], end["crash"]["method"], end["crash"]["iteration"]) == ("slow", "forward", 1)
+    assert _process_gone(trace.child_pid)
+    assert list(trace.tmpdir.iterdir()) == []
+
+
+def test_ctrl_c_ends_a_hung_gradcheck_naming_what_it_was_doing(hung):
+    trace = hung("--layer", "slow", command="gradcheck")
+    trace.process.send_signal(signal.SIGINT)
+    code, _, stderr = trace.finish()
+    assert code == 130
+    assert ("The gradcheck of 'slow' was interrupted (SIGINT) while running the net forward up to layer 'slow'"
+            in stderr)
+    assert _process_gone(trace.child_pid)
+
+
+def test_a_killed_inspector_takes_its_child_along_and_leaves_no_file(hung):
+    trace = hung()
+    trace.process.kill()  # SIGKILL: inspector cannot clean up; the child must notice on its own
+    trace.process.wait()
+    _wait_for(lambda: _process_gone(trace.child_pid), "the orphaned child to end")
+    assert list(trace.tmpdir.iterdir()) == []
+
+
+# ---- --timeout ----
+# The timeout counts from the start of the run: it must leave the child time to import Caffe and reach the
+# hanging layer on a busy machine, so the runs below take that long.
+TIMEOUT = "15"
+
+
+def test_timeout_ends_a_hung_layer_with_a_report_naming_it(tmp_path):
+    result = run_cli("trace", HANGS, "--timeout", TIMEOUT, cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"TIMEOUT (still running after {TIMEOUT} s) in layer slow during forward (iteration 1)" in result.stdout
+    assert f"running at {NETS / 'proc_layers.py'}:" in result.stdout
+    assert f'File "{NETS / "proc_layers.py"}", line' in result.stdout  # the stack it was stopped in
+    before = result.stdout[result.stdout.index("before  tracetestlayers.Scale"):]
+    assert " 1 forward " in before  # the calls recorded until then are kept
+
+
+def test_timeout_ends_the_jsonl_stream_with_its_record_and_the_terminal_gets_the_summary(tmp_path):
+    out = tmp_path / "events.jsonl"
+    result = run_cli("trace", HANGS, "--timeout", TIMEOUT, "--format", "jsonl", "--out", out, cwd=tmp_path)
+    assert result.returncode == 1
+    end = _last_event(out.read_text())
+    crash = end["crash"]
+    assert (end["outcome"], end["exit_code"], crash["kind"], crash["timeout"]) == ("timeout", 1, "timeout", 15.0)
+    assert (crash["layer"], crash["method"], crash["iteration"]) == ("slow", "forward", 1)
+    assert crash["location"].startswith(f"{NETS / 'proc_layers.py'}:")
+    assert f"TIMEOUT (still running after {TIMEOUT} s) in layer slow during forward; report in {out}" in result.stderr
+
+
+def test_gradcheck_timeout_names_the_layer_and_what_it_was_doing(tmp_path):
+    result = run_cli("gradcheck", HANGS, "--layer", "slow", "--timeout", TIMEOUT, cwd=tmp_path)
+    assert result.returncode == 1
+    assert (f"The gradcheck of 'slow' was still running after {TIMEOUT} s while running the net forward up to "
+            "layer 'slow'") in result.stderr
+    assert f"(at {NETS / 'proc_layers.py'}:" in result.stderr
+
+
+def test_a_timeout_on_a_correct_net_that_finishes_stays_silent(tmp_path):
+    result = run_cli("trace", NETS / "siamese.prototxt", "--iterations", "1", "--timeout", "300", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "No findings." in result.stdout and "TIMEOUT" not in result.stdout
+
+
+@pytest.mark.parametrize("value", ["0", "-3", "nan", "inf"])
+def test_a_timeout_that_is_not_a_positive_number_is_bad_input(tmp_path, value):
+    for command in (["trace", HANGS], ["gradcheck", HANGS, "--layer", "slow"]):
+        result = run_cli(*command, "--timeout", value, cwd=tmp_path)
+        assert result.returncode == 2
+        assert "--timeout must be a positive number of seconds" in result.stderr and "Traceback" not in result.stderr
+
+
+# ---- how a run ended, told truly ----
+
+def test_os_exit_0_in_a_layer_is_reported_as_an_exit_not_a_kill(tmp_path):
+    result = run_cli("trace", NETS / "proc_exits.prototxt", cwd=tmp_path)
+    assert result.returncode == 1
+    assert ("EXIT: the process exited with code 0 in layer quits during forward (iteration 1) before finishing"
+            in result.stdout)
+    assert "killed" not in result.stdout
+
+
+def test_jsonl_ends_with_the_crash_record(tmp_path):
+    out = tmp_path / "events.jsonl"
+    result = run_cli("trace", NETS / "crash_check.prototxt", "--format", "jsonl", "--out", out, cwd=tmp_path)
+    assert result.returncode == 1
+    end = _last_event(out.read_text())
+    assert (end["event"], end["outcome"], end["exit_code"], end["ok"]) == ("end", "crashed", 1, False)
+    crash = end["crash"]
+    assert (crash["kind"], crash["signal"], crash["layer"], crash["method"], crash["iteration"]) == (
+        "caffe_abort", "SIGABRT", "ip2", "forward", 1)
+    assert "Check failed: K_ == new_K" in crash["check_failed"]
+
+
+def test_jsonl_ends_with_the_normal_end(tmp_path):
+    result = run_cli("trace", NETS / "siamese.prototxt", "--format", "jsonl", "--iterations", "1", cwd=tmp_path)
+    assert result.returncode == 0
+    end = _last_event(result.stdout)
+    assert end == {"event": "end", "outcome": "finished", "exit_code": 0, "ok": True, "completed": True,
+                   "findings": 0, "errors": 0, "crash": None}
+
+
+def test_jsonl_ends_with_the_error_when_the_child_refuses_the_input(tmp_path):
+    import numpy as np
+
+    np.save(tmp_path / "batch.npy", np.zeros((3, 6), dtype=np.float32))
+    result = run_cli("trace", NETS / "siamese.prototxt", "--format", "jsonl",
+                     "--input", f"data={tmp_path / 'batch.npy'}", cwd=tmp_path)
+    assert result.returncode == 2
+    end = _last_event(result.stdout)
+    assert (end["outcome"], end["exit_code"]) == ("error", 2) and "[3, 6]" in end["message"]
+
+
+def _reject_constant(name):
+    raise ValueError(f"{name} is not JSON (RFC 8259)")
+
+
+def test_jsonl_is_strict_json_and_keeps_a_nan_loss_as_a_fact(tmp_path):
+    result = run_cli("trace", NETS / "proc_nan_loss.prototxt", "--format", "jsonl", "--iterations", "1",
+                     cwd=tmp_path)
+    events = [json.loads(line, parse_constant=_reject_constant) for line in result.stdout.splitlines()]
+    [iteration] = [e for e in events if e["event"] == "iteration"]
+    assert iteration["loss"] is None and iteration["nonfinite"] == {"/loss": "NaN"}
+    assert events[-1]["event"] == "end"
+    report = run_trace(TraceOptions(NETS / "proc_nan_loss.prototxt", iterations=1))
+    assert math.isnan(report.losses[0])  # the report itself still holds the NaN
+
+
+def test_out_leaves_a_one_line_summary_on_the_terminal(tmp_path):
+    crashed = run_cli("trace", NETS / "crash_check.prototxt", "--out", tmp_path / "crash.txt", cwd=tmp_path)
+    assert crashed.returncode == 1 and crashed.stdout == ""
+    assert f"CRASH (caffe_abort) in layer ip2 during forward; report in {tmp_path / 'crash.txt'}" in crashed.stderr
+    assert "CRASH (caffe_abort, exit code -6)" in (tmp_path / "crash.txt").read_text()
+    clean = run_cli("trace", NETS / "siamese.prototxt", "--iterations", "1", "--format", "json",
+                    "--out", tmp_path / "clean.json", cwd=tmp_path)
+    assert clean.returncode == 0
+    assert f"No findings; report in {tmp_path / 'clean.json'}" in clean.stderr
+    assert json.loads((tmp_path / "clean.json").read_text())["ok"] is True
+
+
+# ---- where the stopped run was, from the stack the child dumps on SIGTERM ----
+
+def _stopped_crash(tmp_path: Path, hang: str):
+    """A real stack dump: a process set up as the child is (faulthandler on SIGTERM, a second thread) hanging
+    in `hang` ("layer": a user's file; "pycaffe": pycaffe's net.forward, as while a C++ layer runs), ended."""
+    import io
+
+    from inspector.trace.report import Crash
+    from inspector.trace.runner import CaffeLog, ChildRun
+
+    (tmp_path / "caffe").mkdir()
+    (tmp_path / "caffe" / "__init__.py").write_text("")  # a package of its own, ahead of the real pycaffe
+    hang_here = "print('ready', flush=True); time.sleep(600)"  # the line a stopped run is on
+    (tmp_path / "caffe" / "pycaffe.py").write_text(f"import time\n\ndef forward(layer):\n    layer() if layer else {hang_here}\n")
+    (tmp_path / "mylayer.py").write_text(f"import time\n\ndef forward():\n    {hang_here}\n")
+    script = ("import faulthandler, signal, sys, threading, time\n"
+              "faulthandler.register(signal.SIGTERM, file=sys.stderr, all_threads=True, chain=True)\n"
+              "threading.Thread(target=time.sleep, args=(600,), daemon=True).start()\n"
+              "from caffe import pycaffe\nimport mylayer\n"
+              f"pycaffe.forward({'mylayer.forward' if hang == 'layer' else 'None'})\n")
+    process = subprocess.Popen([sys.executable, "-c", script], cwd=tmp_path, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout.readline() == "ready\n", process.communicate()
+    process.terminate()
+    _, stderr = process.communicate(timeout=WAIT_LIMIT_SECONDS)
+    log = CaffeLog(io.StringIO("W1130 00:00:00.000000 1 net.cpp:1] a line Caffe logged\n" + stderr))
+    log.join()
+    child = ChildRun(process.returncode, log, None, None, stopped_by="SIGINT")
+    return child.add_log(Crash(child.abort_kind, process.returncode, "slow", "forward", 1))
+
+
+def test_a_stopped_run_points_at_the_users_line_it_hung_on(tmp_path):
+    crash = _stopped_crash(tmp_path, "layer")
+    assert (crash.kind, crash.signal) == ("interrupted", "SIGINT")
+    assert crash.location == f"{tmp_path / 'mylayer.py'}:4"
+    assert crash.traceback.splitlines()[:2] == ["Stack when ended (most recent call first):",
+                                                f'  File "{tmp_path / "mylayer.py"}", line 4 in forward']
+    assert crash.log_tail == ["W1130 00:00:00.000000 1 net.cpp:1] a line Caffe logged"]  # the dump is not log
+
+
+def test_a_stopped_run_in_a_cpp_layer_points_at_no_line(tmp_path):
+    """Python was only in pycaffe's forward: no line of the user's is running, the marker's layer is the news."""
+    crash = _stopped_crash(tmp_path, "pycaffe")
+    assert crash.location is None
+    assert "pycaffe.py" in crash.traceback
