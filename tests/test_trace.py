@@ -515,3 +515,30 @@ def test_caffes_own_python_layer_test_net_runs_clean():
     report = traced("caffe_python_net")
     assert report.ok and [f for f in report.findings if f.severity != "info"] == []
     assert [f.layer for f in report.findings_of("no_gradient_reaches")] == ["one", "two", "three"]
+
+
+def test_abort_in_the_solver_update_is_the_updates_not_the_last_layers(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from inspector.trace.attribution import ConstructionLog, culprit_after_construction
+    from inspector.trace.instrument import Marker
+
+    marker = tmp_path / "marker"
+    Marker.create(marker)
+    script = (  # a solver under the tracer, as a training run has it; Caffe aborts in SGDSolver::Regularize
+        "import sys, caffe\n"
+        "from inspector.trace.instrument import Marker, Tracer\n"
+        f"sys.path.insert(0, {str(NETS)!r})\n"
+        f"solver = caffe.get_solver({str(NETS / 'solver_bad_regularization.prototxt')!r})\n"
+        f"tracer = Tracer(lambda event: None, marker=Marker({str(marker)!r}))\n"
+        "tracer.adopt(solver.net)\n"
+        "tracer.attach_timers(solver.net, on_pass_end=lambda: None)\n"
+        "tracer.watch_solver(solver)\n"
+        "solver.step(1)\n")
+    proc = subprocess.run([sys.executable, "-c", script], cwd=NETS, capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, GLOG_minloglevel="0", GLOG_logtostderr="1"))
+    assert proc.returncode < 0 and "Unknown regularization type: L3" in proc.stderr
+    culprit = culprit_after_construction(ConstructionLog(started=True, initialized=True), Marker.read(marker))
+    assert (culprit.layer, culprit.method, culprit.stage, culprit.iteration) == (None, "update", "solver update", 1)

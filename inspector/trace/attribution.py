@@ -11,7 +11,8 @@ How:
   after). "Unknown layer type: T" names the first layer of type T not yet built, when the log has no
   factory line.
 - Once the net is built, the marker (the layer callbacks mark every layer of every pass) names the layer
-  and whether it was in forward or backward, with the iteration.
+  and whether it was in forward or backward, with the iteration; a solver watched by the tracer
+  (Tracer.watch_solver) marks its update, so an abort in ApplyUpdate is the solver update's, no layer's.
 - For a C++ layer, every bottom a Python layer produced (through the Split layers Caffe inserted) is named
   with the method that gave it its shape: "'p' comes from Python layer 'py' (reshape)".
 """
@@ -23,7 +24,8 @@ from dataclasses import dataclass, field
 GLOG_MESSAGE = re.compile(r"^I\d{4,8} [\d:.]+ +\d+ \S+:\d+\] (.*)$")
 UNKNOWN_TYPE = re.compile(r"Unknown layer type: (\S+)")
 STAGE_OF_METHOD = {"import": "import", "setup": "net construction", "reshape": "net construction",
-                   "create": "net construction", "forward": "forward", "backward": "backward"}
+                   "create": "net construction", "forward": "forward", "backward": "backward",
+                   "update": "solver update"}
 
 
 @dataclass
@@ -171,7 +173,7 @@ def culprit_after_construction(construction: ConstructionLog, mark: dict | None)
     if construction.initialized and not iteration and method in ("setup", "reshape", "import"):
         # the mark is left from construction: what failed came after it (loading weights, filling inputs)
         return Culprit(None, None, "after net construction")
-    return Culprit(mark["layer"], method, python_exception_stage(method, iteration), iteration)
+    return Culprit(mark["layer"] or None, method, python_exception_stage(method, iteration), iteration)
 
 
 @dataclass

@@ -226,7 +226,8 @@ class WatchedBlob:
 
 # ---- where the process is, for after an abort ----
 
-METHOD_CODES = {name: i for i, name in enumerate(("setup", "reshape", "forward", "backward", "import"), 1)}
+# "update": the solver applying the gradients (Solver::ApplyUpdate), marked with no layer
+METHOD_CODES = {name: i for i, name in enumerate(("setup", "reshape", "forward", "backward", "import", "update"), 1)}
 _SLOTS = struct.Struct("=3i")  # the method's code (0: nothing marked yet), the layer's index in the net, the iteration
 _NAME_BYTES = 96
 
@@ -821,6 +822,17 @@ class Tracer:
         net.after_forward(after_forward)
         net.before_backward(before_backward)
         net.after_backward(after_backward)
+
+    def watch_solver(self, solver) -> None:
+        """Mark the solver's update in each step (after backward, before ApplyUpdate changes the weights), so
+        that an abort there is put down to the solver, not to the last layer the backward pass marked."""
+        marker = self.marker
+
+        def on_gradients_ready() -> None:
+            if self.active:
+                marker.mark("", "update", self.iteration)
+
+        solver.add_callback(lambda: None, on_gradients_ready)
 
     # -- what the records cannot say by themselves --
     def param_str_findings(self, saw_setup: bool) -> None:
