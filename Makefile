@@ -1,5 +1,5 @@
 # The two commands of the README: `make demo` and `make test`. Both set everything up first.
-.PHONY: setup demo test bench constraints
+.PHONY: setup demo test bench constraints lower-bounds
 
 setup:
 	@scripts/setup
@@ -7,9 +7,11 @@ setup:
 demo: setup
 	@scripts/demo
 
-# ruff and mypy, then the whole test suite
+# ruff and mypy; the install route of a user with their own Caffe (wheel, fresh venv, no-Caffe test tier);
+# then the whole test suite
 test: setup
 	@scripts/lint
+	@scripts/check-install
 	@scripts/test
 
 bench: setup
@@ -24,3 +26,8 @@ constraints:
 	   | grep -viE '^(setuptools|caffe-inspector)=='; } > constraints.txt.new && mv constraints.txt.new constraints.txt
 	@rm -rf build/constraints-venv
 	@echo "constraints.txt: $$(grep -vc '^#' constraints.txt) pins"
+
+# The lowest versions pyproject.toml allows, installed and tested (the tier without Caffe); PYTHON=python3.10
+# checks the oldest supported Python too.
+lower-bounds: setup
+	@scripts/check-lower-bounds

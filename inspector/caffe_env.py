@@ -26,9 +26,35 @@ import sysconfig
 from dataclasses import dataclass
 from pathlib import Path
 
+from . import DISTRIBUTION_NAME
 from .errors import InputError, MissingDependency
 
 INSTALL_COMMAND = "make setup"
+# A checkout has the scripts that build Caffe (make setup); an installed wheel does not, so its hints name
+# only what the user can do with their own Caffe.
+IN_CHECKOUT = (Path(__file__).resolve().parent.parent / "scripts" / "install-caffe").is_file()
+# pip's names for the modules pycaffe imports when `import caffe` runs (python/caffe/{pycaffe,io,net_spec}.py)
+PIP_NAME_OF_PYCAFFE_IMPORT = {"skimage": "scikit-image", "google": "protobuf", "six": "six", "scipy": "scipy",
+                              "numpy": "numpy"}
+
+
+def pycaffe_remedy(missing_module: str | None = None) -> str:
+    """What to do when `import caffe` fails: install a module pycaffe imports, or point this Python at a pycaffe."""
+    if missing_module:
+        package = PIP_NAME_OF_PYCAFFE_IMPORT.get(missing_module, missing_module)
+        return (f"pip install {package}  (pycaffe imports {missing_module}; "
+                f"pip install '{DISTRIBUTION_NAME}[pycaffe-deps]' brings all that pycaffe imports)")
+    if IN_CHECKOUT:
+        return f"{INSTALL_COMMAND}  (or put your Caffe's python/ folder on PYTHONPATH)"
+    return ("put your Caffe's python/ folder on PYTHONPATH: export PYTHONPATH=/path/to/caffe/python  "
+            "(pip cannot install it)")
+
+
+def caffe_root_remedy() -> str:
+    """What to do when no Caffe source tree is found."""
+    if IN_CHECKOUT:
+        return f"{INSTALL_COMMAND}  (or --caffe-root DIR / CAFFE_ROOT)"
+    return "export CAFFE_ROOT=/path/to/caffe (your Caffe's source tree), or pass --caffe-root DIR"
 
 
 def cache_root() -> Path:
@@ -109,7 +135,7 @@ def find_caffe_root(explicit: str | os.PathLike | None = None) -> Path:
     raise MissingDependency(
         "Caffe's source tree was not found (looked at --caffe-root, $CAFFE_ROOT, the tree pycaffe "
         f"comes from, and {cache_root()}).",
-        f"Run `{INSTALL_COMMAND}` to build Caffe there, or pass --caffe-root DIR / set CAFFE_ROOT.",
+        caffe_root_remedy(),
     )
 
 
@@ -126,11 +152,9 @@ def import_pycaffe():
     try:
         import caffe  # noqa: PLC0415 - imported only by the commands that run nets
     except ImportError as exc:
-        raise MissingDependency(
-            f"pycaffe cannot be imported in {sys.executable}: {exc}.",
-            f"Run `{INSTALL_COMMAND}` (builds Caffe with the Python layer), or add your Caffe's "
-            "python/ folder to PYTHONPATH.",
-        ) from exc
+        top_module = (exc.name or "caffe").split(".")[0]
+        raise MissingDependency(f"pycaffe cannot be imported in {sys.executable}: {exc}.",
+                                pycaffe_remedy(None if top_module == "caffe" else top_module)) from exc
     return caffe
 
 
@@ -143,7 +167,8 @@ def require_python_layer(caffe_module) -> None:
     if not has_python_layer(caffe_module):
         raise MissingDependency(
             "This Caffe was built without the Python layer (Unknown layer type: Python).",
-            f"Rebuild with WITH_PYTHON_LAYER=1 (cmake -DBUILD_python_layer=ON), or run `{INSTALL_COMMAND}`.",
+            "Rebuild with WITH_PYTHON_LAYER=1 (cmake -DBUILD_python_layer=ON)"
+            + (f", or run `{INSTALL_COMMAND}`." if IN_CHECKOUT else "."),
         )
 
 

@@ -26,12 +26,6 @@ from . import DISTRIBUTION_NAME, __version__, caffe_env
 from .errors import InspectorError
 
 SETUP = caffe_env.INSTALL_COMMAND
-# A checkout has the scripts that build Caffe; an installed wheel does not.
-IN_CHECKOUT = (Path(__file__).resolve().parent.parent / "scripts" / "install-caffe").is_file()
-POINT_AT_PYCAFFE = "put your Caffe's python/ folder on PYTHONPATH"
-# pip's names for the modules pycaffe imports when `import caffe` runs (python/caffe/{pycaffe,io,net_spec}.py)
-PIP_NAME_OF_PYCAFFE_IMPORT = {"skimage": "scikit-image", "google": "protobuf", "six": "six", "scipy": "scipy",
-                              "numpy": "numpy"}
 
 _PYCAFFE_PROBE = r"""
 import json, os
@@ -99,22 +93,12 @@ def probe_pycaffe(python: str = sys.executable) -> dict:
     return json.loads(lines[-1])
 
 
-def pycaffe_fix() -> str:
-    """How to make `import caffe` work here: pip cannot install it, the user points at their own build."""
-    if IN_CHECKOUT:
-        return f"{SETUP}  (or {POINT_AT_PYCAFFE})"
-    return f"{POINT_AT_PYCAFFE}: export PYTHONPATH=/path/to/caffe/python  (pip cannot install pycaffe)"
-
-
 def check_pycaffe(probe: dict) -> list[Check]:
     if "error" in probe:
-        missing = probe.get("missing_module")
-        fix = (f"pip install {PIP_NAME_OF_PYCAFFE_IMPORT.get(missing, missing)}  (pycaffe imports {missing}; "
-               f"pip install '{DISTRIBUTION_NAME}[pycaffe-deps]' brings all that pycaffe imports)"
-               if missing else pycaffe_fix())
+        fix = caffe_env.pycaffe_remedy(probe.get("missing_module"))
         return [
             Check("pycaffe importable", False, probe["error"], fix),
-            Check("Python layer compiled in", False, "unknown: pycaffe did not import", fix),
+            Check("Python layer compiled in", False, "unknown: pycaffe did not import", "fix pycaffe first (above)"),
         ]
     has_python = "Python" in probe["layer_types"]
     return [
@@ -124,7 +108,7 @@ def check_pycaffe(probe: dict) -> list[Check]:
             f"'Python' among {len(probe['layer_types'])} layer types" if has_python
             else "no 'Python' layer type: nets with Python layers fail with 'Unknown layer type: Python'",
             None if has_python else "rebuild Caffe with WITH_PYTHON_LAYER=1"
-            + (f", or run {SETUP}" if IN_CHECKOUT else " (cmake -DBUILD_python_layer=ON)"),
+            + (f", or run {SETUP}" if caffe_env.IN_CHECKOUT else " (cmake -DBUILD_python_layer=ON)"),
         ),
     ]
 
@@ -133,9 +117,7 @@ def check_caffe_source(caffe_root: str | None) -> Check:
     try:
         root = caffe_env.find_caffe_root(caffe_root)
     except InspectorError as exc:
-        fix = (f"{SETUP}  (or --caffe-root DIR / CAFFE_ROOT)" if IN_CHECKOUT
-               else "export CAFFE_ROOT=/path/to/caffe (your Caffe's source tree), or pass --caffe-root DIR")
-        return Check("Caffe source tree", False, exc.message, fix)
+        return Check("Caffe source tree", False, exc.message, caffe_env.caffe_root_remedy())
     header = caffe_env.python_layer_header(root)
     if header is None:
         return Check("Caffe source tree", False, f"{root} has no python_layer.hpp",

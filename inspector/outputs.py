@@ -23,7 +23,7 @@ import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Self
+from typing import IO
 
 from .errors import InputError
 
@@ -68,9 +68,12 @@ def check_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | N
         raise OutputError(output, "it is a folder", "Give a file name, e.g. " + str(output / "out.json"))
     if _is_special(output):
         return output
+    if output.exists() and not os.access(output, os.W_OK):  # a rename would replace it anyway: ask first
+        raise OutputError(output, "the file is read-only", "Make it writable, or write the output elsewhere.")
     folder = Path(os.path.realpath(output)).parent
     if not folder.exists():
-        raise OutputError(output, f"folder {folder} does not exist", "Create the folder, or write the output elsewhere.")
+        raise OutputError(output, f"folder {folder} does not exist",
+                          "Create the folder, or write the output elsewhere.")
     if not folder.is_dir():
         raise OutputError(output, f"{folder} is not a folder", OUTPUT_REMEDY)
     Replacement(output).discard()  # a file can be made there (not read-only, not /proc): known before the run
@@ -166,7 +169,7 @@ class OutputStream:
         if self._stream is None:
             self._replacement = Replacement(self.path)
             try:
-                self._stream = open(self._replacement.temp, "w", encoding="utf-8")  # noqa: SIM115 - open until commit()
+                self._stream = open(self._replacement.temp, "w", encoding="utf-8")
             except OSError as exc:
                 self._replacement.discard()
                 raise OutputError(self.path, _reason(exc)) from None
@@ -193,6 +196,7 @@ class OutputStream:
         """Finish the file and put it in place (an empty file if nothing was written)."""
         stream = self._open()
         replacement = self._replacement
+        assert replacement is not None  # _open made it
         self._stream = self._replacement = None
         try:
             stream.close()
@@ -210,7 +214,7 @@ class OutputStream:
             self._replacement.discard()
         self._stream = self._replacement = None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> OutputStream:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

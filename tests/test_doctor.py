@@ -6,7 +6,7 @@ import json
 import pytest
 
 from conftest import run_cli
-from inspector.doctor import IN_CHECKOUT
+from inspector.caffe_env import IN_CHECKOUT
 
 
 @pytest.mark.caffe
@@ -66,6 +66,7 @@ def test_doctor_explains_unknown_layer_type_python_for_a_caffe_without_the_pytho
 
 
 def test_doctor_fails_on_a_caffe_root_that_is_not_a_caffe_tree(tmp_path):
-    result = run_cli("doctor", "--caffe-root", str(tmp_path))
+    result = run_cli("doctor", "--caffe-root", str(tmp_path), "--format", "json")
     assert result.returncode == 1
-    assert "not a Caffe source tree" in result.stdout
+    check = {c["name"]: c for c in json.loads(result.stdout)["checks"]}["Caffe source tree"]
+    assert check["ok"] is False and "not a Caffe source tree" in check["found"]

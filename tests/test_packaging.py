@@ -3,12 +3,19 @@ from __future__ import annotations
 
 import importlib.metadata
 import json
+import os
 import platform
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
-from conftest import run_cli
+from conftest import REPO, SAMPLE_NETS, run_cli
+from inspector.caffe_env import IN_CHECKOUT
 from inspector import DISTRIBUTION_NAME, __version__
+
+INSPECTOR_COMMAND = Path(sys.executable).parent / "inspector"  # the console script pip installed beside Python
 
 
 def test_distribution_is_caffe_inspector_and_installs_the_inspector_command():
@@ -112,3 +119,53 @@ def test_doctor_without_pycaffe_passes_libclang_graphviz_and_matplotlib(python_w
     assert checks["pycaffe importable"]["ok"] is False
     assert [checks[name]["ok"] for name in ("libclang", "Graphviz dot", "matplotlib")] == [True, True, True]
     assert checks["matplotlib"]["found"].startswith(importlib.metadata.version("matplotlib"))
+
+
+@pytest.mark.parametrize(("shell", "first_line"), [("bash", "_inspector_completion() {"),
+                                                    ("zsh", "#compdef inspector"),
+                                                    ("fish", "function _inspector_completion;")])
+def test_shell_completion_script_is_printed_for_each_shell(shell, first_line):
+    result = subprocess.run([str(INSPECTOR_COMMAND)], env=dict(os.environ, _INSPECTOR_COMPLETE=f"{shell}_source"),
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.splitlines()[0] == first_line
+
+
+def test_bash_completion_completes_command_names():
+    env = dict(os.environ, _INSPECTOR_COMPLETE="bash_complete", COMP_WORDS="inspector gr", COMP_CWORD="1")
+    result = subprocess.run([str(INSPECTOR_COMMAND)], env=env, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["plain,gradcheck", "plain,graph"]
+
+
+def collect_with_the_project_conftest(folder: Path, test_source: str) -> subprocess.CompletedProcess:
+    (folder / "test_example.py").write_text(test_source)
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", str(folder), "--collect-only", "-q", "-p", "conftest",
+         "-p", "no:cacheprovider", "--rootdir", str(folder), "-c", str(REPO / "pyproject.toml")],
+        env=dict(os.environ, PYTHONPATH=str(REPO / "tests")), capture_output=True, text=True, timeout=120)
+
+
+def test_a_test_asking_for_pycaffe_without_the_caffe_marker_stops_the_run(tmp_path):
+    result = collect_with_the_project_conftest(tmp_path, "def test_runs_a_net(caffe):\n    pass\n")
+    assert result.returncode == 4  # pytest's usage error
+    assert "these tests use the caffe fixture without the caffe marker" in result.stderr
+    assert "test_example.py::test_runs_a_net" in result.stderr
+
+
+def test_a_test_asking_for_pycaffe_with_the_caffe_marker_is_collected(tmp_path):
+    result = collect_with_the_project_conftest(
+        tmp_path, "import pytest\n\n@pytest.mark.caffe\ndef test_runs_a_net(caffe):\n    pass\n")
+    assert result.returncode == 0, result.stderr
+    assert "test_example.py::test_runs_a_net" in result.stdout
+
+
+def test_trace_without_pycaffe_says_how_to_point_at_one(python_without_pycaffe):
+    result = run_cli("trace", SAMPLE_NETS / "triplet" / "train.prototxt", python=str(python_without_pycaffe),
+                     env={"PYTHONPATH": ""})
+    assert result.returncode == 2
+    assert "error: pycaffe cannot be imported in " in result.stderr
+    assert "No module named 'caffe'" in result.stderr
+    assert "PYTHONPATH" in result.stderr
+    # `make setup` exists only in a checkout; the installed wheel's hint names PYTHONPATH alone
+    assert ("make setup" in result.stderr) == IN_CHECKOUT
+    assert "Traceback" not in result.stderr

@@ -389,6 +389,13 @@ def test_cpp_layer_fed_by_a_python_layer_is_named_with_the_python_layer():
     assert crash.fed_by == [{"blob": "p", "layer": "py", "method": "reshape"}]
 
 
+def test_unknown_layer_type_names_that_layer_before_caffe_aborts_not_the_last_python_layer(tmp_path):
+    result = run_cli("trace", NETS / "unknown_layer_type.prototxt", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown_layer_type.prototxt:6: layer 'roi_pool' has type 'ROIPooling'" in result.stderr
+    assert "CRASH" not in result.stdout and "in layer py" not in result.stderr
+
+
 def test_unknown_layer_type_in_caffes_own_log_is_that_layers_creation_not_the_last_python_layer():
     # trace refuses such a net before building it (a fork's layer type is bad input); a Caffe whose registry
     # differs from its caffe_pb2 still aborts in the factory, so the attribution is tried on Caffe's own log
@@ -421,7 +428,7 @@ def test_python_layer_error_in_setup_is_in_net_construction(tmp_path):
 def test_crash_attribution_holds_when_the_user_silences_glog(tmp_path):
     result = run_cli("trace", NETS / "eltwise_after_python.prototxt", cwd=tmp_path, env={"GLOG_minloglevel": "3"})
     assert result.returncode == 1
-    assert "CRASH (caffe_abort, exit code -6) in layer sum during setup (net construction)" in result.stdout
+    assert "CRASH (caffe_abort, exit code -6) in layer sum (Eltwise) during setup (net construction)" in result.stdout
     assert "'p' comes from Python layer 'py' (reshape)" in result.stdout
     assert "Logging before InitGoogleLogging" not in result.stdout
 

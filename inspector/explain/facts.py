@@ -19,7 +19,8 @@ from .tokens import FunctionBody, SourceFile
 
 _CHECK_OPS = {"EQ": "==", "NE": "!=", "LT": "<", "LE": "<=", "GT": ">", "GE": ">="}
 _LOG_SEVERITIES = {"FATAL", "DFATAL", "ERROR", "WARNING"}
-_PY_ERROR_CALLS = re.compile(r"^Py(Err_\w+|GILState_\w+|Eval_(SaveThread|RestoreThread|AcquireThread|ReleaseThread)|_(BEGIN|END)_ALLOW_THREADS)$")
+_PY_ERROR_CALLS = re.compile(
+    r"^Py(Err_\w+|GILState_\w+|Eval_(SaveThread|RestoreThread|AcquireThread|ReleaseThread)|_(BEGIN|END)_ALLOW_THREADS)$")
 _GIL_WORD = re.compile(r"GIL|Gil|gil_")
 
 
@@ -202,7 +203,7 @@ def read_body(src: SourceFile, body: FunctionBody) -> BodyFacts:
             facts.handling.append(HandlingFact("lock", src.text(start, end + 1), toks[start].line))
             i = end
             continue
-        if text == "thread" and src.at(i - 2, "new") or (src.at(i - 1, "::") and src.at(i - 3, "new")):
+        if (text == "thread" and src.at(i - 2, "new")) or (src.at(i - 1, "::") and src.at(i - 3, "new")):
             if src.at(i + 1, "("):  # `new boost::thread(fn, this)`: the function runs on its own thread
                 start, end = _statement_start(src, i, body.body_open), src.statement_end(i, hi)
                 facts.handling.append(HandlingFact("thread", src.text(start, end + 1), toks[start].line))

@@ -88,7 +88,8 @@ def python_lifecycle(report: ExplainReport, sources: dict[str, SourceFile]) -> N
 
 
 def _assignments(src: SourceFile, body) -> dict[str, str]:
-    """`type name = value;` in a body: name -> value, `.c_str()` dropped (module_name -> param.python_param().module())."""
+    """`type name = value;` in a body: name -> value, `.c_str()` dropped
+    (module_name -> param.python_param().module())."""
     out = {}
     toks = src.tokens
     for i in range(body.body_open + 1, body.body_close - 1):
@@ -99,12 +100,11 @@ def _assignments(src: SourceFile, body) -> dict[str, str]:
     return out
 
 
-def _with_names(text: str, names: dict[str, str]) -> str:
-    """text, followed by what each local name in it holds."""
-    # a local name standing alone: not a member (`.module()`) nor a call (`module(...)`)
+def _where(text: str, names: dict[str, str]) -> str:
+    """` (where name = value)` for each local name text uses, standing alone (not `.module()` nor a call)."""
     used = [f"{name} = {value}" for name, value in names.items()
             if re.search(rf"(?<![\w.>]){re.escape(name)}\b(?!\s*\()", text)]
-    return text + (f" (where {'; '.join(used)})" if used else "")
+    return f" (where {'; '.join(used)})" if used else ""
 
 
 def _construction(report: ExplainReport, factory: SourceFile | None, pycaffe: SourceFile | None) -> LifecycleStep:
@@ -120,7 +120,7 @@ def _construction(report: ExplainReport, factory: SourceFile | None, pycaffe: So
         if registration is not None:
             held, init, line, exposed = registration
             step.notes.append(_ref(pycaffe, f"caffe.Layer is bp::class_<{held}> with constructor {init}: "
-                                            f"constructing your subclass builds the C++ {report.cls.name} around it", line))
+                                   f"constructing your subclass builds the C++ {report.cls.name} around it", line))
             report.pycaffe_layer = exposed
     if report.holder is not None and report.holder.constructor:
         h = report.holder
@@ -145,28 +145,30 @@ def _creator_steps(report: ExplainReport, factory: SourceFile, body, step: Lifec
         elif name == "import" and args:
             if factory.string_value(factory.split_args(paren)[0][0]) == "__main__":
                 continue  # __main__'s namespace, where exec/eval below run
-            step.python.append(_ref(factory, _with_names(f"import the module named by {args[0]}", names), line))
+            step.python.append(_ref(factory, f"import the module named by {args[0]}{_where(args[0], names)}", line))
         elif name == "exec" and args:
-            step.python.append(_ref(factory, _with_names(f"bp::exec {args[0]} in __main__'s namespace: imports your "
-                                                         "module", names), line))
+            step.python.append(_ref(factory, f"bp::exec {args[0]} in __main__'s namespace: imports your module"
+                                             + _where(args[0], names), line))
         elif name == "eval" and args:
-            step.python.append(_ref(factory, _with_names(f"bp::eval {args[0]} in __main__'s namespace: finds your "
-                                                         "class", names), line))
+            step.python.append(_ref(factory, f"bp::eval {args[0]} in __main__'s namespace: finds your class"
+                                             + _where(args[0], names), line))
         elif name in evaluated:
             step.python.append(_ref(factory, f"call {name}({', '.join(args)}): your class, constructed with the "
                                              "LayerParameter", line))
         elif name == "attr" and args and factory.at(factory.match(paren) + 1, "("):
             ctor_args = [factory.text(a, b) for a, b in factory.split_args(factory.match(paren) + 1)]
-            step.python.append(_ref(factory, _with_names(f"call module.<{args[0]}>({', '.join(ctor_args)}): your "
-                                                         "class, constructed with the LayerParameter", names), line))
+            step.python.append(_ref(factory, f"call module.<{args[0]}>({', '.join(ctor_args)}): your class, "
+                                             "constructed with the LayerParameter" + _where(args[0], names), line))
         elif name == "extract":
             step.cpp.append(_ref(factory, factory.text(i, factory.statement_end(i, body.body_close)), line))
-    step.notes += [_ref(factory, f"{g.action} aborts if {g.condition}" + (f": {g.message}" if g.message else ""), g.line)
+    step.notes += [_ref(factory, f"{g.action} aborts if {g.condition}" + (f": {g.message}" if g.message else ""),
+                        g.line)
                    for g in facts.guards]
     for j in range(body.body_open, body.body_close):
         if factory.tokens[j].text == "catch":
             end = factory.match(factory.match(j + 1) + 1)
-            step.notes.append(_ref(factory, "on a Python exception: " + factory.text(j, end + 1), factory.tokens[j].line))
+            step.notes.append(_ref(factory, "on a Python exception: " + factory.text(j, end + 1),
+                                   factory.tokens[j].line))
             break
     report.error_handling += [Handling(h.kind, h.detail, h.line, str(factory.path), creator_name)
                               for h in facts.handling]
@@ -232,7 +234,8 @@ def _setup(report: ExplainReport, layer: SourceFile | None) -> list[LifecycleSte
                                     [_ref(layer, f"{owner}::SetUp -> Reshape", calls[names.index("Reshape")][1]),
                                      _cpp_ref(report, "Reshape")], _python_refs(report, "Reshape"))
     setup.cpp.append(_cpp_ref(report, "LayerSetUp"))
-    setup.python += [Reference(f"set {a.name} = {a.value}", a.file, a.line) for a in report.attributes if a.method == "LayerSetUp"]
+    setup.python += [Reference(f"set {a.name} = {a.value}", a.file, a.line)
+                     for a in report.attributes if a.method == "LayerSetUp"]
     setup.python += _python_refs(report, "LayerSetUp")
     setup.python += [Reference(f"read back {a.name} into {a.target}", a.file, a.line)
                      for a in report.attributes_read if a.method == "LayerSetUp"]
@@ -260,7 +263,8 @@ def _member_calls(report: ExplainReport, method_name: str) -> list[Reference]:
                 what.append(f"starts a thread running {runs.cpp}" + (
                     f", which calls Python {', '.join(c.name + '()' for c in runs.python_calls)}"
                     if runs.python_calls else "") if runs else f"starts a thread: {h.detail}")
-        out.append(Reference(f"{report.cls.name}::{method_name} calls {name}" + (f" ({'; '.join(what)})" if what else ""),
+        described = f"{report.cls.name}::{method_name} calls {name}" + (f" ({'; '.join(what)})" if what else "")
+        out.append(Reference(described,
                              method.python_calls[0].file if method.python_calls else report.file, line))
     return out
 
@@ -300,7 +304,8 @@ def _iteration(report: ExplainReport, layer: SourceFile | None, net: SourceFile 
     net_reshape = _net_reshape(net)
     if forward is not None and "Reshape" in names:
         line = calls[names.index("Reshape")][1]
-        note = "Reshape runs before every Forward" if "Forward_cpu" in names and names.index("Reshape") < names.index("Forward_cpu") else ""
+        reshape_first = "Forward_cpu" in names and names.index("Reshape") < names.index("Forward_cpu")
+        note = "Reshape runs before every Forward" if reshape_first else ""
         steps.append(LifecycleStep("iteration", "reshape (every forward pass)",
                                    [_ref(layer, f"{owner}::Forward -> Reshape", line), _cpp_ref(report, "Reshape")],
                                    _python_refs(report, "Reshape"), [Reference(note)] if note else []))

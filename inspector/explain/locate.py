@@ -33,12 +33,12 @@ def enclosing_caffe_root(path: Path) -> Path | None:
     return None
 
 
-def _looks_like_path(target: str) -> bool:
+def looks_like_path(target: str) -> bool:
     return os.sep in target or target.endswith((".hpp", ".h", ".hh", ".cuh")) or Path(target).is_file()
 
 
 def resolve_target(target: str, caffe_root: str | None = None) -> Target:
-    if _looks_like_path(target):
+    if looks_like_path(target):
         return _path_target(Path(target).expanduser(), caffe_root)
 
     root = caffe_env.find_caffe_root(caffe_root)
@@ -69,9 +69,11 @@ def _path_target(path: Path, caffe_root: str | None) -> Target:
     if given_root is not None and not path.is_absolute() and (given_root / path).is_file():
         path = given_root / path
     if not path.exists():
-        raise InputError(f"{path} does not exist.", "Give a header path, a header base name (python_layer) or a class name (PythonLayer).")
+        raise InputError(f"{path} does not exist.",
+                         "Give a header path, a header base name (python_layer) or a class name (PythonLayer).")
     if not path.is_file():
-        raise InputError(f"{path} is not a file.", "Give the path of a C++ header such as include/caffe/layers/python_layer.hpp.")
+        raise InputError(f"{path} is not a file.",
+                         "Give the path of a C++ header such as include/caffe/layers/python_layer.hpp.")
     if not os.access(path, os.R_OK):
         raise InputError(f"{path} is not readable.", "Check the file's permissions.")
     root = enclosing_caffe_root(path)

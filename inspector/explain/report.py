@@ -295,7 +295,7 @@ class ExplainReport:
     def header_name(self) -> str:
         return PurePath(self.file).name
 
-    def _locator(self, header_as: str) -> "Locator":
+    def _locator(self, header_as: str) -> Locator:
         return Locator((self.file, self.display_file), header_as)
 
     def _legend(self) -> list[str]:
@@ -312,11 +312,12 @@ class ExplainReport:
         bases = f" : {', '.join(c.bases)}" if c.bases else ""
         return f"{head}class {export}{c.name}{bases}"
 
-    def _sections(self, loc: "Locator"):
+    def _sections(self, loc: Locator):
         """(title, header row, rows) of each table, shared by the markdown and text views."""
         f = self.display_file
         methods = [
-            (m.cpp, ("virtual" + (", override" if m.override else "")) if m.virtual else ("override" if m.override else ""),
+            (m.cpp,
+             ("virtual" + (", override" if m.override else "")) if m.virtual else ("override" if m.override else ""),
              m.access, f"{m.python}({', '.join(m.args)})" if m.python else "", loc(f, m.line),
              ("inline" if m.defined_at == where(f, m.line) else loc.text(m.defined_at))
              or ("no body found" if m.kind == "method" else ""))
@@ -349,7 +350,7 @@ class ExplainReport:
                    [(name, loc.text(at) if at else "not defined here (Layer's default)")
                     for name, at in self.device_methods.items()])
 
-    def _facts_lines(self, loc: "Locator") -> list[str]:
+    def _facts_lines(self, loc: Locator) -> list[str]:
         f = self.display_file
         lines = [f"{self._class_line()}  ({loc(f, self.cls.line)})"]
         if len(self.cls.base_chain) > 1 or (self.cls.base_chain and self.cls.base_chain[0].file):
@@ -364,7 +365,7 @@ class ExplainReport:
                 lines.append(f"constructor: {h.constructor}  ({loc(f, h.init_line)})")
         return lines
 
-    def _lifecycle_lines(self, loc: "Locator") -> list[tuple[str, list[str]]]:
+    def _lifecycle_lines(self, loc: Locator) -> list[tuple[str, list[str]]]:
         out = []
         for n, s in enumerate(self.lifecycle, 1):
             sub = ([f"C++: {loc.reference(r)}" for r in s.cpp] + [f"Python: {loc.reference(r)}" for r in s.python]
@@ -381,7 +382,7 @@ class ExplainReport:
                  "facts near them may be wrong or missing"]
                 + [f"  {loc(d.file, d.line)}: {d.message}" for d in errors])
 
-    def _diagnostic_line(self, d: Diagnostic, loc: "Locator") -> str:
+    def _diagnostic_line(self, d: Diagnostic, loc: Locator) -> str:
         return f"{d.level}: {d.message}" + (f" ({loc(d.file, d.line)})" if d.file else "")
 
     def to_markdown(self) -> str:

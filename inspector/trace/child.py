@@ -132,7 +132,8 @@ def serve(job, argv: list[str] | None = None, prog: str = "inspector.trace.child
     """The child's side of the event log, for any job (the trace here, inspector.trace.gradcheck_child):
     job(config, emit, marker) runs; its InspectorError or other exception is sent as an event."""
     parser = argparse.ArgumentParser(prog=prog)
-    parser.add_argument("--events-fd", type=int, required=True, help="the event log, an open file, written from its end")
+    parser.add_argument("--events-fd", type=int, required=True,
+                        help="the event log, an open file, written from its end")
     parser.add_argument("--marker-fd", type=int)
     parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
     parser.add_argument("--config", required=True)

@@ -314,8 +314,8 @@ def _without_inspector_frames(exception: traceback.TracebackException) -> traceb
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        kept = [frame for frame in current.stack if not is_inspector_file(frame.filename)]
-        current.stack = traceback.StackSummary.from_list(kept)
+        current.stack = traceback.StackSummary.from_list(
+            [f for f in current.stack if not is_inspector_file(f.filename)])
         pending += [current.__cause__, current.__context__]
     return exception
 

@@ -31,7 +31,8 @@ def pycaffe_folder(caffe) -> str:
 
 
 def read_net_parameter(prototxt: Path):
-    """The net as Caffe's own schema reads it; a field this Caffe lacks is an InputError naming the forks that have it."""
+    """The net as Caffe's own schema reads it; a field this Caffe lacks is an InputError naming the forks that
+    have it."""
     import caffe  # noqa: PLC0415 - only once pycaffe is importable
     from caffe.proto import caffe_pb2  # noqa: PLC0415
     from google.protobuf import text_format  # noqa: PLC0415

@@ -89,11 +89,12 @@ class Crash:
         return self.kind in ("interrupted", "timeout")
 
     def headline(self, brief: bool = False) -> str:
-        """One line: how the run ended, in which layer, method and stage, e.g.
-        "CRASH (caffe_abort, exit code -6) in layer sum during setup (net construction)" (the summary line under
-        it gives the layer's type and what fed it); `brief` leaves out the exit code and iteration (the summary
-        printed beside an output file)."""
+        """One line: how the run ended, in which layer (and its type), method and stage, e.g.
+        "CRASH (caffe_abort, exit code -6) in layer sum (Eltwise) during setup (net construction)"; `brief`
+        leaves out the exit code and iteration (the summary printed beside an output file)."""
         where = f" in layer {self.layer}" if self.layer else " outside any layer"
+        if self.layer and self.layer_type:
+            where += f" ({self.layer_type})"
         doing = f" during {self.method}" if self.method else ""
         context = [self.stage] if self.stage and self.stage != self.method else []
         if not brief and self.iteration and self.stage in ("forward", "backward", "solver update"):
@@ -127,6 +128,7 @@ class TraceReport:
     completed: bool = False
     not_run: str | None = None  # why the passes were never started (weights Caffe would abort loading)
     finetune: object | None = None  # the fine-tuning view (inspector.trace.finetune) when weights were given
+    calls_left_out: int = 0  # calls of a long run's middle iterations not kept (runner.CallWindow)
 
     @property
     def weights_loadable(self) -> bool:
@@ -153,7 +155,7 @@ class TraceReport:
             "layers": self.layers, "python_layers": [p.to_dict() for p in self.python_layers],
             "findings": [f.to_dict() for f in self.findings], "losses": self.losses,
             "blob_shapes": self.blob_shapes, "inputs": self.inputs,
-            "crash": self.crash.to_dict() if self.crash else None,
+            "crash": self.crash.to_dict() if self.crash else None, "calls_left_out": self.calls_left_out,
         }
         if self.finetune is not None:
             out["finetune"] = self.finetune.to_dict() if hasattr(self.finetune, "to_dict") else self.finetune
@@ -170,6 +172,9 @@ class TraceReport:
         for record in self.python_layers:
             if record.calls or self.not_run is None:
                 yield self._call_log(record)
+        if self.calls_left_out:
+            yield Text(f"{self.calls_left_out:,} calls of the middle iterations left out (those with a finding or a "
+                       "NaN/Inf kept); --format jsonl has every call", style="dim")
         if self.losses:
             yield Text("loss per iteration: " + ", ".join(f"{x:.6g}" for x in self.losses))
         if self.findings:
@@ -442,7 +447,8 @@ class ReportBuilder:
 
 
 def write_last_trace(report: TraceReport, folder: Path | None = None) -> Path:
-    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the report.
+    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the
+    report.
 
     Strict JSON, written atomically; OutputError (the path and the OS's reason) when it cannot be.
     """
