@@ -222,10 +222,11 @@ class _Parser:
         self.pos = 0
 
     def _tokenize(self) -> list[tuple[str, str, int]]:
-        tokens = []
+        tokens: list[tuple[str, str, int]] = []
         append = tokens.append
         for m in _TOKEN.finditer(self.text):
             kind = m.lastgroup
+            assert kind is not None  # every alternative of _TOKEN is a named group
             if kind == "end":
                 break
             offset = m.start(kind)
