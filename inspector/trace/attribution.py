@@ -11,7 +11,8 @@ How:
   after). "Unknown layer type: T" names the first layer of type T not yet built, when the log has no
   factory line.
 - Once the net is built, the marker (the layer callbacks mark every layer of every pass) names the layer
-  and whether it was in forward or backward, with the iteration.
+  and whether it was in forward or backward, with the iteration; a solver watched by the tracer
+  (Tracer.watch_solver) marks its update, so an abort in ApplyUpdate is the solver update's, no layer's.
 - For a C++ layer, every bottom a Python layer produced (through the Split layers Caffe inserted) is named
   with the method that gave it its shape: "'p' comes from Python layer 'py' (reshape)".
 """
@@ -23,7 +24,8 @@ from dataclasses import dataclass, field
 GLOG_MESSAGE = re.compile(r"^I\d{4,8} [\d:.]+ +\d+ \S+:\d+\] (.*)$")
 UNKNOWN_TYPE = re.compile(r"Unknown layer type: (\S+)")
 STAGE_OF_METHOD = {"import": "import", "setup": "net construction", "reshape": "net construction",
-                   "create": "net construction", "forward": "forward", "backward": "backward"}
+                   "create": "net construction", "forward": "forward", "backward": "backward",
+                   "update": "solver update"}
 
 
 @dataclass
@@ -45,8 +47,7 @@ class ConstructionLog:
             return
         message = match.group(1)
         if message.startswith("Initializing net from parameters"):
-            self.__init__()  # a new net: a solver builds its train net, then its test nets
-            self.started = True
+            self.restart()  # a new net: a solver builds its train net, then its test nets
         elif message.startswith("Creating layer "):
             self.factory_created.append(message[len("Creating layer "):].strip())
         elif message.startswith("Creating Layer "):
@@ -64,6 +65,12 @@ class ConstructionLog:
                 if sep and " " not in layer:
                     wiring.setdefault(layer, []).append(blob.replace(" (in-place)", "").strip())
                     break
+
+    def restart(self) -> None:
+        """Forget the net before: another one is being built."""
+        fresh = ConstructionLog(started=True)
+        for name in vars(fresh):
+            setattr(self, name, getattr(fresh, name))
 
     def building(self) -> str | None:
         """The layer under construction now: made by the factory or the net, and not yet set up."""
@@ -109,7 +116,7 @@ def construction_culprit(log: ConstructionLog, check_failed: str | None, layer_t
     return Culprit(building, "setup", "net construction", 0)
 
 
-def fed_by_python(layer: str, bottoms: list[str], producers: dict[str, tuple[str, str]],
+def fed_by_python(layer: str, bottoms: list[str], producers: dict[str, tuple[str, str | None]],
                   python_layers: set[str], method_of: dict[str, str]) -> list[dict]:
     """For each bottom of `layer` that a Python layer produced: the blob as written, that layer and the method
     that set its shape. `producers` maps a blob to (producing layer, the blob it copies, for a Split layer)."""
@@ -166,7 +173,7 @@ def culprit_after_construction(construction: ConstructionLog, mark: dict | None)
     if construction.initialized and not iteration and method in ("setup", "reshape", "import"):
         # the mark is left from construction: what failed came after it (loading weights, filling inputs)
         return Culprit(None, None, "after net construction")
-    return Culprit(mark["layer"], method, python_exception_stage(method, iteration), iteration)
+    return Culprit(mark["layer"] or None, method, python_exception_stage(method, iteration), iteration)
 
 
 @dataclass
@@ -230,12 +237,14 @@ def blame(culprit: Culprit, wiring: NetWiring, construction: ConstructionLog,
         bottoms = wiring.bottoms.get(layer, [])
         producers = wiring.producers_before(layer)
         python_layers = {name for name, kind in wiring.types.items() if kind == "Python"} | set(python_calls)
-        methods = {}
+        methods: dict[str, str] = {}
         for name in python_layers:
             for blob in bottoms:
                 source = blob
-                while source in producers and producers[source][1]:
-                    source = producers[source][1]
+                copied = producers[source][1] if source in producers else None
+                while copied:
+                    source = copied
+                    copied = producers[source][1] if source in producers else None
                 if producers.get(source, (None,))[0] == name and source in wiring.tops.get(name, []):
                     methods[name] = shaping_method(python_calls.get(name, []), wiring.tops[name].index(source),
                                                    culprit.stage)

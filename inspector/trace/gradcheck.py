@@ -505,8 +505,10 @@ def check_in_net(prototxt: Path, layer: str, step: float = DEFAULT_STEP, thresho
     layer_spec = _layer_spec(prototxt, layer, phase, step, threshold, samples)
     put_layers_on_path(prototxt)
     for spec in python_layer_specs(prototxt, phase):
+        python = spec.python
+        assert python is not None  # python_layer_specs gives Python layers only
         # imported here first: inside Caffe's constructor a missing module is only "SystemError ... returned NULL"
-        on_stage(f"importing Python layer {spec.name!r} ({spec.python.module}.{spec.python.layer})")
+        on_stage(f"importing Python layer {spec.name!r} ({python.module}.{python.layer})")
         import_layer_class(spec)
     on_stage("building the net")
     net = build_net(prototxt, phase=phase, seed=seed, inputs=inputs)

@@ -226,7 +226,8 @@ class WatchedBlob:
 
 # ---- where the process is, for after an abort ----
 
-METHOD_CODES = {name: i for i, name in enumerate(("setup", "reshape", "forward", "backward", "import"), 1)}
+# "update": the solver applying the gradients (Solver::ApplyUpdate), marked with no layer
+METHOD_CODES = {name: i for i, name in enumerate(("setup", "reshape", "forward", "backward", "import", "update"), 1)}
 _SLOTS = struct.Struct("=3i")  # the method's code (0: nothing marked yet), the layer's index in the net, the iteration
 _NAME_BYTES = 96
 
@@ -284,9 +285,9 @@ def _library_folders() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     folders = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
     folders.update(site.getsitepackages() if hasattr(site, "getsitepackages") else ())
-    caffe = sys.modules.get("caffe")
-    if caffe is not None and getattr(caffe, "__file__", None):
-        folders.add(str(Path(caffe.__file__).resolve().parent))
+    caffe_file = getattr(sys.modules.get("caffe"), "__file__", None)
+    if caffe_file:
+        folders.add(str(Path(caffe_file).resolve().parent))
     return tuple(str(Path(folder).resolve()) + os.sep for folder in folders if folder)
 
 
@@ -307,7 +308,7 @@ def is_user_file(filename: str, library: tuple[str, ...] | None = None) -> bool:
 def _without_inspector_frames(exception: traceback.TracebackException) -> traceback.TracebackException:
     """The exception (and the ones chained to it) with inspector's frames left out of their stacks."""
     seen: set[int] = set()
-    pending = [exception]
+    pending: list[traceback.TracebackException | None] = [exception]
     while pending:
         current = pending.pop()
         if current is None or id(current) in seen:
@@ -824,6 +825,17 @@ class Tracer:
         net.after_forward(after_forward)
         net.before_backward(before_backward)
         net.after_backward(after_backward)
+
+    def watch_solver(self, solver) -> None:
+        """Mark the solver's update in each step (after backward, before ApplyUpdate changes the weights), so
+        that an abort there is put down to the solver, not to the last layer the backward pass marked."""
+        marker = self.marker
+
+        def on_gradients_ready() -> None:
+            if self.active:
+                marker.mark("", "update", self.iteration)
+
+        solver.add_callback(lambda: None, on_gradients_ready)
 
     # -- what the records cannot say by themselves --
     def param_str_findings(self, saw_setup: bool) -> None:

@@ -102,7 +102,7 @@ class Crash:
             where += f" ({self.layer_type})"
         doing = f" during {self.method}" if self.method else ""
         context = [self.stage] if self.stage and self.stage != self.method else []
-        if not brief and self.iteration and self.stage in ("forward", "backward"):
+        if not brief and self.iteration and self.stage in ("forward", "backward", "solver update"):
             context.append(f"iteration {self.iteration}")
         if not self.method and not self.stage:
             context.append("stage unknown")
