@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+from typing import IO, cast
 
 import click
 from rich.text import Text
@@ -179,14 +180,15 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
         check_output(out, [net, weights, *parsed.values()])
     # --out is renamed into place only once the report is complete; a failing run leaves the old file
     with OutputStream(out) if out else contextlib.nullcontext() as stream:
-        jsonl = (stream or sys.stdout) if fmt == "jsonl" else None
+        sink = cast("IO[str] | None", stream)  # an OutputStream writes and flushes as a text file does
+        jsonl = (sink or sys.stdout) if fmt == "jsonl" else None
         report = run_trace(options, jsonl=jsonl, progress=fmt != "jsonl" and sys.stderr.isatty())
         try:
             write_last_trace(report)
         except OutputError as exc:
             warn(f"{exc.message} The report is complete; only `inspector graph` without a net will not find it.")
         if fmt != "jsonl":  # jsonl went out event by event
-            emit(report, fmt, stream)
+            emit(report, fmt, sink)
     if out:  # the terminal still learns how the run ended
         stderr_console().print(Text(f"{summary_line(report)}; report in {out}"))
     sys.exit(exit_status(report))

@@ -23,7 +23,7 @@ import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import IO, Self
+from typing import IO
 
 from .errors import InputError
 
@@ -194,6 +194,7 @@ class OutputStream:
         """Finish the file and put it in place (an empty file if nothing was written)."""
         stream = self._open()
         replacement = self._replacement
+        assert replacement is not None  # _open() made it
         self._stream = self._replacement = None
         try:
             stream.close()
@@ -211,7 +212,7 @@ class OutputStream:
             self._replacement.discard()
         self._stream = self._replacement = None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> OutputStream:  # typing.Self is Python 3.11's; 3.10 is supported
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -109,12 +109,12 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
                         override="override" in decl_words or "final" in decl_words, line=member.location.line,
                         kind=kind)
         method.virtual = method.virtual or method.override  # override implies virtual, even with the base unresolved
-        body_src, body = src, (function_at(src, name_index) if name_index is not None else None)
+        body_src, body = src, function_at(src, name_index)
         if body is None and kind == "method":
             for path in cpp_sources:
-                found = function_bodies(source(path), name, owner=cls.name)
-                if found:
-                    body_src, body = extra_sources[path], found[0]
+                definitions = function_bodies(source(path), name, owner=cls.name)
+                if definitions:
+                    body_src, body = extra_sources[path], definitions[0]
                     break
         report.methods.append(method)
         if body is None:
@@ -155,7 +155,7 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         for name, found in device_methods.items()}
     report.blob_constraints = _blob_constraints(report, bodies, cursor, cindex, tu)
     if holders:
-        report.holder = _holder(cursor, src, cindex, max(holders, key=holders.get))
+        report.holder = _holder(cursor, src, cindex, max(holders, key=lambda receiver: holders[receiver]))
         from .lifecycle import python_lifecycle  # noqa: PLC0415
 
         sources = {key: source(path) for key, path in lifecycle_sources(target.root).items()}
@@ -321,12 +321,13 @@ def _bracket_errors(src: SourceFile, diagnostics: list[Diagnostic]) -> list[Diag
     return out
 
 
-def _token_at(src: SourceFile, offset: int) -> int | None:
+def _token_at(src: SourceFile, offset: int) -> int:
+    """The token at a cursor's offset (its callers' cursors lie in src, so src has tokens)."""
     starts = [t.start for t in src.tokens]
     i = bisect.bisect_left(starts, offset)
     if i < len(starts) and starts[i] == offset:
         return i
-    return max(0, i - 1) if starts else None
+    return max(0, i - 1)
 
 
 _CLASS_KINDS = ("CLASS_TEMPLATE", "CLASS_DECL", "STRUCT_DECL")

@@ -123,8 +123,8 @@ def _construction(report: ExplainReport, factory: SourceFile | None, pycaffe: So
             step.notes.append(_ref(pycaffe, f"caffe.Layer is bp::class_<{held}> with constructor {init}: "
                                    f"constructing your subclass builds the C++ {report.cls.name} around it", line))
             report.pycaffe_layer = exposed
-    if report.holder is not None and report.holder.constructor:
-        h = report.holder
+    h = report.holder
+    if h is not None and h.constructor:
         step.cpp.append(Reference(h.constructor, report.file, h.init_line))
         step.notes.append(Reference(f"the Python object is held in {h.description}", report.file, h.line))
     return step
@@ -226,7 +226,7 @@ def _setup(report: ExplainReport, layer: SourceFile | None) -> list[LifecycleSte
     setup = LifecycleStep("setup", "set up (once, when the net is built)", [], [])
     reshape = None
     owner, body = _layer_function(layer, "SetUp")
-    if body is not None:
+    if layer is not None and body is not None:
         calls = _body_calls(layer, body)
         setup.cpp.append(_ref(layer, f"{owner}::SetUp calls " + ", ".join(n for n, _ in calls), body.line))
         names = [n for n, _ in calls]
@@ -272,7 +272,7 @@ def _member_calls(report: ExplainReport, method_name: str) -> list[Reference]:
 
 def _device_fallback(layer: SourceFile | None, gpu: str, cpu: str) -> Reference | None:
     owner, body = _layer_function(layer, gpu)
-    if body is None:
+    if layer is None or body is None:
         return None
     for name, line in _body_calls(layer, body):
         if name == cpu:
@@ -300,17 +300,17 @@ def _net_reshape(net: SourceFile | None):
 def _iteration(report: ExplainReport, layer: SourceFile | None, net: SourceFile | None) -> list[LifecycleStep]:
     steps = []
     owner, forward = _layer_function(layer, "Forward")
-    calls = _body_calls(layer, forward) if forward is not None else []
+    calls = _body_calls(layer, forward) if layer is not None and forward is not None else []
     names = [n for n, _ in calls]
     net_reshape = _net_reshape(net)
-    if forward is not None and "Reshape" in names:
+    if layer is not None and forward is not None and "Reshape" in names:
         line = calls[names.index("Reshape")][1]
         reshape_first = "Forward_cpu" in names and names.index("Reshape") < names.index("Forward_cpu")
         note = "Reshape runs before every Forward" if reshape_first else ""
         steps.append(LifecycleStep("iteration", "reshape (every forward pass)",
                                    [_ref(layer, f"{owner}::Forward -> Reshape", line), _cpp_ref(report, "Reshape")],
                                    _python_refs(report, "Reshape"), [Reference(note)] if note else []))
-    elif net_reshape is not None:
+    elif net is not None and net_reshape is not None:
         statement, line = net_reshape
         steps.append(LifecycleStep("iteration", "reshape (every forward pass)",
                                    [_ref(net, f"Net::ForwardFromTo -> {statement}", line), _cpp_ref(report, "Reshape")],
@@ -318,7 +318,7 @@ def _iteration(report: ExplainReport, layer: SourceFile | None, net: SourceFile 
                                    [_ref(net, "Net::ForwardFromTo reshapes each layer right before its Forward "
                                               "(Layer::Forward does not, in this Caffe)", line)]))
     fwd = LifecycleStep("iteration", "forward", [], _python_refs(report, "Forward_cpu"))
-    if forward is not None:
+    if layer is not None and forward is not None:
         if "Reshape" not in names and net_reshape is None and net is not None:
             fwd.notes.append(Reference("no reshape before each forward: neither Layer::Forward nor Net::ForwardFromTo "
                                        "calls Reshape, so reshape() runs at setup only"))
@@ -339,7 +339,7 @@ def _iteration(report: ExplainReport, layer: SourceFile | None, net: SourceFile 
 
     bwd = LifecycleStep("iteration", "backward", [], _python_refs(report, "Backward_cpu"))
     owner, backward = _layer_function(layer, "Backward")
-    if backward is not None:
+    if layer is not None and backward is not None:
         bcalls = _body_calls(layer, backward)
         bnames = [n for n, _ in bcalls]
         for name in ("Backward_cpu", "Backward_gpu"):

@@ -53,7 +53,7 @@ def _param_count(layer: LayerSpec, first: list[int] | None) -> int | None:
         spatial = len(first) - 2
         kernel = param.integers("kernel_size") or [param.integer("kernel_h", 1), param.integer("kernel_w", 1)]
         kernel = kernel * spatial if len(kernel) == 1 else kernel
-        group, out = param.integer("group", 1), param.integer("num_output")
+        group, out = param.integer("group", 1), param.integer("num_output", 0)  # has() was asked above
         bias = str(param.get("bias_term", "true")).lower() != "false"
         return out * (first[1] // group) * math.prod(kernel) + (out if bias else 0)
     if kind == "InnerProduct":
@@ -61,7 +61,7 @@ def _param_count(layer: LayerSpec, first: list[int] | None) -> int | None:
         if first is None or not param.has("num_output"):
             return None
         axis = param.integer("axis", 1)
-        out = param.integer("num_output")
+        out = param.integer("num_output", 0)  # has() was asked above
         bias = str(param.get("bias_term", "true")).lower() != "false"
         return out * math.prod(first[axis:]) + (out if bias else 0)
     if kind == "BatchNorm":

@@ -26,7 +26,7 @@ import bisect
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import NoReturn, Union
+from typing import NoReturn, Union, overload
 
 from ..errors import InputError
 
@@ -73,12 +73,22 @@ class Message:
             return float(value)
         raise self._value_error(name, value, "a number")
 
+    @overload
+    def integer(self, name: str, default: int) -> int: ...
+    @overload
+    def integer(self, name: str, default: None = None) -> int | None: ...
+
     def integer(self, name: str, default: int | None = None) -> int | None:
         """The last value of an integer field; PrototxtValueError (FILE:LINE:COL) for anything else."""
         return self._as_integer(name, self.get(name)) if self.has(name) else default
 
     def integers(self, name: str) -> list[int]:
         return [self._as_integer(name, value) for value in self.get_all(name)]
+
+    @overload
+    def number(self, name: str, default: float) -> float: ...
+    @overload
+    def number(self, name: str, default: None = None) -> float | None: ...
 
     def number(self, name: str, default: float | None = None) -> float | None:
         """The last value of a float field (an integer is a float too); PrototxtValueError for anything else."""

@@ -105,10 +105,10 @@ class SafeConsole(Console):
         kwargs.update(markup=False, emoji=False, highlight=False)
         super().__init__(**kwargs)
 
-    def render_str(self, text: str, **kwargs: Any):  # type: ignore[override]
+    def render_str(self, text: str, **kwargs: Any):
         return super().render_str(escape_control(text), **kwargs)
 
-    def render(self, renderable, options=None):  # type: ignore[override]
+    def render(self, renderable, options=None):
         if isinstance(renderable, Text) and _TERMINAL_UNSAFE.search(renderable.plain):
             renderable = self._escaped(renderable)  # before layout, so widths are the escaped text's
         for segment in super().render(renderable, options):

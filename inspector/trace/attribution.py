@@ -45,7 +45,7 @@ class ConstructionLog:
             return
         message = match.group(1)
         if message.startswith("Initializing net from parameters"):
-            self.__init__()  # a new net: a solver builds its train net, then its test nets
+            ConstructionLog.__init__(self)  # a new net: a solver builds its train net, then its test nets
             self.started = True
         elif message.startswith("Creating layer "):
             self.factory_created.append(message[len("Creating layer "):].strip())
@@ -109,7 +109,7 @@ def construction_culprit(log: ConstructionLog, check_failed: str | None, layer_t
     return Culprit(building, "setup", "net construction", 0)
 
 
-def fed_by_python(layer: str, bottoms: list[str], producers: dict[str, tuple[str, str]],
+def fed_by_python(layer: str, bottoms: list[str], producers: dict[str, tuple[str, str | None]],
                   python_layers: set[str], method_of: dict[str, str]) -> list[dict]:
     """For each bottom of `layer` that a Python layer produced: the blob as written, that layer and the method
     that set its shape. `producers` maps a blob to (producing layer, the blob it copies, for a Split layer)."""
@@ -234,8 +234,8 @@ def blame(culprit: Culprit, wiring: NetWiring, construction: ConstructionLog,
         for name in python_layers:
             for blob in bottoms:
                 source = blob
-                while source in producers and producers[source][1]:
-                    source = producers[source][1]
+                while source in producers and (copied := producers[source][1]):
+                    source = copied
                 if producers.get(source, (None,))[0] == name and source in wiring.tops.get(name, []):
                     methods[name] = shaping_method(python_calls.get(name, []), wiring.tops[name].index(source),
                                                    culprit.stage)

@@ -500,7 +500,8 @@ def check_in_net(prototxt: Path, layer: str, step: float = DEFAULT_STEP, thresho
     put_layers_on_path(prototxt)
     for spec in python_layer_specs(prototxt, phase):
         # imported here first: inside Caffe's constructor a missing module is only "SystemError ... returned NULL"
-        on_stage(f"importing Python layer {spec.name!r} ({spec.python.module}.{spec.python.layer})")
+        assert spec.python is not None  # python_layer_specs gives Python layers only
+        on_stage(f"importing Python layer {spec.name!r} ({spec.python.label})")
         import_layer_class(spec)
     on_stage("building the net")
     net = build_net(prototxt, phase=phase, seed=seed, inputs=inputs)

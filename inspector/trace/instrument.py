@@ -284,9 +284,9 @@ def _library_folders() -> tuple[str, ...]:
     paths = sysconfig.get_paths()
     folders = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
     folders.update(site.getsitepackages() if hasattr(site, "getsitepackages") else ())
-    caffe = sys.modules.get("caffe")
-    if caffe is not None and getattr(caffe, "__file__", None):
-        folders.add(str(Path(caffe.__file__).resolve().parent))
+    caffe_file = getattr(sys.modules.get("caffe"), "__file__", None)
+    if caffe_file:
+        folders.add(str(Path(caffe_file).resolve().parent))
     return tuple(str(Path(folder).resolve()) + os.sep for folder in folders if folder)
 
 
@@ -307,7 +307,7 @@ def is_user_file(filename: str, library: tuple[str, ...] | None = None) -> bool:
 def _without_inspector_frames(exception: traceback.TracebackException) -> traceback.TracebackException:
     """The exception (and the ones chained to it) with inspector's frames left out of their stacks."""
     seen: set[int] = set()
-    pending = [exception]
+    pending: list[traceback.TracebackException | None] = [exception]
     while pending:
         current = pending.pop()
         if current is None or id(current) in seen:

@@ -402,8 +402,9 @@ def exit_status(report: TraceReport) -> int:
     """The command's exit code for a report: 0 all well, 1 a finding, a crash or a timeout, 128 + the signal
     number when inspector was interrupted (130 for Ctrl-C), as a shell reports a process a signal ended."""
     crash = report.crash
-    if crash is not None and crash.kind == "interrupted" and crash.signal in signal.Signals.__members__:
-        return 128 + signal.Signals[crash.signal]
+    signal_name = crash.signal if crash is not None and crash.kind == "interrupted" else None
+    if signal_name is not None and signal_name in signal.Signals.__members__:
+        return 128 + signal.Signals[signal_name]
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
 
