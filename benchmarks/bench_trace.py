@@ -23,7 +23,14 @@ ratios are printed against their goals (<= 1.05 and <= 1.15), the API's beside t
 Then trace's per-layer times beside `caffe time -model X -iterations N` (build/tools/caffe in the
 Caffe tree, PYTHONPATH set to the layers' folder) on the same net.
 
-    .venv/bin/python benchmarks/bench_trace.py [--passes 100] [--builds 6] [--batch 0 256]
+Last, trace's fixed cost, as whole processes on the sample net: `inspector trace NET --iterations 1`
+against a plain pycaffe script that builds the same net and runs one forward+backward pass
+(median of --repeat interleaved runs; ratio and difference printed), with where the difference
+goes: `--no-stats` (no probe passes, no statistics), `--format json` (no rich rendering), and the
+imports each side pays (interpreter start, inspector's command line and trace modules, the child's
+modules with pycaffe). --fixed-cost runs this part alone.
+
+    .venv/bin/python benchmarks/bench_trace.py [--passes 100] [--builds 6] [--batch 0 256] [--fixed-cost]
 """
 from __future__ import annotations
 
@@ -36,6 +43,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from whole_process import median_runs
 
 REPO = Path(__file__).resolve().parent.parent
 SAMPLE = REPO / "sample_nets" / "triplet" / "train.prototxt"
@@ -161,12 +170,90 @@ def main() -> None:
     parser.add_argument("--batch", type=int, nargs="+", default=[0, 256],
                         help=f"rows per batch, one run each (0: the sample's own; at least {MIN_BATCH}); "
                              "default: the sample's, then 256")
+    parser.add_argument("--fixed-cost", action="store_true", help="measure only trace's fixed cost")
+    parser.add_argument("--slope", action="store_true",
+                        help="measure only the whole-process cost per pass (10 against 310 passes)")
+    parser.add_argument("--repeat", type=int, default=7, help="whole-process runs of each, for the fixed cost")
     args = parser.parse_args()
     os.environ.setdefault("GLOG_minloglevel", "2")
-    for i, batch in enumerate(args.batch):
-        if i:
+    if args.slope:
+        per_pass_slope(max(1, args.repeat // 3))
+        return
+    if not args.fixed_cost:
+        for batch in args.batch:
+            benchmark(batch or None, args.passes, args.builds)
             print()
-        benchmark(batch or None, args.passes, args.builds)
+    fixed_cost(args.repeat)
+
+
+PLAIN_PASSES = """
+import sys
+sys.path.insert(0, {folder!r})  # as inspector's child does, so that the Python layers import
+import caffe
+net = caffe.Net({prototxt!r}, caffe.TRAIN)
+for _ in range({passes}):
+    net.forward()
+    net.backward()
+"""
+
+
+def per_pass_slope(repeat: int, few: int = 10, many: int = 310) -> None:
+    """The whole-process cost of a pass (the report included): (T(many) - T(few)) / (many - few), traced
+    against plain, with --format json beside the text report to show what rendering a row per call costs."""
+    import tempfile
+
+    python, inspector, net = sys.executable, str(Path(sys.executable).parent / "inspector"), str(SAMPLE)
+    commands = {}
+    for passes in (few, many):
+        commands[f"plain {passes}"] = [python, "-c", PLAIN_PASSES.format(folder=str(SAMPLE.parent), prototxt=net,
+                                                                         passes=passes)]
+        for label, extra in (("--no-stats", ["--no-stats"]), ("default", []), ("default json", ["--format", "json"])):
+            commands[f"{label} {passes}"] = [inspector, "trace", net, "--iterations", str(passes), *extra]
+    with tempfile.TemporaryDirectory() as cwd:
+        median = median_runs(commands, repeat, cwd=Path(cwd))
+    print(f"whole-process cost per pass (slope over {few}..{many} passes), median of {repeat} "
+          f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
+    slope = {label: ((median[f"{label} {many}"].wall - median[f"{label} {few}"].wall) / (many - few),
+                     (median[f"{label} {many}"].cpu - median[f"{label} {few}"].cpu) / (many - few))
+             for label in ("plain", "--no-stats", "default", "default json")}
+    for label, (wall, cpu) in slope.items():
+        print(f"  {label:13s} {wall * 1e3:7.2f} ms wall  {cpu * 1e3:7.2f} ms CPU a pass;  ratio to plain "
+              f"{wall / slope['plain'][0]:.2f} wall, {cpu / slope['plain'][1]:.2f} CPU")
+
+
+PLAIN_ONE_PASS = PLAIN_PASSES.replace("{passes}", "1")
+
+
+def fixed_cost(repeat: int) -> None:
+    """One traced pass against one plain pass, whole processes, and where the difference goes."""
+    import tempfile
+
+    python, inspector = sys.executable, str(Path(sys.executable).parent / "inspector")
+    net = str(SAMPLE)
+    commands = {
+        "plain pycaffe, one pass": [python, "-c", PLAIN_ONE_PASS.format(folder=str(SAMPLE.parent), prototxt=net)],
+        "inspector trace --iterations 1": [inspector, "trace", net, "--iterations", "1"],
+        "  the same, --no-stats": [inspector, "trace", net, "--iterations", "1", "--no-stats"],
+        "  the same, --format json": [inspector, "trace", net, "--iterations", "1", "--format", "json"],
+        "python -c pass": [python, "-c", "pass"],
+        "import caffe": [python, "-c", "import caffe"],
+        "parent's imports (cli, trace runner, report)": [
+            python, "-c", "import inspector.cli, inspector.trace.runner, inspector.trace.report, inspector.render"],
+        "child's imports (with caffe)": [
+            python, "-c", ("import caffe, inspector.trace.child, inspector.trace.checks, inspector.trace.netinfo, "
+                           "inspector.trace.netload, inspector.caffe_env")],
+    }
+    with tempfile.TemporaryDirectory() as cwd:  # trace writes .inspector/last-trace.json where it runs
+        median = median_runs(commands, repeat, cwd=Path(cwd))
+    plain, traced = median["plain pycaffe, one pass"], median["inspector trace --iterations 1"]
+    print(f"trace's fixed cost: the triplet sample net, one pass, whole processes, median of {repeat} interleaved "
+          f"runs (load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
+    print(f"  {'':46s} {'wall s':>7s} {'CPU s':>7s}")
+    for name, run in median.items():
+        print(f"  {name:46s} {run.wall:7.3f} {run.cpu:7.3f}")
+    print(f"ratio inspector trace / plain: {traced.wall / plain.wall:.2f} wall, {traced.cpu / plain.cpu:.2f} CPU; "
+          f"difference {traced.wall - plain.wall:+.3f} s wall, {traced.cpu - plain.cpu:+.3f} s CPU "
+          f"(goal <= +0.5 s: {'met' if traced.wall - plain.wall <= 0.5 else 'MISSED'})")
 
 
 def benchmark(batch: int | None, passes: int, builds: int) -> None:

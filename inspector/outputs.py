@@ -68,6 +68,8 @@ def check_output(path: str | os.PathLike, inputs: Iterable[str | os.PathLike | N
         raise OutputError(output, "it is a folder", "Give a file name, e.g. " + str(output / "out.json"))
     if _is_special(output):
         return output
+    if output.exists() and not os.access(output, os.W_OK):  # a rename would replace it anyway: ask first
+        raise OutputError(output, "the file is read-only", "Make it writable, or write the output elsewhere.")
     folder = Path(os.path.realpath(output)).parent
     if not folder.exists():
         raise OutputError(output, f"folder {folder} does not exist",
@@ -167,7 +169,7 @@ class OutputStream:
         if self._stream is None:
             self._replacement = Replacement(self.path)
             try:
-                self._stream = open(self._replacement.temp, "w", encoding="utf-8")  # noqa: SIM115 - open until commit()
+                self._stream = open(self._replacement.temp, "w", encoding="utf-8")  # noqa: SIM115 - until commit()
             except OSError as exc:
                 self._replacement.discard()
                 raise OutputError(self.path, _reason(exc)) from None
@@ -194,7 +196,7 @@ class OutputStream:
         """Finish the file and put it in place (an empty file if nothing was written)."""
         stream = self._open()
         replacement = self._replacement
-        assert replacement is not None  # _open() made it
+        assert replacement is not None  # _open made it
         self._stream = self._replacement = None
         try:
             stream.close()
@@ -212,7 +214,7 @@ class OutputStream:
             self._replacement.discard()
         self._stream = self._replacement = None
 
-    def __enter__(self) -> OutputStream:  # typing.Self is Python 3.11's; 3.10 is supported
+    def __enter__(self) -> OutputStream:
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:

@@ -41,13 +41,17 @@ def _wait_for(condition, what: str) -> None:
         time.sleep(0.05)
 
 
+def _state(pid: int) -> str | None:
+    """The process's state letter (R running, S sleeping, T stopped, Z a zombie), None if there is none."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return None
+
+
 def _process_gone(pid: int) -> bool:
     """No such process, or only its exit status left (a zombie no one has reaped yet)."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except FileNotFoundError:
-        return True
-    return stat.rsplit(")", 1)[1].split()[0] == "Z"
+    return _state(pid) in (None, "Z")
 
 
 class HungRun:
@@ -62,7 +66,7 @@ class HungRun:
                    PROC_LAYERS_PID_FILE=str(pid_file))
         self.process = subprocess.Popen([sys.executable, "-m", "inspector", command, str(HANGS), *args],
                                         cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                        text=True, start_new_session=own_group)
+                                        text=True, preexec_fn=os.setpgrp if own_group else None)
         _wait_for(lambda: pid_file.exists() or self.process.poll() is not None, "the layer to start hanging")
         assert self.process.poll() is None, self.process.communicate()
         self.child_pid = int(pid_file.read_text())
@@ -101,7 +105,7 @@ def test_ctrl_c_prints_what_was_recorded_and_names_the_running_layer(hung):
     trace.process.send_signal(signal.SIGINT)
     code, stdout, stderr = trace.finish()
     assert code == 130, stderr
-    assert "INTERRUPTED (SIGINT) in layer slow during forward (iteration 1)" in stdout
+    assert "INTERRUPTED (SIGINT) in layer slow (Python) during forward (iteration 1)" in stdout
     assert f"running at {NETS / 'proc_layers.py'}:" in stdout  # the line it hung on
     before = stdout[stdout.index("before  tracetestlayers.Scale"):stdout.index("slow  proc_layers.HangsInForward")]
     assert " 1 forward " in before  # the call recorded before the interrupt is kept
@@ -115,7 +119,7 @@ def test_ctrl_c_from_a_terminal_reaches_the_whole_process_group(hung):
     os.killpg(trace.process.pid, signal.SIGINT)  # what a terminal does: inspector and all in its group
     code, stdout, _ = trace.finish()
     assert code == 130
-    assert "INTERRUPTED (SIGINT) in layer slow during forward (iteration 1)" in stdout
+    assert "INTERRUPTED (SIGINT) in layer slow (Python) during forward (iteration 1)" in stdout
     assert _process_gone(trace.child_pid)
 
 
@@ -143,6 +147,17 @@ def test_ctrl_c_ends_a_hung_gradcheck_naming_what_it_was_doing(hung):
     assert _process_gone(trace.child_pid)
 
 
+def test_ctrl_z_pauses_the_child_with_inspector_and_fg_resumes_both(hung):
+    trace = hung(own_group=True)  # a process group of its own in this session, as a shell's job is
+    os.killpg(trace.process.pid, signal.SIGTSTP)  # what a terminal's Ctrl-Z does
+    _wait_for(lambda: _state(trace.process.pid) == "T" and _state(trace.child_pid) == "T", "both to stop")
+    os.killpg(trace.process.pid, signal.SIGCONT)  # what the shell's fg does
+    _wait_for(lambda: _state(trace.child_pid) not in ("T", None), "the child to go on")
+    trace.process.send_signal(signal.SIGINT)
+    code, stdout, _ = trace.finish()
+    assert code == 130 and "INTERRUPTED (SIGINT) in layer slow (Python) during forward (iteration 1)" in stdout
+
+
 def test_a_killed_inspector_takes_its_child_along_and_leaves_no_file(hung):
     trace = hung()
     trace.process.kill()  # SIGKILL: inspector cannot clean up; the child must notice on its own
@@ -160,7 +175,7 @@ TIMEOUT = "15"
 def test_timeout_ends_a_hung_layer_with_a_report_naming_it(tmp_path):
     result = run_cli("trace", HANGS, "--timeout", TIMEOUT, cwd=tmp_path)
     assert result.returncode == 1
-    assert f"TIMEOUT (still running after {TIMEOUT} s) in layer slow during forward (iteration 1)" in result.stdout
+    assert f"TIMEOUT (still running after {TIMEOUT} s) in layer slow (Python) during forward (iteration 1)" in result.stdout
     assert f"running at {NETS / 'proc_layers.py'}:" in result.stdout
     assert f'File "{NETS / "proc_layers.py"}", line' in result.stdout  # the stack it was stopped in
     before = result.stdout[result.stdout.index("before  tracetestlayers.Scale"):]
@@ -176,7 +191,7 @@ def test_timeout_ends_the_jsonl_stream_with_its_record_and_the_terminal_gets_the
     assert (end["outcome"], end["exit_code"], crash["kind"], crash["timeout"]) == ("timeout", 1, "timeout", 15.0)
     assert (crash["layer"], crash["method"], crash["iteration"]) == ("slow", "forward", 1)
     assert crash["location"].startswith(f"{NETS / 'proc_layers.py'}:")
-    assert f"TIMEOUT (still running after {TIMEOUT} s) in layer slow during forward; report in {out}" in result.stderr
+    assert f"TIMEOUT (still running after {TIMEOUT} s) in layer slow (Python) during forward; report in {out}" in result.stderr
 
 
 def test_gradcheck_timeout_names_the_layer_and_what_it_was_doing(tmp_path):
@@ -206,7 +221,7 @@ def test_a_timeout_that_is_not_a_positive_number_is_bad_input(tmp_path, value):
 def test_os_exit_0_in_a_layer_is_reported_as_an_exit_not_a_kill(tmp_path):
     result = run_cli("trace", NETS / "proc_exits.prototxt", cwd=tmp_path)
     assert result.returncode == 1
-    assert ("EXIT: the process exited with code 0 in layer quits during forward (iteration 1) before finishing"
+    assert ("EXIT: the process exited with code 0 in layer quits (Python) during forward (iteration 1) before finishing"
             in result.stdout)
     assert "killed" not in result.stdout
 
@@ -260,7 +275,7 @@ def test_jsonl_is_strict_json_and_keeps_a_nan_loss_as_a_fact(tmp_path):
 def test_out_leaves_a_one_line_summary_on_the_terminal(tmp_path):
     crashed = run_cli("trace", NETS / "crash_check.prototxt", "--out", tmp_path / "crash.txt", cwd=tmp_path)
     assert crashed.returncode == 1 and crashed.stdout == ""
-    assert f"CRASH (caffe_abort) in layer ip2 during forward; report in {tmp_path / 'crash.txt'}" in crashed.stderr
+    assert f"CRASH (caffe_abort) in layer ip2 (InnerProduct) during forward; report in {tmp_path / 'crash.txt'}" in crashed.stderr
     assert "CRASH (caffe_abort, exit code -6)" in (tmp_path / "crash.txt").read_text()
     clean = run_cli("trace", NETS / "siamese.prototxt", "--iterations", "1", "--format", "json",
                     "--out", tmp_path / "clean.json", cwd=tmp_path)
@@ -314,3 +329,33 @@ def test_a_stopped_run_in_a_cpp_layer_points_at_no_line(tmp_path):
     crash = _stopped_crash(tmp_path, "pycaffe")
     assert crash.location is None
     assert "pycaffe.py" in crash.traceback
+
+
+# ---- a long run keeps a bounded report ----
+
+LONG = 205  # iterations: the first and last 100 kept, the 5 between left out
+
+
+def test_a_long_run_keeps_the_first_and_last_iterations_calls_and_counts_the_rest():
+    report = run_trace(TraceOptions(NETS / "siamese.prototxt", iterations=LONG))
+    iterations = {c["iteration"] for c in report.calls("scale") if not c["probe"]}
+    assert iterations == set(range(0, 101)) | set(range(106, LONG + 1))
+    assert report.calls_left_out == 5 * 3 * 2  # reshape, forward, backward of both Python layers
+    assert len(report.losses) == LONG and report.ok
+
+
+def test_a_long_run_keeps_every_call_with_a_nan(tmp_path):
+    report = run_trace(TraceOptions(NETS / "nan_diff.prototxt", iterations=LONG))
+    backward = [c["iteration"] for c in report.calls("broken", "backward") if not c["probe"]]
+    assert backward == list(range(1, LONG + 1))  # each wrote NaN: all kept
+    forward = [c["iteration"] for c in report.calls("broken", "forward") if not c["probe"]]
+    assert 103 not in forward and 106 in forward
+
+
+def test_a_long_run_streams_every_call_to_jsonl(tmp_path):
+    out = tmp_path / "events.jsonl"
+    result = run_cli("trace", NETS / "siamese.prototxt", "--iterations", LONG, "--format", "jsonl", "--out", out,
+                     cwd=tmp_path)
+    assert result.returncode == 0
+    calls = [json.loads(line) for line in out.read_text().splitlines() if line.startswith('{"event":"call"')]
+    assert {c["iteration"] for c in calls if c["layer"] == "scale" and not c["probe"]} == set(range(0, LONG + 1))

@@ -104,7 +104,7 @@ def test_tsn_mutex_prefetch_thread_and_conditional_initialize(fork):
 def test_absent_facts_are_said_outright(fork):
     assert "phase: not set by this Caffe (self.phase does not exist)" in fork("fast-rcnn").absent
     assert any(line.startswith("no guard:") for line in fork("fast-rcnn").absent)
-    assert any(line.startswith("no try/catch around the Python calls") for line in fork("faster-rcnn").absent)
+    assert any(line.startswith("no try/catch: the Python calls in LayerSetUp") for line in fork("faster-rcnn").absent)
     assert any(line.startswith("no GIL handling") for line in fork("bvlc-master").absent)
 
 

@@ -118,3 +118,28 @@ def test_lone_header_lists_unresolved_includes_as_diagnostics(variant):
     messages = [d.message for d in r.diagnostics]
     assert any(m.startswith("unresolved include <caffe/layer.hpp>") for m in messages)
     assert r.holder.reference == "borrowed" and len(r.lifecycle) == 4
+
+
+def test_class_definitions_found_in_one_pass(tmp_path):
+    from inspector import caffe_env
+    from inspector.explain.tokens import class_body, lex_file
+
+    header = tmp_path / "classes.hpp"
+    header.write_text("template <class T, class U> class Pair;\n"
+                      "template <typename T> class CAFFE_EXPORT Holder : public Base<T> {\n  T value;\n};\n"
+                      "struct Plain { int x; };\n"
+                      "template <> class Holder<float> { };\n"
+                      "class Forward;\n")
+    src = lex_file(caffe_env.load_cindex().Index.create(), header)
+    found = {name: src.tokens[kw].line for name, (kw, _, _) in src.class_definitions().items()}
+    assert found == {"Holder": 2, "Plain": 5}  # declarations and template parameters are not definitions
+    kw, brace, close = class_body(src, "Holder")
+    assert src.tokens[brace].line == 2 and src.tokens[close].line == 4
+
+
+def test_many_classes_explained(tmp_path):
+    header = tmp_path / "many.hpp"
+    header.write_text("".join(f"class C{i} {{\n public:\n  int f{i}(int a) {{ return a + {i}; }}\n}};\n" for i in range(3000))
+                      + 'class Target : public C0 {\n public:\n  void Forward_cpu() { self_.attr("forward")(); }\n};\n')
+    r = explain(str(header), use_cache=False)
+    assert r.cls.name == "Target" and r.method("Forward_cpu").python == "forward"

@@ -1,8 +1,10 @@
 """Fuzzing: mutated real prototxts never make graph or the prototxt reader crash.
 
 Seeds are the sample nets, the static test nets and a few of Caffe's own examples (tests/fuzz_seeds).
-Each example applies a few byte-level mutations (cut, repeat, swap lines, change a byte, insert a hostile token:
-unbalanced braces, bad escapes, huge numbers, NUL, CR, invalid UTF-8, markup, terminal escapes)
+Each example applies a few mutations: line-level ones that keep the text parsing (a field's value
+replaced, a line repeated or dropped), so the mutant reaches wiring and lints, and byte-level ones
+(cut, repeat, swap lines, change a byte, insert a hostile token: unbalanced braces, bad escapes,
+huge numbers, NUL, CR, invalid UTF-8, markup, terminal escapes),
 and runs `inspector graph` on the result in-process, through the real command group. Whatever the
 input, the exit code is 0, 1 or 2 and no "internal error" is printed. The number of examples is
 bounded so the suite stays fast.
@@ -34,7 +36,14 @@ HOSTILE_TOKENS = [
     b"input: \"data\"", b"input_dim: 1", b"input_shape { dim: 1 }", b"state { phase: TEST level: 9 }",
 ]
 
+# Values put in place of a field's value, so the mutant still parses and reaches wiring and lints.
+VALUE_TOKENS = [b'"data"', b'"label"', b'"loss"', b'"x"', b'""', b"0", b"-1", b"1e400", b"nan", b"99999999999999999999",
+                b"TEST", b"TRAIN", b"true", b'"[red]x[/]"', b'"\\x1b[2J"', b"{ }", b"{ phase: TEST }", b"2.5"]
+
 mutation = st.one_of(
+    st.tuples(st.just("value"), st.floats(0, 1), st.sampled_from(VALUE_TOKENS)),
+    st.tuples(st.just("dup_line"), st.floats(0, 1), st.none()),
+    st.tuples(st.just("drop_line"), st.floats(0, 1), st.none()),
     st.tuples(st.just("cut"), st.floats(0, 1), st.integers(1, 200)),
     st.tuples(st.just("repeat"), st.floats(0, 1), st.integers(1, 200)),
     st.tuples(st.just("insert"), st.floats(0, 1), st.sampled_from(HOSTILE_TOKENS)),
@@ -57,6 +66,16 @@ def mutate(data: bytes, steps) -> bytes:
             lines = data.split(b"\n")
             i, j = int(where * (len(lines) - 1)), int(arg * (len(lines) - 1))
             lines[i], lines[j] = lines[j], lines[i]
+            data = b"\n".join(lines)
+        elif kind in ("value", "dup_line", "drop_line"):
+            lines = data.split(b"\n")
+            i = int(where * (len(lines) - 1))
+            if kind == "value" and b":" in lines[i]:
+                lines[i] = lines[i][: lines[i].index(b":") + 1] + b" " + arg
+            elif kind == "dup_line":
+                lines.insert(i, lines[i])
+            elif kind == "drop_line":
+                del lines[i]
             data = b"\n".join(lines)
         elif kind == "byte":
             data = data[:at] + bytes([arg]) + data[at + 1:]

@@ -342,3 +342,17 @@ def test_cli_input_of_the_wrong_shape_or_dtype_exits_2(caffe, tmp_path, array, e
     result = run_cli("gradcheck", LAYERS, "--layer", "square", "--input", f"x={tmp_path / 'x.npy'}")
     assert result.returncode == 2, result.stderr
     assert expected in result.stderr and "CRASH" not in result.stdout + result.stderr
+
+
+def test_lemonaha_triplet_loss_ignoring_top_diff_fails(gradcheck):
+    report = gradcheck(NETS / "lemonaha_triplet.prototxt", "tripletloss")
+    assert not report.passed and report.failures > 0
+    failing = [e for e in report.elements if e.status == "fail"]
+    assert all(e.numeric == pytest.approx(1.5 * e.analytic, rel=2e-2) for e in failing)
+
+
+def test_cli_abort_while_building_the_net_names_the_layer_caffe_was_building(caffe):
+    result = run_cli("gradcheck", CHECK_FAILS.parent / "eltwise_after_python.prototxt", "--layer", "loss")
+    assert result.returncode == 1
+    assert ("Caffe aborted the gradcheck of 'loss' while building the net (Eltwise 'sum' aborted in setup: "
+            "bottom shapes 4x7 vs 4x6; 'p' comes from Python layer 'py' (reshape))") in result.stderr

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -313,6 +314,18 @@ def test_graphml_stays_well_formed_with_control_characters_in_names(tmp_path):
     assert "layer:r\\x00\\x0b" in read_back.nodes and "blob:da\\x1bta" in read_back.nodes
 
 
+def test_dot_and_svg_exports_write_control_characters_out_as_text(tmp_path):
+    net = tmp_path / "ctl.prototxt"
+    net.write_text('name: "n\\x00"\nlayer { name: "r\\x1b[2J" type: "ReLU" bottom: "a" top: "a" }\n')
+    graph_net(net, output=tmp_path / "net.dot")
+    dot_text = (tmp_path / "net.dot").read_text()
+    assert "\x00" not in dot_text and "\x1b" not in dot_text and 'label="r\\\\x1b[2J' in dot_text
+    if shutil.which("dot"):
+        graph_net(net, output=tmp_path / "net.svg")
+        svg = ET.fromstring((tmp_path / "net.svg").read_text())
+        assert "r\\x1b[2J" in [t.text for t in svg.iter("{http://www.w3.org/2000/svg}text")]
+
+
 def test_node_link_json_is_strict_json(tmp_path):
     net = tmp_path / "nan.prototxt"
     net.write_text('input: "d"\nlayer { name: "l" type: "EuclideanLoss" bottom: "d" bottom: "d" top: "l" '
@@ -343,3 +356,14 @@ def test_a_word_where_a_layer_param_needs_a_number_is_a_value_error_with_positio
                    '  inner_product_param { num_output: many } }\n')
     with pytest.raises(InputError, match=r"net.prototxt:3:25: field 'num_output' expects an integer, not many"):
         graph_net(net, shapes=shapes)
+
+
+@pytest.mark.parametrize("content", ["fifo", "[" * 100_000, "{\"blob_shapes\": {\"data\": [1e400]}}"])
+def test_a_shapes_file_that_is_a_fifo_too_deep_or_out_of_range_is_bad_input(tmp_path, content):
+    shapes = tmp_path / "shapes.json"
+    if content == "fifo":
+        os.mkfifo(shapes)
+    else:
+        shapes.write_text(content)
+    with pytest.raises(InputError):
+        graph_net(NETS / "fork_roi.prototxt", shapes=shapes)

@@ -109,6 +109,16 @@ def test_graph_output_in_a_read_only_folder_exits_2(tmp_path):
     assert result.returncode == 2 and "Permission denied" in result.stderr
 
 
+@pytest.mark.skipif(AS_ROOT, reason="root may write any file")
+def test_graph_output_onto_a_read_only_file_is_refused_and_the_file_kept(tmp_path):
+    output = tmp_path / "net.dot"
+    output.write_text("keep me")
+    output.chmod(0o444)
+    result = run_cli("graph", STATIC / "fork_roi.prototxt", "-o", output)
+    assert result.returncode == 2 and "the file is read-only" in result.stderr
+    assert output.read_text() == "keep me"
+
+
 # ---- the helpers themselves ----
 def test_a_device_output_is_written_in_place_and_a_full_one_is_an_output_error():
     if not Path("/dev/full").exists():
@@ -206,3 +216,21 @@ def test_last_trace_json_is_strict_json(tmp_path):
 
     data = json.loads(text, parse_constant=refuse)
     assert data["net"] == str(TRACE / "nan_diff.prototxt")
+
+
+@pytest.mark.caffe
+def test_a_nan_loss_is_null_in_trace_json_with_the_fact_kept_under_nonfinite(tmp_path):
+    net = tmp_path / "nan_loss.prototxt"
+    net.write_text('layer { name: "data" type: "Input" top: "data" input_param { shape { dim: 4 dim: 6 } } }\n'
+                   'layer { name: "log" type: "Log" bottom: "data" top: "log" }\n'  # log of negative data: NaN
+                   'layer { name: "loss" type: "EuclideanLoss" bottom: "log" bottom: "data" top: "loss" }\n')
+    result = run_cli("trace", net, "--iterations", "1", "--format", "json", cwd=tmp_path)
+
+    def refuse(constant):
+        raise AssertionError(f"non-standard JSON constant {constant}")
+
+    for text in (result.stdout, (tmp_path / ".inspector" / "last-trace.json").read_text()):
+        data = json.loads(text, parse_constant=refuse)
+        report = data.get("report", data)
+        assert report["losses"] == [None]
+    assert json.loads(result.stdout)["nonfinite"] == {"/losses/0": "NaN"}

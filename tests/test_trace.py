@@ -389,11 +389,11 @@ def test_cpp_layer_fed_by_a_python_layer_is_named_with_the_python_layer():
     assert crash.fed_by == [{"blob": "p", "layer": "py", "method": "reshape"}]
 
 
-def test_unknown_layer_type_is_that_layers_construction_not_the_last_python_layer():
-    crash = traced("unknown_layer_type").crash
-    assert (crash.layer, crash.layer_type, crash.method, crash.stage) == (
-        "roi_pool", "ROIPooling", "create", "net construction")
-    assert "Unknown layer type: ROIPooling" in crash.check_failed
+def test_unknown_layer_type_names_that_layer_before_caffe_aborts_not_the_last_python_layer(tmp_path):
+    result = run_cli("trace", NETS / "unknown_layer_type.prototxt", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "unknown_layer_type.prototxt:6: layer 'roi_pool' has type 'ROIPooling'" in result.stderr
+    assert "CRASH" not in result.stdout and "in layer py" not in result.stderr
 
 
 def test_python_layer_error_in_setup_is_in_net_construction(tmp_path):
@@ -440,3 +440,61 @@ def test_input_that_is_not_npy_is_an_input_error(tmp_path):
     result = run_cli("trace", NETS / "siamese.prototxt", "--input", f"data={tmp_path / 'batch.npy'}", cwd=tmp_path)
     assert result.returncode == 2
     assert "is not a readable .npy file" in result.stderr and "CRASH" not in result.stdout
+
+
+# ---- the contract probe compares only what can be compared ----
+
+def test_probe_reseeds_pythons_random_so_a_randomised_layer_is_no_false_alarm():
+    report = traced("random_rows")
+    assert report.findings_of("diff_accumulates") == [] and report.findings_of("probe_skipped") == []
+    assert report.ok
+
+
+def test_probe_that_cannot_be_repeated_is_skipped_with_a_note_not_a_finding():
+    report = traced("cycling_rows")
+    assert report.findings_of("diff_accumulates") == [] and report.ok
+    notes = {f.layer: f for f in report.findings_of("probe_skipped")}
+    assert notes["crop"].severity == "info" and "gave different diffs" in notes["crop"].message
+    assert "its shape changed between two identical passes" in notes["scale"].message
+
+
+def test_nan_loss_is_a_finding_naming_where_the_nan_starts():
+    report = traced("nan_loss")
+    [finding] = report.findings_of("nonfinite_loss")
+    assert (finding.severity, finding.layer, finding.iteration) == ("error", "log", 1)
+    assert "the loss is nan at iteration 1" in finding.message and "'log' of layer 'log'" in finding.message
+    assert not report.ok
+
+
+# ---- what a debugging user also needs ----
+
+def test_a_layers_prints_are_kept_with_the_method_and_iteration_that_printed_them():
+    output = traced("chatty").python_layer("chatty").output
+    assert output[0] == {"iteration": 0, "probe": False, "method": "setup", "stream": "stdout",
+                         "text": "chatty: factor 2.0"}
+    assert output[1:3] == [
+        {"iteration": 1, "probe": False, "method": "forward", "stream": "stdout", "text": "chatty: forward (4, 5)"},
+        {"iteration": 1, "probe": False, "method": "forward", "stream": "stdout", "text": output[2]["text"]}]
+    assert output[-1]["probe"] and output[-1]["iteration"] == 4
+    assert output[2]["text"].startswith("chatty: mean ")
+    assert traced("chatty").python_layer("loss").output == []
+
+
+def test_text_view_shows_a_layers_last_printed_lines_and_json_all_of_them(tmp_path):
+    text = run_cli("trace", NETS / "chatty.prototxt", cwd=tmp_path).stdout
+    assert "printed (last 5 of 9 lines, all in --format json):" in text
+    assert "  4* forward  chatty: forward (4, 5)" in text
+    data = json.loads(run_cli("trace", NETS / "chatty.prototxt", "--format", "json", cwd=tmp_path).stdout)
+    chatty = next(p for p in data["python_layers"] if p["name"] == "chatty")
+    assert len(chatty["output"]) == 9 and chatty["output"][0]["text"] == "chatty: factor 2.0"
+
+
+def test_bwd_column_says_yes_for_every_layer_under_force_backward():
+    layers = traced("identity_chain").layers
+    assert [layer["needs_backward"] for layer in layers] == [True] * len(layers)
+
+
+def test_caffes_own_python_layer_test_net_runs_clean():
+    report = traced("caffe_python_net")
+    assert report.ok and [f for f in report.findings if f.severity != "info"] == []
+    assert [f.layer for f in report.findings_of("no_gradient_reaches")] == ["one", "two", "three"]

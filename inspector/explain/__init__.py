@@ -6,8 +6,9 @@ code: each entry is the report's own JSON view (ExplainReport.to_dict, read back
 An entry is keyed by the target file, the parse flags and a digest of inspector's explain code
 (so a change to the parser or the report classes makes every old entry a miss), and is valid only
 while the content of every file the parse read (the header, all its includes, the .cpp and
-lifecycle files) is unchanged. Entries live under caffe_env.cache_root()/explain/, a folder only
-its owner can read (0700, files 0600); an entry that does not parse is a miss and is rebuilt.
+lifecycle files) is unchanged: the same modification time and size, or else the same digest.
+Entries live under caffe_env.cache_root()/explain/, a folder only its owner can read (0700,
+files 0600); an entry that does not parse is a miss and is rebuilt.
 A cache hit imports neither libclang nor the parser.
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ from .. import __version__, caffe_env
 from .locate import Target, resolve_target
 from .report import ExplainReport
 
-CACHE_FORMAT = 3  # 3: JSON entries (the report's own view) instead of pickles
+CACHE_FORMAT = 3  # 3: JSON entries (the report's own view) instead of pickles, files by stamp and digest
 
 
 def cache_dir() -> Path:
@@ -54,14 +55,28 @@ def _digest(path: str) -> str | None:
         return None
 
 
+def _stamp(path: str) -> list[int] | None:
+    """(mtime in ns, size): when both are unchanged the content is taken as unchanged, unread."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_mtime_ns, info.st_size]
+
+
+def _unchanged(path: str, recorded: list) -> bool:
+    stamp, digest = recorded
+    return _stamp(path) == stamp or _digest(path) == digest  # a touched file with the same content still hits
+
+
 def _load(entry: Path) -> ExplainReport | None:
     try:
         with open(entry, "rb") as fh:
             stored = json.loads(fh.read())
         if stored.get("format") != CACHE_FORMAT:
             return None
-        for path, digest in stored["files"].items():
-            if _digest(path) != digest:
+        for path, recorded in stored["files"].items():
+            if not _unchanged(path, recorded):
                 return None
         report = ExplainReport.from_dict(stored["report"])
     except Exception:  # a missing, partial, foreign or outdated entry is a miss, rebuilt by the caller
@@ -78,7 +93,7 @@ def _private_dir(folder: Path) -> None:
 
 
 def _store(entry: Path, report: ExplainReport) -> None:
-    files = {path: _digest(path) for path in report.files_read}
+    files = {path: [_stamp(path), _digest(path)] for path in report.files_read}
     text = json.dumps({"format": CACHE_FORMAT, "files": files, "report": report.to_dict()})
     try:
         _private_dir(entry.parent)

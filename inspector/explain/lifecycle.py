@@ -100,12 +100,11 @@ def _assignments(src: SourceFile, body) -> dict[str, str]:
     return out
 
 
-def _with_names(text: str, names: dict[str, str]) -> str:
-    """text, followed by what each local name in it holds."""
-    # a local name standing alone: not a member (`.module()`) nor a call (`module(...)`)
+def _where(text: str, names: dict[str, str]) -> str:
+    """` (where name = value)` for each local name text uses, standing alone (not `.module()` nor a call)."""
     used = [f"{name} = {value}" for name, value in names.items()
             if re.search(rf"(?<![\w.>]){re.escape(name)}\b(?!\s*\()", text)]
-    return text + (f" (where {'; '.join(used)})" if used else "")
+    return f" (where {'; '.join(used)})" if used else ""
 
 
 def _construction(report: ExplainReport, factory: SourceFile | None, pycaffe: SourceFile | None) -> LifecycleStep:
@@ -146,20 +145,20 @@ def _creator_steps(report: ExplainReport, factory: SourceFile, body, step: Lifec
         elif name == "import" and args:
             if factory.string_value(factory.split_args(paren)[0][0]) == "__main__":
                 continue  # __main__'s namespace, where exec/eval below run
-            step.python.append(_ref(factory, _with_names(f"import the module named by {args[0]}", names), line))
+            step.python.append(_ref(factory, f"import the module named by {args[0]}{_where(args[0], names)}", line))
         elif name == "exec" and args:
-            step.python.append(_ref(factory, _with_names(f"bp::exec {args[0]} in __main__'s namespace: imports your "
-                                                         "module", names), line))
+            step.python.append(_ref(factory, f"bp::exec {args[0]} in __main__'s namespace: imports your module"
+                                             + _where(args[0], names), line))
         elif name == "eval" and args:
-            step.python.append(_ref(factory, _with_names(f"bp::eval {args[0]} in __main__'s namespace: finds your "
-                                                         "class", names), line))
+            step.python.append(_ref(factory, f"bp::eval {args[0]} in __main__'s namespace: finds your class"
+                                             + _where(args[0], names), line))
         elif name in evaluated:
             step.python.append(_ref(factory, f"call {name}({', '.join(args)}): your class, constructed with the "
                                              "LayerParameter", line))
         elif name == "attr" and args and factory.at(factory.match(paren) + 1, "("):
             ctor_args = [factory.text(a, b) for a, b in factory.split_args(factory.match(paren) + 1)]
-            step.python.append(_ref(factory, _with_names(f"call module.<{args[0]}>({', '.join(ctor_args)}): your "
-                                                         "class, constructed with the LayerParameter", names), line))
+            step.python.append(_ref(factory, f"call module.<{args[0]}>({', '.join(ctor_args)}): your class, "
+                                             "constructed with the LayerParameter" + _where(args[0], names), line))
         elif name == "extract":
             step.cpp.append(_ref(factory, factory.text(i, factory.statement_end(i, body.body_close)), line))
     step.notes += [_ref(factory, f"{g.action} aborts if {g.condition}" + (f": {g.message}" if g.message else ""),

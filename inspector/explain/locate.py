@@ -33,12 +33,12 @@ def enclosing_caffe_root(path: Path) -> Path | None:
     return None
 
 
-def _looks_like_path(target: str) -> bool:
+def looks_like_path(target: str) -> bool:
     return os.sep in target or target.endswith((".hpp", ".h", ".hh", ".cuh")) or Path(target).is_file()
 
 
 def resolve_target(target: str, caffe_root: str | None = None) -> Target:
-    if _looks_like_path(target):
+    if looks_like_path(target):
         return _path_target(Path(target).expanduser(), caffe_root)
 
     root = caffe_env.find_caffe_root(caffe_root)

@@ -37,6 +37,19 @@ class SourceFile:
     data: bytes
     tokens: list[Token] = field(default_factory=list)
     _match: dict[int, int] | None = None
+    _classes: dict[str, tuple[int, int, int]] | None = None
+    _starts: list[int] | None = None
+
+    def class_definitions(self) -> dict[str, tuple[int, int, int]]:
+        if self._classes is None:
+            self._classes = _class_definitions(self)
+        return self._classes
+
+    def starts(self) -> list[int]:
+        """Each token's byte offset, in order (for bisecting an offset to its token)."""
+        if self._starts is None:
+            self._starts = [t.start for t in self.tokens]
+        return self._starts
 
     def text(self, lo: int, hi: int) -> str:
         """The source between tokens lo and hi-1, comments dropped and whitespace collapsed."""
@@ -202,8 +215,10 @@ def tokenize(tu, path: Path) -> SourceFile:
         kind = _KINDS.get(tok.kind.name)
         if kind is None:
             continue
-        ext = tok.extent
-        tokens.append(Token(tok.spelling, kind, ext.start.line, ext.start.offset, ext.end.offset))
+        # One location lookup a token (each costs a libclang call); a token's end is its start plus its spelling.
+        spelling, start = tok.spelling, tok.extent.start
+        offset = start.offset
+        tokens.append(Token(spelling, kind, start.line, offset, offset + len(spelling.encode())))
     return SourceFile(path, data, strip_directives(tokens, data))
 
 
@@ -270,27 +285,36 @@ def function_at(src: SourceFile, name_index: int, hi: int | None = None) -> Func
 
 
 def class_body(src: SourceFile, class_name: str) -> tuple[int, int, int] | None:
-    """(index of the class keyword, its `{`, its `}`) for the definition of class_name."""
+    """(index of the class keyword, its `{`, its `}`) for the first definition of class_name."""
+    return src.class_definitions().get(class_name)
+
+
+def _class_definitions(src: SourceFile) -> dict[str, tuple[int, int, int]]:
+    """Every class/struct definition of a file by name, in one pass (a header may hold thousands)."""
     toks = src.tokens
+    found: dict[str, tuple[int, int, int]] = {}
     for i, tok in enumerate(toks):
         if tok.text not in ("class", "struct") or tok.kind != "keyword":
             continue
-        j = i + 1
-        # Skip export macros and attributes between `class` and the name.
-        while j < len(toks) and toks[j].kind == "ident" and toks[j].text != class_name and j - i < 4:
-            if src.at(j + 1, "("):
+        # The name is the last of the words after the keyword: export macros and attributes come first.
+        j, name_at = i + 1, None
+        while j < len(toks) and toks[j].kind == "ident" and j - i < 5:
+            name_at = j
+            if src.at(j + 1, "("):  # __attribute__((...)), alignas(...)
                 j = src.match(j + 1)
             j += 1
-        if not src.at(j, class_name):
-            continue
-        k = j + 1
+        if src.at(j, "<") and name_at is not None:  # a specialization: class Name<float> {
+            j = src.skip_angle(j)
+        if name_at is None or not (src.at(j, "{") or src.at(j, ":") or src.at(j, "final")):
+            continue  # a declaration, a template parameter (`class T>`), an elaborated type
+        k = j
         while k < len(toks) and toks[k].text not in ("{", ";"):
             if toks[k].text == "(":
                 k = src.match(k)
             k += 1
         if k < len(toks) and toks[k].text == "{":
-            return i, k, src.match(k)
-    return None
+            found.setdefault(toks[name_at].text, (i, k, src.match(k)))
+    return found
 
 
 def function_bodies(src: SourceFile, name: str, owner: str | None = None) -> list[FunctionBody]:

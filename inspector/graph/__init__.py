@@ -2,12 +2,18 @@
 
     report = graph_net("train.prototxt", phase="TRAIN", output="net.svg")
 
-build.py makes the networkx graph from a NetSpec, lint.py finds problems, export.py writes
-DOT/SVG/PNG/PDF/GraphML/JSON/Mermaid, report.py is the result object. shapes.py reads the blob
-shapes a trace recorded (./.inspector/last-trace.json, or a trace report given with --shapes).
+build.py makes the graph from a NetSpec (a digraph.PlainDiGraph: networkx is imported only when
+asked for, by NetGraph.graph), lint.py finds problems, export.py writes DOT/SVG/PNG/PDF/GraphML/
+JSON/Mermaid (fold.py folds in-place layers for --fold), report.py is the result object, blocks.py
+finds a big net's blocks and textview.py prints a report (a table, or a summary of a big net).
+shapes.py reads the blob shapes a trace recorded (./.inspector/last-trace.json, or a trace report
+given with --shapes).
 """
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from ..caffe_env import registered_layer_types
@@ -16,20 +22,42 @@ from ..outputs import check_output
 from ..prototxt import NetSpec, read_net
 from .build import NetGraph, build_graph
 from .export import EXPORT_SUFFIXES, check_export_path, export, to_dot, to_mermaid
-from .findings import Finding
+from .findings import SEVERITIES, Finding
+from .fold import fold_in_place
 from .lint import run_lints
 from .report import GraphReport, make_report
 from .shapes import TraceShapes, last_trace_path, load_last_trace, load_shapes
 
 __all__ = ["EXPORT_SUFFIXES", "Finding", "GraphReport", "NetGraph", "TraceShapes", "build_graph", "export",
-           "graph_net", "last_trace_path", "load_last_trace", "load_shapes", "run_lints", "to_dot", "to_mermaid"]
+           "fold_in_place", "graph_net", "last_trace_path", "load_last_trace", "load_shapes", "run_lints", "to_dot",
+           "to_mermaid"]
+
+
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector off for a while, as it was afterwards. Reading a 16,000-layer net
+    makes about a million small objects, none in a cycle, and each full collection walks all of them
+    again: half the run's time went there."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def graph_net(net_path: str | Path | None = None, *, phase: str | None = None, stages=(), level: int = 0,
               shapes: str | Path | None = None, output: str | Path | None = None, rankdir: str = "LR",
-              cwd: str | Path | None = None, check_types: bool = True) -> GraphReport:
+              cwd: str | Path | None = None, check_types: bool = True, fold: bool = False) -> GraphReport:
     """Read, graph, lint and (with output) export a net; without net_path, the last trace's net and shapes.
-    `check_types`: note the layer types the importable Caffe does not register (when there is one)."""
+    `check_types`: note the layer types the importable Caffe does not register (when there is one);
+    `fold`: draw in-place layers inside the node of the layer they follow (the report is not folded)."""
+    with collector_paused():
+        return _graph_net(net_path, phase, stages, level, shapes, output, rankdir, cwd, check_types, fold)
+
+
+def _graph_net(net_path, phase, stages, level, shapes, output, rankdir, cwd, check_types, fold) -> GraphReport:
     trace = None
     if net_path is None:
         trace = load_last_trace(cwd)
@@ -47,32 +75,40 @@ def graph_net(net_path: str | Path | None = None, *, phase: str | None = None, s
         raise InputError(f"{net_path} is a solver, not a net" + (f" (its net is {named})." if named else "."),
                          "Give the net prototxt the solver names.")
     stages, level = list(stages) or net.state_stages, level or net.state_level
-    phase_note = None
+    phase_note, netgraph = None, None
+    blob_shapes = trace.blob_shapes if trace else None
     if phase is None:
         phase = (trace.phase if trace and trace.phase else None) or net.state_phase
     if phase is None:
-        phase, phase_note = written_for_phase(net, stages, level)
-    netgraph = build_graph(net, phase, stages, level, trace.blob_shapes if trace else None)
+        netgraph, phase_note = written_for_phase(net, stages, level, blob_shapes)
+    if netgraph is None:
+        netgraph = build_graph(net, phase, stages, level, blob_shapes)
     lints = run_lints(netgraph, registered_layer_types() if check_types else None)
-    written = export(netgraph, output, rankdir) if output is not None else None
+    notes: list[Finding] = []
+    drawn = fold_in_place(netgraph) if fold else netgraph
+    written = export(drawn, output, rankdir, notes) if output is not None else None
+    lints = sorted(lints + notes, key=lambda f: SEVERITIES.index(f.severity))
     return make_report(netgraph, lints, trace.param_shapes if trace else None,
                        shapes_from=str(trace.source) if trace else None,
                        output=str(written) if written else None, phase_note=phase_note)
 
 
-def written_for_phase(net: NetSpec, stages: list[str], level: int) -> tuple[str, str | None]:
-    """The phase to draw when none is given: TRAIN, or TEST for a file whose bottoms only TEST defines.
+def written_for_phase(net: NetSpec, stages: list[str], level: int,
+                      blob_shapes: dict[str, list[int]] | None = None) -> tuple[NetGraph, str | None]:
+    """The graph to draw when no phase is given: TRAIN's, or TEST's for a file whose bottoms only TEST defines.
 
     A val/test file (its data layer under `include { phase: TEST }`) drawn for TRAIN would show
-    false undefined bottoms; the note says which phase was picked and why.
+    false undefined bottoms; the note says which phase was picked and why. The graph built to decide
+    is the one returned (a big net is built once, not twice).
     """
-    train = [f for f in build_graph(net, "TRAIN", stages, level).findings if f.code == "undefined-bottom"]
+    train_graph = build_graph(net, "TRAIN", stages, level, blob_shapes)
+    train = [f for f in train_graph.findings if f.code == "undefined-bottom"]
     if not train:
-        return "TRAIN", None
-    test = build_graph(net, "TEST", stages, level)
+        return train_graph, None
+    test = build_graph(net, "TEST", stages, level, blob_shapes)
     if any(f.code == "undefined-bottom" for f in test.findings) or not test.layers:
-        return "TRAIN", None
+        return train_graph, None
     first = train[0]
-    return "TEST", (f"no --phase given: drawn for TEST, the phase this file is written for (under TRAIN, "
+    return test, (f"no --phase given: drawn for TEST, the phase this file is written for (under TRAIN, "
                     f"bottom '{first.blob}' of layer '{first.layer}' is produced by no layer); "
                     "--phase train to see TRAIN")

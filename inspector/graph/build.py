@@ -1,4 +1,4 @@
-"""NetSpec (+ blob shapes) -> a networkx DiGraph of layer nodes and blob nodes.
+"""NetSpec (+ blob shapes) -> a directed graph of layer nodes and blob nodes (PlainDiGraph; networkx on request).
 
 One pass over the layers in prototxt order, as Caffe's Net::Init wires them:
 - each bottom connects from the blob version current at that point; each top makes a blob
@@ -19,11 +19,11 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-
-import networkx as nx
+from typing import Any
 
 from ..errors import InputError
 from ..prototxt import PHASES, LayerSpec, NetSpec
+from .digraph import PlainDiGraph
 from .findings import Finding
 
 PHASE_CHOICES = ("TRAIN", "TEST", "ALL")
@@ -37,12 +37,20 @@ class NetGraph:
     phase: str
     stages: list[str]
     level: int
-    graph: nx.DiGraph
+    digraph: PlainDiGraph
     layer_nodes: list[str]  # in prototxt order
     layers: list[LayerSpec]  # the layers in the graph, in prototxt order
     dropped: dict[str, list[str]]  # phase -> layer names FilterNet drops there
     findings: list[Finding] = field(default_factory=list)
     blob_shapes: dict[str, list[int]] = field(default_factory=dict)
+    _networkx: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def graph(self):
+        """The graph as a networkx.DiGraph, made on first use (importing networkx takes 0.4 s)."""
+        if self._networkx is None:
+            self._networkx = self.digraph.to_networkx()
+        return self._networkx
 
     @property
     def wiring_phases(self) -> tuple[str, ...]:
@@ -50,12 +58,11 @@ class NetGraph:
 
     def topological_layer_nodes(self) -> list[str]:
         """Layer nodes in an order where each comes after the producers of its bottoms (prototxt order on ties)."""
-        graph = self.graph
-        if not nx.is_directed_acyclic_graph(graph):
+        nodes = self.digraph.nodes
+        ordered = self.digraph.topological_order(key=lambda node: nodes[node]["order"])
+        if ordered is None:
             return list(self.layer_nodes)
-        order = nx.get_node_attributes(graph, "order")
-        ordered = nx.lexicographical_topological_sort(graph, key=order.__getitem__)
-        return [n for n in ordered if graph.nodes[n]["kind"] == "layer"]
+        return [n for n in ordered if nodes[n]["kind"] == "layer"]
 
 
 def normalize_phase(phase: str | None) -> str:
@@ -90,7 +97,7 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
     phase = normalize_phase(phase)
     stages = list(stages)
     blob_shapes = dict(blob_shapes or {})
-    graph = nx.DiGraph(name=net.name, phase=phase)
+    graph = PlainDiGraph(name=net.name, phase=phase)
     nodes = graph.nodes
     findings: list[Finding] = []
     dropped = {p: [layer.name for layer in net.layers if not layer.included_in(p, level, stages)] for p in PHASES}
@@ -207,6 +214,6 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
 
     for blob, layer_name in producer_of.items():
         nodes[blob]["producer"] = layer_name
-    return NetGraph(net=net, phase=phase, stages=stages, level=level, graph=graph, layer_nodes=layer_nodes,
+    return NetGraph(net=net, phase=phase, stages=stages, level=level, digraph=graph, layer_nodes=layer_nodes,
                     layers=[entry[0] for entry in layers], dropped=dropped, findings=findings,
                     blob_shapes=blob_shapes)

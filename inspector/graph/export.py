@@ -7,18 +7,18 @@ together in a dashed cluster; blob nodes show the blob's shape when it is known.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import shutil
 import subprocess
 from pathlib import Path
 
-import networkx as nx
-
 from ..errors import InputError, MissingDependency
 from ..outputs import check_output, replacing, write_output
-from ..render import strict_json
+from ..render import escape_control, strict_json
 from .build import NetGraph
+from .findings import Finding
 
 EXPORT_SUFFIXES = (".dot", ".gv", ".svg", ".png", ".pdf", ".graphml", ".json", ".mmd")
 GRAPHVIZ_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
@@ -46,6 +46,8 @@ def _shape_text(shape) -> str:
 
 def layer_label_lines(attrs: dict, phase_mode: str) -> list[str]:
     lines = [attrs["name"], attrs["python"] if attrs.get("python") else attrs["type"]]
+    if attrs.get("folded"):
+        lines.append("+ " + " + ".join(attrs["folded"]))
     if attrs.get("param_str"):
         text = attrs["param_str"]
         lines.append(text if len(text) <= PARAM_STR_SHOWN else text[: PARAM_STR_SHOWN - 3] + "...")
@@ -65,31 +67,42 @@ def blob_label_lines(attrs: dict) -> list[str]:
 
 def shared_param_groups(netgraph: NetGraph) -> list[tuple[list[str], list[str]]]:
     """Layers connected by shared param names: [(param names, layer nodes)], each a union of sharing."""
-    graph = netgraph.graph
+    nodes = netgraph.digraph.nodes
     by_param: dict[str, list[str]] = {}
     for node in netgraph.layer_nodes:
-        for name in graph.nodes[node]["shared_params"]:
+        for name in nodes[node]["shared_params"]:
             by_param.setdefault(name, []).append(node)
-    sharing = nx.Graph()
-    for name, nodes in by_param.items():
-        if len(nodes) > 1:
-            for node in nodes:
-                sharing.add_edge(("param", name), node)
-    groups = []
-    for component in nx.connected_components(sharing):
-        params = sorted(n[1] for n in component if isinstance(n, tuple))
-        layers = [n for n in netgraph.layer_nodes if n in component]
-        groups.append((params, layers))
-    return sorted(groups, key=lambda g: netgraph.layer_nodes.index(g[1][0]))
+    group_of: dict[str, int] = {}  # layer node -> its group; groups merge when a layer shares two names
+    members: dict[int, tuple[set[str], set[str]]] = {}  # group -> (param names, layer nodes)
+    new_keys = itertools.count()
+    for name, sharers in by_param.items():
+        if len(sharers) < 2:
+            continue
+        merged = {group_of[n] for n in sharers if n in group_of}
+        group = min(merged) if merged else next(new_keys)
+        params, layers = members.setdefault(group, (set(), set()))
+        for other in merged - {group}:
+            other_params, other_layers = members.pop(other)
+            params |= other_params
+            layers |= other_layers
+        params.add(name)
+        layers.update(sharers)
+        for node in layers:
+            group_of[node] = group
+    groups = [(sorted(params), [n for n in netgraph.layer_nodes if n in layers]) for params, layers in members.values()]
+    position = {node: i for i, node in enumerate(netgraph.layer_nodes)}
+    return sorted(groups, key=lambda g: position[g[1][0]])
 
 
 def _dot_quote(text: str) -> str:
+    """A DOT string; control characters (which stop dot's parser) are written out as \\xNN."""
+    text = escape_control(text)
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
 def to_dot(netgraph: NetGraph, rankdir: str = "LR") -> str:
     """The graph as Graphviz DOT text."""
-    graph = netgraph.graph
+    graph = netgraph.digraph
     q = _dot_quote
     out = [f"digraph {q(netgraph.net.name or 'net')} {{",
            f"  graph [rankdir={rankdir}, fontname=Helvetica, label={q(_title(netgraph))}, labelloc=t];",
@@ -125,8 +138,9 @@ def _title(netgraph: NetGraph) -> str:
     return f"{netgraph.net.name or 'net'} ({phase}{stages})"
 
 
-def run_dot(dot_text: str, fmt: str, output: Path, shown_as: str | Path | None = None) -> None:
-    """Render DOT through Graphviz's dot into output (named `shown_as` in messages: the user's path, not a temp)."""
+def run_dot(dot_text: str, fmt: str, output: Path, shown_as: str | Path | None = None) -> float | None:
+    """Render DOT through Graphviz's dot into output (named `shown_as` in messages: the user's path, not a temp);
+    the factor dot scaled a raster down by to fit, if it did."""
     shown_as = shown_as or output
     dot = shutil.which("dot")
     if dot is None:
@@ -137,6 +151,15 @@ def run_dot(dot_text: str, fmt: str, output: Path, shown_as: str | Path | None =
         message = proc.stderr.decode(errors="replace").strip().splitlines()
         raise MissingDependency(f"dot failed to write {shown_as}: {message[-1] if message else 'no message'}",
                                 "Check the Graphviz install with `dot -V`, or write .dot instead.")
+    # "dot: graph is too large for cairo-renderer bitmaps. Scaling by 0.122057 to fit" (gd says it alike)
+    scaled = re.search(r"Scaling by ([0-9.]+) to fit", proc.stderr.decode(errors="replace"))
+    return float(scaled.group(1)) if scaled else None
+
+
+def downscaled_finding(output: Path, factor: float) -> Finding:
+    return Finding("drawing-downscaled", "warning", None,
+                   f"Graphviz scaled {output.name} down to {factor:.1%} of its size to fit its bitmap limit, so its "
+                   "text is hard to read; write .svg or .pdf (no limit), or fold in-place layers with --fold", None)
 
 
 # Characters XML 1.0 cannot hold at all, not even as a character reference.
@@ -164,31 +187,38 @@ def _plain_attrs(attrs: dict) -> dict:
     return out
 
 
-def to_graphml_graph(netgraph: NetGraph) -> nx.DiGraph:
+def to_graphml_graph(netgraph: NetGraph):
+    """A networkx.DiGraph with GraphML-ready (scalar) attributes."""
+    import networkx as nx  # noqa: PLC0415 - only GraphML output pays for the import
+
     plain = nx.DiGraph()
-    plain.graph.update(_plain_attrs(netgraph.graph.graph))
-    for node, attrs in netgraph.graph.nodes(data=True):
+    plain.graph.update(_plain_attrs(netgraph.digraph.graph))
+    for node, attrs in netgraph.digraph.nodes(data=True):
         plain.add_node(_xml_safe(node), **_plain_attrs(attrs))
-    for source, target, attrs in netgraph.graph.edges(data=True):
+    for source, target, attrs in netgraph.digraph.edges(data=True):
         plain.add_edge(_xml_safe(source), _xml_safe(target), **_plain_attrs(attrs))
     return plain
 
 
 def to_graphml(netgraph: NetGraph) -> str:
     """The graph as GraphML text, well-formed whatever the prototxt's names hold."""
+    import networkx as nx  # noqa: PLC0415 - only GraphML output pays for the import
+
     return "\n".join(nx.generate_graphml(to_graphml_graph(netgraph))) + "\n"
 
 
 def to_node_link(netgraph: NetGraph) -> dict:
+    import networkx as nx  # noqa: PLC0415 - only node-link JSON output pays for the import
+
     return nx.node_link_data(netgraph.graph, edges="edges")
 
 
 def _mermaid_text(lines: list[str]) -> str:
-    return "<br/>".join(line.replace('"', "#quot;") for line in lines)
+    return "<br/>".join(escape_control(line).replace('"', "#quot;") for line in lines)
 
 
 def to_mermaid(netgraph: NetGraph, rankdir: str = "LR") -> str:
-    graph = netgraph.graph
+    graph = netgraph.digraph
     ids = {node: f"n{i}" for i, node in enumerate(graph.nodes)}
     out = [f"flowchart {rankdir}"]
     styled: dict[str, list[str]] = {}
@@ -222,8 +252,9 @@ def check_export_path(output: str | Path) -> str:
     return suffix
 
 
-def export(netgraph: NetGraph, output: str | Path, rankdir: str = "LR") -> Path:
-    """Write the graph to output, the format chosen by its suffix; an existing file is replaced only when done."""
+def export(netgraph: NetGraph, output: str | Path, rankdir: str = "LR", notes: list[Finding] | None = None) -> Path:
+    """Write the graph to output, the format chosen by its suffix; an existing file is replaced only when done.
+    What the user should know about the file (a raster Graphviz scaled down) is appended to `notes`."""
     suffix = check_export_path(output)
     check_output(output)
     if suffix in (".dot", ".gv"):
@@ -231,7 +262,9 @@ def export(netgraph: NetGraph, output: str | Path, rankdir: str = "LR") -> Path:
     elif suffix in GRAPHVIZ_FORMATS:
         dot_text = to_dot(netgraph, rankdir)
         with replacing(output) as temp:
-            run_dot(dot_text, GRAPHVIZ_FORMATS[suffix], temp, output)
+            factor = run_dot(dot_text, GRAPHVIZ_FORMATS[suffix], temp, output)
+        if factor is not None and notes is not None:
+            notes.append(downscaled_finding(Path(output), factor))
     elif suffix == ".graphml":
         write_output(output, to_graphml(netgraph))
     elif suffix == ".json":

@@ -28,8 +28,6 @@ from dataclasses import replace
 from importlib.machinery import PathFinder
 from pathlib import Path
 
-import networkx as nx
-
 from ..caffe_env import LayerRegistry
 from ..forks import forks_with_type, from_which_fork
 from ..prototxt import PHASES
@@ -82,6 +80,8 @@ def lint_python_modules(netgraph: NetGraph) -> list[Finding]:
     findings = []
     net_dir = netgraph.net.path.parent if netgraph.net.path else None
     search_path = python_search_path(net_dir)
+    specs: dict[str, object] = {}
+    defined: dict[tuple[str, str], bool | None] = {}
     for layer in netgraph.layers:
         if layer.python is None:
             continue
@@ -90,7 +90,9 @@ def lint_python_modules(netgraph: NetGraph) -> list[Finding]:
             findings.append(Finding("python-param-incomplete", "error", layer.name,
                                     "Python layer without python_param { module layer }", layer.line))
             continue
-        spec = find_module_file(module, search_path)
+        if module not in specs:  # a net repeats one module in many layers: look it up once
+            specs[module] = find_module_file(module, search_path)
+        spec = specs[module]
         if spec is None:
             where = f"{net_dir}, the current folder or sys.path" if net_dir else "the current folder or sys.path"
             findings.append(Finding("python-module-not-found", "warning", layer.name,
@@ -98,7 +100,9 @@ def lint_python_modules(netgraph: NetGraph) -> list[Finding]:
                                     layer.line))
             continue
         origin = getattr(spec, "origin", None)
-        if origin and origin.endswith(".py") and defines_class(origin, cls) is False:
+        if origin and origin.endswith(".py") and (origin, cls) not in defined:
+            defined[(origin, cls)] = defines_class(origin, cls)  # parsed once, not once a layer
+        if origin and origin.endswith(".py") and defined[(origin, cls)] is False:
             findings.append(Finding("python-class-not-found", "warning", layer.name,
                                     f"{origin} defines no top-level name '{cls}'", layer.line))
     return findings
@@ -109,7 +113,7 @@ def lint_duplicate_names(netgraph: NetGraph) -> list[Finding]:
     for phase in netgraph.wiring_phases:
         by_name = defaultdict(list)
         for node in netgraph.layer_nodes:
-            attrs = netgraph.graph.nodes[node]
+            attrs = netgraph.digraph.nodes[node]
             if netgraph.phase != "ALL" or phase in attrs["phases"]:
                 by_name[attrs["name"]].append(attrs)
         for name, entries in by_name.items():
@@ -126,9 +130,11 @@ def lint_duplicate_names(netgraph: NetGraph) -> list[Finding]:
 
 
 def lint_cycles(netgraph: NetGraph) -> list[Finding]:
-    graph = netgraph.graph
-    if nx.is_directed_acyclic_graph(graph):
+    if netgraph.digraph.is_acyclic():
         return []
+    import networkx as nx  # noqa: PLC0415 - only a net with a cycle pays for the import
+
+    graph = netgraph.graph
     findings = []
     for cycle in itertools.islice(nx.simple_cycles(graph), MAX_CYCLES_REPORTED):
         start = min(range(len(cycle)), key=lambda i: graph.nodes[cycle[i]]["order"])
@@ -141,7 +147,7 @@ def lint_cycles(netgraph: NetGraph) -> list[Finding]:
 
 
 def lint_outputs(netgraph: NetGraph) -> list[Finding]:
-    graph = netgraph.graph
+    graph = netgraph.digraph
     findings = []
     for node, attrs in graph.nodes(data=True):
         if attrs["kind"] == "blob" and graph.out_degree(node) == 0 and not attrs["undefined"]:

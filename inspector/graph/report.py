@@ -12,10 +12,8 @@ import math
 from collections import Counter
 from dataclasses import dataclass, field
 
-from rich.table import Table
-from rich.text import Text
-
 from ..prototxt import LayerSpec, Message
+from .blocks import BlockRun, find_blocks
 from .build import NetGraph
 from .findings import Finding
 
@@ -53,7 +51,7 @@ def _param_count(layer: LayerSpec, first: list[int] | None) -> int | None:
         spatial = len(first) - 2
         kernel = param.integers("kernel_size") or [param.integer("kernel_h", 1), param.integer("kernel_w", 1)]
         kernel = kernel * spatial if len(kernel) == 1 else kernel
-        group, out = param.integer("group", 1), param.integer("num_output", 0)  # has() was asked above
+        group, out = param.integer("group", 1), param.integer("num_output", 0)
         bias = str(param.get("bias_term", "true")).lower() != "false"
         return out * (first[1] // group) * math.prod(kernel) + (out if bias else 0)
     if kind == "InnerProduct":
@@ -61,7 +59,7 @@ def _param_count(layer: LayerSpec, first: list[int] | None) -> int | None:
         if first is None or not param.has("num_output"):
             return None
         axis = param.integer("axis", 1)
-        out = param.integer("num_output", 0)  # has() was asked above
+        out = param.integer("num_output", 0)
         bias = str(param.get("bias_term", "true")).lower() != "false"
         return out * math.prod(first[axis:]) + (out if bias else 0)
     if kind == "BatchNorm":
@@ -100,9 +98,11 @@ class GraphSummary:
     dropped: dict[str, list[str]]
     params: int | None  # learnable values, None when no shapes are known
     params_uncounted: list[str]  # layers whose params could not be counted
+    blocks: list[BlockRun] = field(default_factory=list)  # runs of alike blocks, see blocks.py
+    narrowest: int = 0  # blobs in flight where the blocks split
 
     def to_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {**self.__dict__, "blocks": [run.to_dict() for run in self.blocks]}
 
 
 @dataclass
@@ -147,31 +147,9 @@ class GraphReport:
         return "; ".join(parts)
 
     def __rich_console__(self, console, options):
-        phase = "all phases" if self.phase == "ALL" else self.phase
-        stages = f", stages {', '.join(self.stages)}" if self.stages else ""
-        yield Text(f"{self.name or 'net'}  {self.net}  ({phase}{stages})", style="bold")
-        if self.phase_note:
-            yield Text(self.phase_note, style="dim")
-        table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-        for column in ("#", "layer", "type", "bottoms -> tops", "notes"):
-            table.add_column(column, overflow="fold")
-        for i, layer in enumerate(self.layers, 1):
-            bottoms = ", ".join(_edge_text(e) for e in layer["bottom_edges"])
-            tops = ", ".join(_edge_text(e) for e in layer["top_edges"])
-            table.add_row(str(i), layer["name"], layer["python"] or layer["type"], f"{bottoms} -> {tops}",
-                          _notes(layer, self.phase), style=ROW_STYLES[layer["style"]])
-        yield table
-        for finding in self.lints:
-            where = f"{finding.layer}: " if finding.layer else ""
-            line = f" (line {finding.line})" if finding.line else ""
-            yield Text.assemble((f"{finding.severity}", SEVERITY_STYLES[finding.severity]),
-                                f" [{finding.code}] {where}{finding.message}{line}")
-        for phase_name, names in self.summary.dropped.items():
-            if names and self.phase in ("ALL", phase_name):
-                yield Text(f"{phase_name} drops {len(names)} layer(s): {', '.join(names)}", style="dim")
-        if self.output:
-            yield Text(f"wrote {self.output}")
-        yield Text(self.summary_line(), style="bold")
+        from .textview import GraphText  # noqa: PLC0415 - the view imports this module
+
+        yield GraphText(self)
 
 
 def _edge_text(edge: dict) -> str:
@@ -201,7 +179,7 @@ def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | N
                 phase_note: str | None = None) -> GraphReport:
     from .export import layer_style, shared_param_groups  # noqa: PLC0415 - styling lives with the exporters
 
-    graph = netgraph.graph
+    graph = netgraph.digraph
     groups = shared_param_groups(netgraph)
     shared_names = {name for params, _ in groups for name in params}
     specs = dict(zip(netgraph.layer_nodes, netgraph.layers))
@@ -236,6 +214,7 @@ def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | N
     edges = [{"source": s, "target": t, "blob": e["blob"], "role": e["role"], "shape": e["shape"]}
              for s, t, e in graph.edges(data=True)]
     known_shapes = bool(netgraph.blob_shapes) or bool(param_shapes)
+    blocks, narrowest = find_blocks(layers)
     summary = GraphSummary(
         layers=len(layers), blobs=len(blobs),
         layers_by_type=dict(Counter(layer["type"] for layer in layers)),
@@ -248,6 +227,7 @@ def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | N
         dropped={p: names for p, names in netgraph.dropped.items() if netgraph.phase in ("ALL", p)},
         params=params_total if known_shapes else None,
         params_uncounted=uncounted if known_shapes else [],
+        blocks=blocks, narrowest=narrowest,
     )
     net = netgraph.net
     return GraphReport(net=str(net.path) if net.path else net.source, name=net.name, phase=netgraph.phase,

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
+from ..prototxt import read_regular_file
 
 LAST_TRACE = Path(".inspector") / "last-trace.json"
 
@@ -47,11 +48,8 @@ def load_shapes(path: str | Path) -> TraceShapes:
     """Read a trace JSON; InputError when it is missing, not JSON, or holds no blob shapes."""
     path = Path(path)
     try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError(f"{path}: no such file.",
-                         "Give the JSON a trace wrote (inspector trace ... --format json).") from None
-    except (OSError, ValueError) as exc:
+        data = json.loads(read_regular_file(path, "a trace report (JSON)"))
+    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than Python recurses
         raise InputError(f"{path} is not a readable JSON file: {exc}.",
                          "Give the JSON a trace wrote (inspector trace ... --format json).") from None
     shapes = _find_key(data, "blob_shapes")

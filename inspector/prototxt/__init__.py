@@ -21,6 +21,7 @@ from .net import (
     parse_net,
     read_net,
     read_prototxt_text,
+    read_regular_file,
     read_v1_layer_types,
     v1_layer_types,
 )
@@ -29,6 +30,6 @@ from .textformat import Ident, Message, PrototxtValueError, TextFormatError, par
 __all__ = [
     "PHASES", "Ident", "InputSpec", "LayerSpec", "Message", "NetSpec", "NetStateRule", "ParamSpec",
     "PrototxtValueError", "PythonSpec", "TextFormatError", "net_from_message", "parse_net", "parse_text", "read_net",
-    "read_prototxt_text",
+    "read_prototxt_text", "read_regular_file",
     "read_v1_layer_types", "v1_layer_types",
 ]

@@ -368,28 +368,33 @@ def net_from_message(message: Message, source: str = "<text>", path: Path | None
     return net
 
 
-def read_prototxt_text(path: str | Path) -> str:
-    """A prototxt file's text: UTF-8, newlines as written (a lone CR stays, as protobuf reads it).
-
-    Refused with InputError: a missing or unreadable file, a folder, anything but a regular file
-    (a FIFO or /dev/zero would be read forever), binary content and bytes that are not UTF-8
-    (FILE:LINE:COL of the first bad byte).
-    """
+def read_regular_file(path: str | Path, what: str = "a net prototxt") -> bytes:
+    """A user's input file's bytes; InputError when it is missing, unreadable, a folder, or not a regular
+    file (a FIFO or /dev/zero would be read forever)."""
     path = Path(path)
-    remedy = "Give the path of a net prototxt."
+    remedy = f"Give the path of {what}."
     try:
         mode = path.stat().st_mode
         if stat.S_ISDIR(mode):
-            raise InputError(f"{path} is a folder, not a prototxt file.", remedy)
+            raise InputError(f"{path} is a folder, not {what}.", remedy)
         if not stat.S_ISREG(mode):
-            raise InputError(f"{path} is not a regular file (a device, FIFO or socket); inspector reads prototxt "
-                             "files only.", remedy)
-        data = path.read_bytes()
+            raise InputError(f"{path} is not a regular file (a device, FIFO or socket); inspector reads "
+                             f"{what} from a file only.", remedy)
+        return path.read_bytes()
     except FileNotFoundError:
         raise InputError(f"{path}: no such file.", remedy) from None
     except OSError as exc:
         raise InputError(f"{path} cannot be read: {exc.strerror or type(exc).__name__}.",
                          "Check the file's permissions.") from None
+
+
+def read_prototxt_text(path: str | Path) -> str:
+    """A prototxt file's text: UTF-8, newlines as written (a lone CR stays, as protobuf reads it).
+
+    Refused with InputError: what read_regular_file refuses, binary content and bytes that are
+    not UTF-8 (FILE:LINE:COL of the first bad byte).
+    """
+    data = read_regular_file(path)
     if b"\0" in data:
         line, col = _line_col(data, data.index(b"\0"))
         raise PrototxtValueError(str(path), line, col, "a NUL byte: this is a binary file, not a prototxt",

@@ -12,7 +12,7 @@ layer callbacks. The records and findings are those of the command.
 """
 from __future__ import annotations
 
-from .checks import check_backward_calls, check_diff_accumulation, check_loss_uses_top_diff
+from .checks import check_backward_calls, check_diff_accumulation, check_loss, check_loss_uses_top_diff
 from .instrument import Tracer, class_source
 from .netinfo import blob_shapes, describe_layers, loss_reader
 from .report import ReportBuilder, TraceReport
@@ -67,7 +67,9 @@ class Trace:
         return self
 
     def _pass_ended(self) -> None:  # runs inside the pass (the last layer's callback)
-        self._emit({"event": "iteration", "iteration": self.tracer.iteration, "loss": self._loss()})
+        loss = self._loss()
+        self._emit({"event": "iteration", "iteration": self.tracer.iteration, "loss": loss})
+        check_loss(self.net, self.tracer, loss)
 
     def _backward_ended(self) -> None:
         self._backward_passes += 1

@@ -1,8 +1,12 @@
 """Contract checks that need more than one recorded call: they probe the net after the traced passes.
 
 - diff_accumulates: the same batch is run twice through every layer that has bottoms (the data
-  layers keep their batch), with numpy and Caffe reseeded; a Python layer whose bottom diffs
-  grow between the two identical passes adds to bottom[i].diff (+=) instead of assigning it.
+  layers keep their batch), with numpy, Python's random and Caffe reseeded; a Python layer whose
+  bottom diffs grow between the two identical passes, by the same step again in a third pass, adds
+  to bottom[i].diff (+=) instead of assigning it. Diffs whose shape changes between the passes, or
+  that differ without repeating a step (randomness reseeding does not reach), are not compared:
+  probe_skipped (info) says so.
+- nonfinite_loss: a NaN or Inf loss after a pass, with the first layer whose top is not finite.
 - loss_ignores_top_diff: a Python layer whose top carries a loss weight is run backward alone
   twice, the second time with its top diff doubled; unchanged bottom diffs mean it ignores
   top[0].diff, so loss_weight has no effect.
@@ -13,6 +17,9 @@
   bottom diffs, with why no gradient reached it; not the layer's fault, so not a zero_diff warning.
 """
 from __future__ import annotations
+
+import math
+import random
 
 import numpy as np
 
@@ -30,38 +37,77 @@ def python_layer_indices(net) -> list[int]:
 
 
 def check_diff_accumulation(net, tracer: Tracer, seed: int) -> None:
-    import caffe  # noqa: PLC0415 - the probe runs only where pycaffe is
-
-    count = len(net.layers)
-    computing = [i for i in range(count) if len(net._bottom_ids(i))]
     python_layers = [i for i in python_layer_indices(net) if len(net._bottom_ids(i))]
     if not python_layers:
         return
-    passes = []
-    tracer.probing = True
-    try:
-        for _ in range(2):
-            tracer.iteration += 1
-            np.random.seed(seed)
-            caffe.set_random_seed(seed)
-            for i in computing:
-                net._forward(i, i)
-            net._backward(count - 1, 0)
-            passes.append({i: _bottom_diffs(net, i) for i in python_layers})
-    finally:
-        tracer.probing = False
+    passes = [_probe_pass(net, tracer, seed, python_layers) for _ in range(2)]
     names = list(net._layer_names)
     for i in python_layers:
         for j, (first, second) in enumerate(zip(passes[0][i], passes[1][i])):
+            if first.shape != second.shape:
+                tracer.finding("probe_skipped", "info", names[i], "backward",
+                               f"the accumulation probe could not compare bottom[{j}].diff: its shape changed between "
+                               f"two identical passes ({list(first.shape)} then {list(second.shape)}).",
+                               "Nothing to fix; the check needs the same shapes on the same batch.",
+                               blob=f"bottom[{j}]")
+                continue
             if np.allclose(first, second, rtol=1e-5, atol=1e-8, equal_nan=True):
                 continue
+            if len(passes) == 2:  # a third pass tells adding (+=, the same step again) from randomness
+                passes.append(_probe_pass(net, tracer, seed, python_layers))
+            third = passes[2][i][j]
             before, after = float(np.linalg.norm(first)), float(np.linalg.norm(second))
-            if after > before * 1.01:
+            repeats_its_step = third.shape == second.shape and np.allclose(
+                second - first, third - second, rtol=1e-3, atol=1e-6 * max(after, 1e-12), equal_nan=True)
+            if repeats_its_step and after > before * 1.01:
                 tracer.finding("diff_accumulates", "error", names[i], "backward",
                                f"bottom[{j}].diff grew from norm {before:.4g} to {after:.4g} between two identical "
                                "passes: backward adds to the diff instead of assigning it.",
                                f"Assign the gradient (bottom[{j}].diff[...] = g), do not accumulate (+=); Caffe "
                                "does not clear bottom diffs between iterations.", blob=f"bottom[{j}]")
+            elif not repeats_its_step:
+                tracer.finding("probe_skipped", "info", names[i], "backward",
+                               f"the accumulation probe could not compare bottom[{j}].diff: identical passes, with "
+                               "numpy, random and Caffe reseeded, gave different diffs (randomness of the layer's "
+                               "own, or of a layer below).", "Nothing to fix; the check needs repeatable passes.",
+                               blob=f"bottom[{j}]")
+
+
+def _probe_pass(net, tracer: Tracer, seed: int, python_layers: list[int]) -> dict[int, list[np.ndarray]]:
+    """One forward and backward of the same batch (every layer with bottoms, the random generators reseeded):
+    the Python layers' bottom diffs."""
+    import caffe  # noqa: PLC0415 - the probe runs only where pycaffe is
+
+    count = len(net.layers)
+    computing = [i for i in range(count) if len(net._bottom_ids(i))]
+    tracer.probing = True
+    try:
+        tracer.iteration += 1
+        np.random.seed(seed)
+        random.seed(seed)
+        caffe.set_random_seed(seed)
+        for i in computing:
+            net._forward(i, i)
+        net._backward(count - 1, 0)
+        return {i: _bottom_diffs(net, i) for i in python_layers}
+    finally:
+        tracer.probing = False
+
+
+def check_loss(net, tracer: Tracer, loss: float) -> None:
+    """A NaN or Inf loss after a pass is a finding, on the first layer whose top holds a non-finite value."""
+    if math.isfinite(loss):
+        return
+    names, blob_names = list(net._layer_names), list(net._blob_names)
+    blobs = list(net._blobs)
+    first = next(((names[i], blob_names[t]) for i in range(len(names)) for t in net._top_ids(i)
+                  if blobs[t].count and not np.all(np.isfinite(blobs[t].data))), None)
+    layer, where = first if first else (names[-1], "")
+    source = f"; the first non-finite top is {where!r} of layer {layer!r}" if first else ""
+    tracer.finding("nonfinite_loss", "error", layer, "forward", f"the loss is {loss} at iteration "
+                   f"{tracer.iteration}{source}.",
+                   "Find where the NaN or Inf starts (the call log shows NaN/Inf counts per call); guard divisions "
+                   "and logs, lower the learning rate or the inputs' scale.")
 
 
 def check_loss_uses_top_diff(net, tracer: Tracer) -> None:

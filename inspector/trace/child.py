@@ -21,8 +21,9 @@ import time
 from pathlib import Path
 
 from ..errors import InspectorError
+from . import checks
 from .events import EventLog
-from .instrument import Marker, Tracer, class_source, format_traceback
+from .instrument import LayerOutput, Marker, Tracer, class_source, format_traceback
 
 EVENT_LOG_BYTES = 16 << 20  # the event log starts again from the top past this, once the parent has read it
 EXIT_PARENT_GONE = 129  # as if ended by SIGHUP: no one is left to read it
@@ -30,17 +31,18 @@ EXIT_PARENT_GONE = 129  # as if ended by SIGHUP: no one is left to read it
 
 def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) -> None:
     """One traced iteration as the command runs it: forward, backward when training, the loss (netinfo.loss_reader)
-    as an event."""
+    as an event, and a finding when it is NaN or Inf."""
     tracer.iteration = iteration
     net.forward()
     if training:
         net.backward()
-    emit({"event": "iteration", "iteration": iteration, "loss": loss()})
+    value = loss()
+    emit({"event": "iteration", "iteration": iteration, "loss": value})
+    checks.check_loss(net, tracer, value)
 
 
 def run(config: dict, emit, marker: Marker) -> None:
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
-    from . import checks  # noqa: PLC0415
     from .netinfo import (  # noqa: PLC0415
         blob_shapes,
         describe_layers,
@@ -89,6 +91,8 @@ def run(config: dict, emit, marker: Marker) -> None:
     tracer = Tracer(emit, stats=config["stats"], post_mortem=config["pdb"], marker=marker,
                     python_layer_names=[s.name for s in specs])
     tracer.wrap_classes(classes)
+    real_streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = LayerOutput(sys.stdout, "stdout", tracer), LayerOutput(sys.stderr, "stderr", tracer)
     try:
         inputs = {k: Path(v) for k, v in config["inputs"].items()}
         weights = Path(config["weights"]) if config.get("weights") else None
@@ -97,7 +101,8 @@ def run(config: dict, emit, marker: Marker) -> None:
         tracer.attach_timers(net)
         declared = {layer.name for layer in param.layer}
         emit({"event": "net", "layers": [info.to_dict() for info in describe_layers(net, declared)],
-              "blob_shapes": blob_shapes(net), "inputs": fill_inputs(net, inputs, config["seed"])})
+              "blob_shapes": blob_shapes(net), "inputs": fill_inputs(net, inputs, config["seed"]),
+              "force_backward": bool(param.force_backward)})
         training = phase == "train"
         iterations = config["iterations"]
         loss = loss_reader(net)
@@ -115,6 +120,7 @@ def run(config: dict, emit, marker: Marker) -> None:
             checks.check_backward_calls(net, tracer, propagate_down, bool(param.force_backward))
         tracer.param_str_findings(saw_setup=True)
     finally:
+        sys.stdout, sys.stderr = real_streams
         tracer.restore()
 
 

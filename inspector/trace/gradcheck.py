@@ -11,14 +11,19 @@ applied to one layer of a real net):
    decides propagate_down. Before every forward the bottoms are rewritten from a saved copy and
    numpy, `random` and Caffe are reseeded, as Caffe's checker reseeds, so layers that draw
    random numbers repeat themselves.
-3. The objective is sum(top_data * top_diff) with a seeded random top diff, or the loss weight
-   on a loss top (what Caffe puts in a loss top's diff). Backward gives the analytic gradient.
+3. The objective is sum(top_data * top_diff) with a seeded random top diff, or, on a loss top,
+   1.5 times its loss weight (Caffe puts the loss weight in a loss top's diff; a diff other than 1
+   makes a backward that ignores top[0].diff fail). Backward gives the analytic gradient.
 4. Which bottoms take a gradient, by this rule (the others are reported as skipped, with why):
    - `propagate_down: false` in the prototxt;
    - the backward raises when asked for it (it is retried without that bottom, last first);
-   - the backward leaves its diff untouched (a sentinel survives): the layer treats it as
-     non-differentiable; for a C++ layer, the net does not backpropagate into it;
-   - it holds only whole numbers and its gradient is all zero: a label.
+     an error raised in inspector's own code is never put down to the backward;
+   - it holds only whole numbers and its gradient is all zero, or its diff is left untouched
+     (a sentinel survives): a label; for a C++ layer, an untouched diff means the net does not
+     backpropagate into it.
+   A Python layer's bottom of other values whose diff the backward leaves untouched is checked
+   with a zero analytic gradient: to Caffe that is the gradient it gave, so `def backward(...):
+   pass` fails against the numeric gradient.
    The layer's own blobs (self.blobs, a C++ layer's weights) are checked unless the backward
    leaves their diff untouched (for a C++ layer: lr_mult 0, or no loss above it).
 5. Central differences on K sampled elements per blob (all of a small blob; seeded), divided by
@@ -463,11 +468,12 @@ def gradcheck(prototxt: Path, layer: str, step: float = DEFAULT_STEP, threshold:
         elif kind in ("error", "exception"):
             received[kind] = event
 
-    child = run_child("inspector.trace.gradcheck_child", config, on_event, glog_level=1, timeout=timeout)
+    # INFO level: Caffe's log names the layer it was building if it aborts then
+    child = run_child("inspector.trace.gradcheck_child", config, on_event, glog_level=0, timeout=timeout)
     if received["error"]:
         raise child_error(received["error"])
     if received["report"] is None:
-        raise _crash_error(layer, received["stage"], child, received["exception"])
+        raise _crash_error(layer, received["stage"], child, received["exception"], prototxt, phase)
     return GradcheckReport.from_dict(received["report"])
 
 
@@ -512,9 +518,12 @@ def check_in_net(prototxt: Path, layer: str, step: float = DEFAULT_STEP, thresho
                        layer_spec=layer_spec, prototxt=prototxt, phase=phase, on_stage=on_stage)
 
 
-def _crash_error(layer: str, stage: str | None, child, exception: dict | None) -> GradcheckCrash:
-    """What the user reads when the child died: one line for what happened while doing what, then
-    Caffe's "Check failed" line, or the traceback through the user's code (none of inspector's frames)."""
+def _crash_error(layer: str, stage: str | None, child, exception: dict | None, prototxt: Path,
+                 phase: str) -> GradcheckCrash:
+    """What the user reads when the child died: one line for what happened while doing what (the layer Caffe
+    was building, when it was), then Caffe's "Check failed" line, or the traceback through the user's code
+    (none of inspector's frames)."""
+    from .attribution import NetWiring, blame, construction_culprit  # noqa: PLC0415
     from .report import Crash  # noqa: PLC0415
 
     doing = f" while {stage}" if stage else ""
@@ -542,6 +551,15 @@ def _crash_error(layer: str, stage: str | None, child, exception: dict | None) -
         if crash.kind == "interrupted":
             error.exit_code = 128 + signal.Signals[crash.signal]
         return error
+    construction = child.log.construction
+    if construction.started and not construction.initialized:
+        layer_types = {spec.name: spec.type for spec in require_layers(prototxt, phase)}
+        culprit = construction_culprit(construction, crash.check_failed, layer_types, child.mark)
+        crash.layer, crash.method, crash.stage = culprit.layer, culprit.method, culprit.stage
+        crash.layer_type, crash.fed_by, crash.summary = blame(culprit, NetWiring.of(construction, [], layer_types),
+                                                              construction, {})
+        if crash.summary:
+            doing += f" ({crash.summary})"
     if crash.check_failed:
         message = f"Caffe aborted the gradcheck of {layer!r}{doing} (exit code {child.returncode})."
         return GradcheckCrash(message, remedy, stage, crash, crash.check_failed)

@@ -1,4 +1,4 @@
-"""The process that runs a gradient check: `python -m inspector.trace.gradcheck_child --events FILE --config JSON`.
+"""The process that runs a gradient check: `python -m inspector.trace.gradcheck_child --events-fd N --config JSON`.
 
 Caffe aborts the process a failed CHECK happens in, so `inspector gradcheck` runs the check here,
 through trace.child's event log: a "stage" event before each step (building the net, the

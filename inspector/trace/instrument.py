@@ -385,6 +385,7 @@ class Tracer:
     _restore: list[Callable[[], None]] = field(default_factory=list)
     _reported: set = field(default_factory=set)
     _running: tuple[int, str] | None = None  # (layer index, "forward" | "backward") between a layer's callbacks
+    in_call: tuple[str, str] | None = None  # (layer name, method) while a Python layer's method runs, for its prints
     _layer_calls: int = 0  # layer calls the net made so far (its callbacks count them)
     # (blob index, "data" | "diff") -> statistics measured since a layer last wrote that part, within one sweep
     # of the net (one C++ forward or backward): the next Python layer reads the blob its neighbour just wrote
@@ -484,17 +485,19 @@ class Tracer:
     def _run(self, layer, state: LayerState, method: str, function, args) -> float:
         """Call the user's method; its wall time in milliseconds. An exception is sent as an event (and, with
         post_mortem, opens pdb in its frame) and raised again for Caffe."""
+        self.in_call = (state.name, method)
         started = _clock()
         try:
             function(layer, *args)
         except BaseException as exc:
-            self._running = None  # Caffe calls no after_* callback past an exception
+            self._running = self.in_call = None  # Caffe calls no after_* callback past an exception
             self.emit({"event": "exception", "layer": state.name, "method": method,
                        "iteration": self.iteration, **format_traceback(exc)})
             if self.post_mortem:
                 pdb_module.post_mortem(exc.__traceback__)
             raise
         wall_ms = round((_clock() - started) * 1e3, 4)
+        self.in_call = None
         state.calls += 1
         return wall_ms
 
@@ -826,6 +829,35 @@ class Tracer:
                 self.finding("param_str_unread", "warning", state.name, "setup",
                              f"the layer was given param_str {state.param_str!r} but never read self.param_str.",
                              "Parse self.param_str in setup(), or drop the param_str from the prototxt.")
+
+
+class LayerOutput:
+    """Stands in for sys.stdout or sys.stderr in the traced process: text goes to the stream as before, and each
+    whole line a Python layer's method prints is also sent as an "output" event naming the layer, the method and
+    the iteration (the tracer's in_call), so the report keeps every layer's prints apart."""
+
+    def __init__(self, stream, name: str, tracer: Tracer):
+        self._stream, self._name, self._tracer = stream, name, tracer
+        self._pending = ""  # the start of a line printed without its newline yet
+
+    def write(self, text: str) -> int:
+        written = self._stream.write(text)
+        running = self._tracer.in_call
+        if running is not None and self._tracer.active:
+            self._pending += text
+            if "\n" in self._pending:
+                whole, _, self._pending = self._pending.rpartition("\n")
+                self._tracer.emit({"event": "output", "layer": running[0], "method": running[1],
+                                   "iteration": self._tracer.iteration, "probe": self._tracer.probing,
+                                   "stream": self._name,
+                                   "lines": whole.split("\n")})
+        return written if written is not None else len(text)
+
+    def flush(self) -> None:
+        self._stream.flush()
+
+    def __getattr__(self, name):  # fileno, encoding, isatty and the rest: the real stream's
+        return getattr(self._stream, name)
 
 
 def _sweep(run, fresh: dict):

@@ -15,6 +15,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+PRINTED_LINES_SHOWN = 5  # a layer's printed lines in the text view; JSON has them all
 SEVERITY_LABELS = {"error": ("error", "red"), "warning": ("warn", "yellow"), "info": ("info", "dim")}
 
 
@@ -43,11 +44,12 @@ class PythonLayerRecord:
     param_str: str
     phase: str
     calls: list[dict] = field(default_factory=list)
+    output: list[dict] = field(default_factory=list)  # each line its methods printed: iteration, method, stream, text
 
     def to_dict(self) -> dict:
         return {"name": self.name, "module": self.module, "class": self.class_name,
                 "source_file": self.source_file, "param_str": self.param_str, "phase": self.phase,
-                "calls": self.calls}
+                "calls": self.calls, "output": self.output}
 
 
 @dataclass
@@ -126,6 +128,7 @@ class TraceReport:
     completed: bool = False
     not_run: str | None = None  # why the passes were never started (weights Caffe would abort loading)
     finetune: object | None = None  # the fine-tuning view (inspector.trace.finetune) when weights were given
+    calls_left_out: int = 0  # calls of a long run's middle iterations not kept (runner.CallWindow)
 
     @property
     def weights_loadable(self) -> bool:
@@ -152,7 +155,7 @@ class TraceReport:
             "layers": self.layers, "python_layers": [p.to_dict() for p in self.python_layers],
             "findings": [f.to_dict() for f in self.findings], "losses": self.losses,
             "blob_shapes": self.blob_shapes, "inputs": self.inputs,
-            "crash": self.crash.to_dict() if self.crash else None,
+            "crash": self.crash.to_dict() if self.crash else None, "calls_left_out": self.calls_left_out,
         }
         if self.finetune is not None:
             out["finetune"] = self.finetune.to_dict() if hasattr(self.finetune, "to_dict") else self.finetune
@@ -169,6 +172,9 @@ class TraceReport:
         for record in self.python_layers:
             if record.calls or self.not_run is None:
                 yield self._call_log(record)
+        if self.calls_left_out:
+            yield Text(f"{self.calls_left_out:,} calls of the middle iterations left out (those with a finding or a "
+                       "NaN/Inf kept); --format jsonl has every call", style="dim")
         if self.losses:
             yield Text("loss per iteration: " + ", ".join(f"{x:.6g}" for x in self.losses))
         if self.findings:
@@ -244,6 +250,12 @@ class TraceReport:
         lines: list[RenderableType] = [head, source, table]
         if any(call.get("probe") for call in record.calls):
             lines.append(Text("  * a probe pass of the contract checks, after the iterations", style="dim"))
+        if record.output:
+            shown = record.output[-PRINTED_LINES_SHOWN:]
+            more = f"last {len(shown)} of {len(record.output)} lines, " if len(record.output) > len(shown) else ""
+            lines.append(Text(f"  printed ({more}all in --format json):", style="dim"))
+            lines += [Text(f"  {str(line['iteration']) + ('*' if line.get('probe') else ''):>4} {line['method']:<8} "
+                           f"{line['text']}") for line in shown]
         return Group(*lines)
 
     def _findings_table(self) -> Table:
@@ -363,6 +375,7 @@ class ReportBuilder:
         self.last_exception: dict | None = None
         self.error: dict | None = None
         self.running: dict | None = None  # the Python layer call begun and not finished
+        self.force_backward = False  # the net's force_backward, from the "net" event
 
     def _record(self, name: str) -> PythonLayerRecord:
         for record in self.report.python_layers:
@@ -386,7 +399,13 @@ class ReportBuilder:
             for spec in event["layers"]:
                 r.python_layers.append(PythonLayerRecord(spec["name"], spec["module"], spec["class"],
                                                          spec.get("source_file"), spec["param_str"], r.phase))
+        elif kind == "output":
+            record = self._record(event["layer"])
+            record.output += [{"iteration": event["iteration"], "probe": event.get("probe", False),
+                               "method": event["method"], "stream": event["stream"], "text": text}
+                              for text in event["lines"]]
         elif kind == "net":
+            self.force_backward = bool(event.get("force_backward"))
             r.layers = event["layers"]
             r.blob_shapes = event["blob_shapes"]
             r.inputs = event.get("inputs", {})
@@ -408,7 +427,8 @@ class ReportBuilder:
         elif kind == "needs_backward":
             for layer in r.layers:
                 if layer["name"] in event["layers"]:
-                    layer["needs_backward"] = event["layers"][layer["name"]]
+                    # Net::Init logs its decision before force_backward, which then makes every layer run backward
+                    layer["needs_backward"] = self.force_backward or event["layers"][layer["name"]]
         elif kind == "finetune":
             r.finetune = finetune_from_dict(event["view"])
         elif kind == "error":

@@ -8,6 +8,13 @@ and drives the progress bar. Caffe's log (the child's stderr, INFO level) is rea
 If the child dies, the report keeps every event that arrived, and the marker file names the
 layer and method that were running. run_child (the process, the event log, Caffe's log) is shared with
 `inspector gradcheck`, whose check runs the same way.
+
+The child never outlives inspector and leaves nothing behind: the event log and the marker are files
+with no name, passed as open descriptors; the child has a session of its own (a terminal's Ctrl-C
+reaches inspector only) and dies with its parent (child.die_with_parent). Past --timeout, or when
+inspector gets SIGINT, SIGTERM or SIGHUP, run_child ends the child with SIGTERM, on which it dumps its
+Python stack to its log (faulthandler), and the report says where it was. A JSONL stream ends with an
+"end" event, and a long run's report keeps a bounded window of its calls (CallWindow).
 """
 from __future__ import annotations
 
@@ -55,6 +62,7 @@ NEEDS_BACKWARD = re.compile(r"\] (\S+) (needs|does not need) backward computatio
 FATAL_LINE = re.compile(r"^F\d{4} ")
 LOG_TAIL_LINES = 60
 POLL_SECONDS = 0.02  # how often the event log is read while the child runs
+CALL_ITERATIONS_KEPT = 100  # a long run's report keeps the calls of its first and last this many iterations
 
 
 @dataclass
@@ -254,9 +262,11 @@ KILL_AFTER_SECONDS = 5.0  # a child that SIGTERM does not end (stuck in the kern
 
 class _Ending:
     """Whether inspector must end the child before it finishes: a signal inspector got (SIGINT, SIGTERM,
-    SIGHUP) or the timeout; and ending it: SIGTERM (its stack is dumped, then it dies), SIGKILL if that fails."""
+    SIGHUP) or the timeout; and ending it: SIGTERM (its stack is dumped, then it dies), SIGKILL if that fails.
+    Ctrl-Z pauses the child with inspector (and the timeout's clock)."""
 
     def __init__(self, timeout: float | None):
+        self.child: subprocess.Popen | None = None
         self.signal: str | None = None
         self.timed_out = False
         self._deadline = time.monotonic() + timeout if timeout else None
@@ -265,6 +275,22 @@ class _Ending:
     def on_signal(self, number: int, frame) -> None:
         if self.signal is None and not self.timed_out:
             self.signal = signal.Signals(number).name
+
+    def on_suspend(self, number: int, frame) -> None:
+        """Ctrl-Z (SIGTSTP): the terminal stops inspector alone (the child has a session of its own), so the
+        child is stopped here, then inspector stops as SIGTSTP would stop it, and both go on together."""
+        child = self.child
+        running = child is not None and child.poll() is None
+        if child is not None and running:
+            os.kill(child.pid, signal.SIGSTOP)
+        stopped_at = time.monotonic()
+        signal.signal(signal.SIGTSTP, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGTSTP)  # inspector stops here, until SIGCONT (the shell's fg or bg)
+        signal.signal(signal.SIGTSTP, self.on_suspend)
+        if self._deadline is not None:
+            self._deadline += time.monotonic() - stopped_at  # time stopped is not time running
+        if child is not None and running:
+            os.kill(child.pid, signal.SIGCONT)
 
     def finished(self, child: subprocess.Popen) -> bool:
         """Whether the child has exited; if it must end, ends it (asked each time the event log is polled)."""
@@ -289,11 +315,14 @@ class _Ending:
         if threading.current_thread() is not threading.main_thread():
             yield
             return
-        previous = {number: signal.getsignal(number) for number in STOP_SIGNALS}
+        suspend = () if interactive or not hasattr(signal, "SIGTSTP") else (signal.SIGTSTP,)
+        previous = {number: signal.getsignal(number) for number in (*STOP_SIGNALS, *suspend)}
         try:
             for number in STOP_SIGNALS:
                 ignored = interactive and number == signal.SIGINT
                 signal.signal(number, signal.SIG_IGN if ignored else self.on_signal)
+            for number in suspend:  # with --pdb the child shares the terminal: Ctrl-Z stops both already
+                signal.signal(number, self.on_suspend)
             yield
         finally:
             for number, handler in previous.items():
@@ -327,6 +356,7 @@ def run_child(module: str, config: dict, on_event: Callable[[str, dict], None], 
                 stdout=None if interactive else subprocess.PIPE,
                 stderr=subprocess.PIPE, start_new_session=not interactive,
             )
+            ending.child = child
             try:
                 assert child.stderr is not None  # stderr=PIPE
                 log = CaffeLog(child.stderr)
@@ -338,9 +368,9 @@ def run_child(module: str, config: dict, on_event: Callable[[str, dict], None], 
                 if child.poll() is None:  # inspector itself failed while the child ran: the child goes too
                     child.kill()
                     child.wait()
-        log.join()
-        if printed:
-            printed.join()
+            log.join()  # still under the handlers: a late Ctrl-C does not lose the finished run
+            if printed:
+                printed.join()
         return ChildRun(returncode, log, printed, Marker.read(marker_fd), stopped_by=ending.signal,
                         timeout=timeout if ending.timed_out else None)
     finally:
@@ -373,12 +403,17 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
             jsonl.write(line if line.endswith("\n") else line + "\n")
             jsonl.flush()
 
+    window = CallWindow(builder.report)
     with _progress_bar(progress, options.iterations) as advance:
         def on_event(line: str, event: dict) -> None:
             builder.add(event)
             write(line)
-            if event.get("event") == "iteration":
+            kind = event.get("event")
+            if kind == "iteration":
+                window.iteration_done(event["iteration"])
                 advance()
+            elif kind == "finding":
+                window.finding(event)
 
         child = run_child("inspector.trace.child", config, on_event, glog_level=0, interactive=options.pdb,
                           timeout=options.timeout)
@@ -396,6 +431,42 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
         report.crash = _crash(builder, child, _layer_types(options.net, options.phase))
     write(encode_event(end_event(report)).decode())
     return report
+
+
+class CallWindow:
+    """Keeps the report of a long run to a bounded size as its events come: the calls of the first and of
+    the last CALL_ITERATIONS_KEPT iterations, and in between only the calls with a finding or a NaN or Inf;
+    the report counts the others (`calls_left_out`; a JSONL stream has every call)."""
+
+    def __init__(self, report: TraceReport):
+        self.report = report
+        self._decided: dict[str, int] = {}  # a layer's record -> how many of its first calls are kept for good
+        self._findings: set[tuple[str, str, int]] = set()  # (layer, method, iteration) of each finding
+
+    def finding(self, event: dict) -> None:
+        self._findings.add((event["layer"], event["method"], event["iteration"]))
+
+    def iteration_done(self, iteration: int) -> None:
+        """The calls older than the last CALL_ITERATIONS_KEPT iterations, past the first ones, go unless notable."""
+        last_to_decide = iteration - CALL_ITERATIONS_KEPT
+        if last_to_decide <= CALL_ITERATIONS_KEPT:
+            return
+        for record in self.report.python_layers:
+            calls, start = record.calls, self._decided.get(record.name, 0)
+            end = start
+            while end < len(calls) and calls[end]["iteration"] <= last_to_decide and not calls[end].get("probe"):
+                end += 1
+            kept = [call for call in calls[start:end]
+                    if call["iteration"] <= CALL_ITERATIONS_KEPT or self._notable(record.name, call)]
+            self.report.calls_left_out += end - start - len(kept)
+            record.calls = calls[:start] + kept + calls[end:]
+            self._decided[record.name] = start + len(kept)
+
+    def _notable(self, layer: str, call: dict) -> bool:
+        if (layer, call["method"], call["iteration"]) in self._findings:
+            return True
+        return any(stats and (stats["nan"] or stats["inf"]) for blob in (*call["bottoms"], *call["tops"])
+                   for stats in (blob.get("data"), blob.get("diff")))
 
 
 def exit_status(report: TraceReport) -> int:
@@ -462,6 +533,8 @@ def _crash(builder: ReportBuilder, child: ChildRun, layer_types: dict[str, str])
     python_calls = {record.name: record.calls for record in report.python_layers}
     culprit = Culprit(crash.layer, crash.method, crash.stage, crash.iteration)
     crash.layer_type, crash.fed_by, crash.summary = blame(culprit, wiring, construction, python_calls)
+    if crash.kind in ("interrupted", "timeout", "exited", "python_exception"):
+        crash.summary = None  # nothing aborted (the headline says it all), or the layer's traceback says it better
     return child.add_log(crash)
 
 

@@ -191,3 +191,43 @@ class LabelUntouchedLossLayer(CentreLossLayer):
     def backward(self, top, propagate_down, bottom):
         if propagate_down[0]:
             bottom[0].diff[...] = top[0].diff[0] * self.diff / bottom[0].data.shape[0]
+
+
+# lemonaha/tripletloss tripletloss/tripletlosslayer.py: TripletLayer, ported to Python 3 (yaml.load of param_str
+# replaced by literal_eval, numpy's max that `from numpy import *` put in place of the builtin replaced); its
+# backward ignores top[0].diff (self.a = 1)
+class LemonahaTripletLayer(caffe.Layer):
+    def setup(self, bottom, top):
+        layer_params = _params(self)
+        self.margin = layer_params['margin']
+        self.a = 1
+        top[0].reshape(1)
+
+    def forward(self, bottom, top):
+        loss = float(0)
+        self.no_residual_list = []
+        for i in range((bottom[0]).num):
+            a_p = bottom[0].data[i] - bottom[1].data[i]
+            a_n = bottom[0].data[i] - bottom[2].data[i]
+            dist = (self.margin + np.dot(a_p, a_p) - np.dot(a_n, a_n))
+            _loss = dist if dist > 0 else 0.0
+            if _loss == 0:
+                self.no_residual_list.append(i)
+            loss += _loss
+        top[0].data[...] = (loss / (2 * (bottom[0]).num))
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            for i in range((bottom[0]).num):
+                if i not in self.no_residual_list:
+                    x_a, x_p, x_n = bottom[0].data[i], bottom[1].data[i], bottom[2].data[i]
+                    bottom[0].diff[i] = self.a * ((x_n - x_p) / ((bottom[0]).num))
+                    bottom[1].diff[i] = self.a * ((x_p - x_a) / ((bottom[0]).num))
+                    bottom[2].diff[i] = self.a * ((x_a - x_n) / ((bottom[0]).num))
+                else:
+                    bottom[0].diff[i] = np.zeros(np.shape(bottom[0].data)[1])
+                    bottom[1].diff[i] = np.zeros(np.shape(bottom[0].data)[1])
+                    bottom[2].diff[i] = np.zeros(np.shape(bottom[0].data)[1])
+
+    def reshape(self, bottom, top):
+        pass

@@ -3,6 +3,8 @@
 Each broken layer breaks exactly one rule, named in its docstring; the nets in this folder use
 them next to the correct layers.
 """
+import random
+
 import numpy as np
 
 import caffe
@@ -267,3 +269,67 @@ class Widen(Scale):
     def forward(self, bottom, top):
         top[0].data[...] = 0.0
         top[0].data[:, :-1] = bottom[0].data
+
+
+class RandomRows(caffe.Layer):
+    """Correct, randomised with Python's `random` (reseeded by the probe): its top is a random number of the
+    bottom's first rows, chosen at each reshape, so the top's shape changes from pass to pass."""
+
+    def setup(self, bottom, top):
+        self.rows = 1
+
+    def reshape(self, bottom, top):
+        self.rows = random.randint(1, bottom[0].data.shape[0])
+        top[0].reshape(self.rows, *bottom[0].data.shape[1:])
+
+    def forward(self, bottom, top):
+        top[0].data[...] = bottom[0].data[:self.rows]
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            bottom[0].diff[...] = 0
+            bottom[0].diff[:self.rows] = top[0].diff
+
+
+class CyclingRows(RandomRows):
+    """Correct, but not repeatable: its top's row count cycles with every reshape, a state of its own that no
+    reseeding resets (as a generator seeded from the OS would be)."""
+
+    def setup(self, bottom, top):
+        self.reshapes = 0
+        self.rows = 1
+
+    def reshape(self, bottom, top):
+        self.reshapes += 1
+        self.rows = 1 + self.reshapes % bottom[0].data.shape[0]
+        top[0].reshape(self.rows, *bottom[0].data.shape[1:])
+
+
+class Chatty(Scale):
+    """Correct, and talkative: prints in setup and twice in every forward, as layers being debugged do."""
+
+    def setup(self, bottom, top):
+        super().setup(bottom, top)
+        print(f"chatty: factor {self.factor}")
+
+    def forward(self, bottom, top):
+        super().forward(bottom, top)
+        print("chatty: forward", top[0].data.shape)
+        print(f"chatty: mean {float(top[0].data.mean()):.3f}")
+
+
+# BVLC/caffe python/caffe/test/test_python_layer.py: SimpleLayer, as Caffe's own test has it
+class SimpleLayer(caffe.Layer):
+    """A layer that just multiplies by ten"""
+
+    def setup(self, bottom, top):
+        pass
+
+    def reshape(self, bottom, top):
+        top[0].reshape(*bottom[0].data.shape)
+
+    def forward(self, bottom, top):
+        top[0].data[...] = 10 * bottom[0].data
+
+    def backward(self, top, propagate_down, bottom):
+        bottom[0].diff[...] = 10 * top[0].diff
