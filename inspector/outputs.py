@@ -169,7 +169,7 @@ class OutputStream:
         if self._stream is None:
             self._replacement = Replacement(self.path)
             try:
-                self._stream = open(self._replacement.temp, "w", encoding="utf-8")  # noqa: SIM115 - until commit()
+                self._stream = open(self._replacement.temp, "w", encoding="utf-8")  # noqa: SIM115 - open until commit()
             except OSError as exc:
                 self._replacement.discard()
                 raise OutputError(self.path, _reason(exc)) from None

@@ -359,3 +359,18 @@ def test_a_long_run_streams_every_call_to_jsonl(tmp_path):
     assert result.returncode == 0
     calls = [json.loads(line) for line in out.read_text().splitlines() if line.startswith('{"event":"call"')]
     assert {c["iteration"] for c in calls if c["layer"] == "scale" and not c["probe"]} == set(range(0, LONG + 1))
+
+
+def test_jsonl_ends_with_not_run_when_caffe_would_abort_loading_the_weights(tmp_path):
+    from inspector.trace.netload import build_net
+
+    base = Path(__file__).resolve().parent / "nets_gradcheck"
+    weights = tmp_path / "base.caffemodel"
+    build_net(base / "finetune_base.prototxt").save(str(weights))
+    out = tmp_path / "events.jsonl"
+    result = run_cli("trace", base / "finetune_new.prototxt", "--weights", weights, "--format", "jsonl", "--out", out,
+                     cwd=tmp_path)
+    assert result.returncode == 1
+    end = _last_event(out.read_text())
+    assert (end["outcome"], end["exit_code"], end["ok"], end["crash"]) == ("not_run", 1, False, None)
+    assert f"NOT RUN: Caffe would abort loading base.caffemodel at layer 'ip2' (shape mismatch)" in result.stderr

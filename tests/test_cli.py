@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import click
 import pytest
@@ -130,3 +131,12 @@ def test_the_internal_error_report_survives_hostile_text():
 def test_an_expected_failure_still_exits_with_its_own_code(tmp_path):
     result = run_cli("graph", tmp_path / "missing.prototxt")
     assert result.returncode == 2 and "internal error" not in result.stderr
+
+
+@pytest.mark.parametrize("command", [("trace",), ("gradcheck", "--layer", "x")])
+def test_a_fifo_given_to_trace_or_gradcheck_is_refused_not_read_forever(tmp_path, command):
+    fifo = tmp_path / "net.prototxt"
+    os.mkfifo(fifo)
+    result = run_cli(command[0], fifo, *command[1:], timeout=60)
+    assert result.returncode == 2
+    assert f"Net definition {fifo} is not a regular file." in result.stderr

@@ -56,6 +56,14 @@ def test_calls_carry_shapes_dtypes_and_statistics():
     assert backward["bottoms"][0]["diff"]["std"] > 0
 
 
+def test_a_layer_whose_class_inherits_from_another_traced_class_is_recorded_once_a_call():
+    """'zeroed' (ZeroDiff) inherits setup, reshape and forward from Scale, the class of 'scale' in the same net."""
+    report = traced("subclassed_layer", iterations=1)
+    for layer in ("scale", "zeroed"):
+        methods = [c["method"] for c in report.calls(layer) if not c["probe"]]
+        assert methods == ["setup", "reshape", "reshape", "forward", "backward"], layer
+
+
 def test_python_layer_identity_is_recorded():
     record = traced("siamese").python_layer("scale")
     assert (record.module, record.class_name, record.param_str, record.phase) == (

@@ -7,9 +7,9 @@ layers without bottoms (data layers: a label or im_info rides along to the loss)
 count is at its lowest over the whole net (one blob between a ResNet's bottlenecks; nothing, after
 the data layers), the net narrows, and the layers between two narrow points are a block.
 Consecutive blocks with the same layer types in the same order form a run (a ResNet-101's
-res4b1 .. res4b22: 22 alike), so a net of thousands of layers reads in a dozen lines. A block is named by
-its last layer's first top.
-No layer names are interpreted: a net that never narrows is one block.
+res4b1 .. res4b22: 22 alike), so a net of thousands of layers reads in a dozen lines. A block is
+named by its last layer's first top. No layer names are interpreted: a net that never narrows is
+one block.
 """
 from __future__ import annotations
 

@@ -42,8 +42,11 @@ class PlainDiGraph:
         for node in (source, target):
             if node not in self.nodes:
                 self.add_node(node)
-        self.succ[source].setdefault(target, {}).update(attrs)
-        self.pred[target][source] = self.succ[source][target]
+        targets = self.succ[source]
+        if target in targets:
+            targets[target].update(attrs)
+        else:  # the keyword dict is the edge's own: no copy (a 16,000-layer net has 32,000 edges)
+            targets[target] = self.pred[target][source] = attrs
 
     def remove_node(self, node: str) -> None:
         for target in self.succ.pop(node):

@@ -354,7 +354,7 @@ def net_from_message(message: Message, source: str = "<text>", path: Path | None
                      zip(layer_message.fields, layer_message.positions) if entry[0] != "layer"]
             merged = Message(fields=[*inner.fields, *[entry for entry, _ in outer]], line=layer_message.line,
                              positions=[*inner.positions, *[position for _, position in outer]],
-                             source=layer_message.source)
+                             source=layer_message.source, line_starts=layer_message.line_starts)
             layer_message = merged
         layers.append(_layer_from_message(layer_message, index, v1))
     state = message.get("state")

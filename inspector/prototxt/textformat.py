@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import sys
 from dataclasses import dataclass, field
 from typing import NoReturn, Union, overload
 
@@ -46,14 +47,16 @@ class Message:
 
     fields: list[tuple[str, Value]] = field(default_factory=list)
     line: int = 0
-    positions: list[tuple[int, int]] = field(default_factory=list, repr=False)  # (line, col) per field
+    # each field's offset in the text, made (line, col) only for an error: an int a field, not a tuple
+    positions: list[int] = field(default_factory=list, repr=False)
     source: str = field(default="<text>", repr=False)
+    line_starts: list[int] = field(default_factory=list, repr=False, compare=False)  # the text's, shared
 
     def position(self, name: str) -> tuple[int, int]:
         """(line, col) of the last field with this name (the message's own line when unknown)."""
         for index in range(len(self.fields) - 1, -1, -1):
-            if self.fields[index][0] == name and index < len(self.positions):
-                return self.positions[index]
+            if self.fields[index][0] == name and index < len(self.positions) and self.line_starts:
+                return line_and_column(self.line_starts, self.positions[index])
         return self.line, 1
 
     def _value_error(self, name: str, value, expected: str) -> TextFormatError:
@@ -213,6 +216,12 @@ class PrototxtValueError(TextFormatError):
 MAX_NESTING = 100
 
 
+def line_and_column(line_starts: list[int], offset: int) -> tuple[int, int]:
+    """1-based (line, col) of a character offset, from the offsets where the text's lines start."""
+    index = bisect.bisect_right(line_starts, offset) - 1
+    return index + 1, offset - line_starts[index] + 1
+
+
 class _Parser:
     def __init__(self, text: str, source: str):
         self.text = text
@@ -238,8 +247,7 @@ class _Parser:
         return tokens
 
     def position(self, offset: int) -> tuple[int, int]:
-        index = bisect.bisect_right(self.line_starts, offset) - 1
-        return index + 1, offset - self.line_starts[index] + 1
+        return line_and_column(self.line_starts, offset)
 
     def _fail_at(self, offset: int, expected: str, near: str) -> NoReturn:
         line, col = self.position(offset)
@@ -259,7 +267,7 @@ class _Parser:
         return message
 
     def message(self, closer: str | None, line: int, depth: int = 0) -> Message:
-        message = Message(line=line, source=self.source)
+        message = Message(line=line, source=self.source, line_starts=self.line_starts)
         tokens = self.tokens
         while True:
             if self.pos >= len(tokens):
@@ -280,10 +288,10 @@ class _Parser:
                     self.fail("a field name" if closer is None else f"a field name or '{closer}'")
             elif kind == "ident" and not text.startswith("-"):
                 self.pos += 1
-                name = text
+                name = sys.intern(text)  # one str a field name, so the tokens' memory is freed whole after parsing
             else:
                 self.fail("a field name")
-            message.positions.append(self.position(offset))
+            message.positions.append(offset)
             self.field_value(name, message, depth)
 
     def bracketed_name(self) -> str:

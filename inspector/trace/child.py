@@ -10,6 +10,7 @@ the process ends when the parent does (die_with_parent), so it never outlives in
 from __future__ import annotations
 
 import argparse
+import contextlib
 import ctypes
 import faulthandler
 import json
@@ -171,10 +172,8 @@ def die_with_parent(parent_pid: int) -> None:
     dump of a crash); and at once if the parent is gone already."""
     signal_asked = False
     if sys.platform.startswith("linux"):
-        try:
+        with contextlib.suppress(OSError, AttributeError):  # no prctl in this libc: the thread below does it
             signal_asked = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0
-        except (OSError, AttributeError):
-            pass  # no prctl in this libc: the thread below does it
 
     def watch() -> None:
         while os.getppid() == parent_pid:

@@ -664,6 +664,7 @@ class Tracer:
             return tracer.call(layer, method, function, args)
 
         traced.__wrapped__ = function  # type: ignore[attr-defined]  # the original method, restored at the end
+        traced.traced_method = method  # type: ignore[attr-defined]  # a subclass that inherits it wraps the original
         return traced
 
     def _bound_wrapper(self, layer, method: str, function):
@@ -682,6 +683,8 @@ class Tracer:
                 function = cls.__dict__.get(method) or getattr(cls, method, None)
                 if function is None:
                     continue
+                if getattr(function, "traced_method", None) == method:  # a base class's, wrapped already: once is all
+                    function = function.__wrapped__
                 self._replace(cls, method, self._wrapper(method, function))
             self._track_param_str(cls)
 

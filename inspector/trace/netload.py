@@ -25,9 +25,12 @@ PHASES = ("train", "test")
 def existing_file(path: Path, what: str, option: str) -> Path:
     """The resolved path, or an InputError naming the option that gave it."""
     path = Path(path).expanduser()
-    if not path.is_file():
-        raise InputError(f"{what} {path} does not exist.", f"Check the path given to {option}.")
-    return path.resolve()
+    if path.is_file():
+        return path.resolve()
+    if path.exists():  # a folder, a FIFO, a device: nothing to read a net or an array from (a FIFO would never end)
+        kind = "a folder" if path.is_dir() else "not a regular file"
+        raise InputError(f"{what} {path} is {kind}.", f"Give a regular file to {option}.")
+    raise InputError(f"{what} {path} does not exist.", f"Check the path given to {option}.")
 
 
 def input_options(items) -> dict[str, Path]:

@@ -279,9 +279,8 @@ class _Ending:
     def on_suspend(self, number: int, frame) -> None:
         """Ctrl-Z (SIGTSTP): the terminal stops inspector alone (the child has a session of its own), so the
         child is stopped here, then inspector stops as SIGTSTP would stop it, and both go on together."""
-        child = self.child
-        running = child is not None and child.poll() is None
-        if child is not None and running:
+        child = self.child if self.child is not None and self.child.poll() is None else None
+        if child is not None:
             os.kill(child.pid, signal.SIGSTOP)
         stopped_at = time.monotonic()
         signal.signal(signal.SIGTSTP, signal.SIG_DFL)
@@ -289,7 +288,7 @@ class _Ending:
         signal.signal(signal.SIGTSTP, self.on_suspend)
         if self._deadline is not None:
             self._deadline += time.monotonic() - stopped_at  # time stopped is not time running
-        if child is not None and running:
+        if child is not None:
             os.kill(child.pid, signal.SIGCONT)
 
     def finished(self, child: subprocess.Popen) -> bool:
@@ -473,22 +472,24 @@ def exit_status(report: TraceReport) -> int:
     """The command's exit code for a report: 0 all well, 1 a finding, a crash or a timeout, 128 + the signal
     number when inspector was interrupted (130 for Ctrl-C), as a shell reports a process a signal ended."""
     crash = report.crash
-    signal_name = crash.signal if crash is not None and crash.kind == "interrupted" else None
-    if signal_name is not None and signal_name in signal.Signals.__members__:
-        return 128 + signal.Signals[signal_name]
+    if crash is not None and crash.kind == "interrupted" and crash.signal is not None:
+        return 128 + signal.Signals[crash.signal]
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
 
 def end_event(report: TraceReport | None, error: InspectorError | None = None) -> dict:
     """The last event of a JSONL stream, the truth of how the run ended: "outcome" is "finished", "crashed",
-    "interrupted", "timeout" or "error" (the input was refused: its message); with the exit code, whether all
-    was well, the findings counted, and the crash (kind, signal or exit code, layer, method, iteration, Caffe's
-    Check failed line or the traceback)."""
+    "interrupted", "timeout", "not_run" (weights Caffe would abort loading) or "error" (the input was refused:
+    its message); with the exit code, whether all was well, the findings counted, and the crash (kind, signal
+    or exit code, layer, method, iteration, Caffe's Check failed line or the traceback)."""
     if report is None:
         return {"event": "end", "outcome": "error", "exit_code": error.exit_code if error else EXIT_CHECK_FAILED,
                 "ok": False, "message": error.message if error else None, "remedy": error.remedy if error else None}
     crash = report.crash
-    outcome = "finished" if crash is None else (crash.kind if crash.stopped else "crashed")
+    if crash is not None:
+        outcome = crash.kind if crash.stopped else "crashed"
+    else:
+        outcome = "not_run" if report.not_run is not None else "finished"
     return {"event": "end", "outcome": outcome, "exit_code": exit_status(report), "ok": report.ok,
             "completed": report.completed, "findings": len(report.findings),
             "errors": sum(f.severity == "error" for f in report.findings),
@@ -502,7 +503,10 @@ def summary_line(report: TraceReport) -> str:
     if report.not_run is not None:
         return f"NOT RUN: {report.not_run}"
     errors = sum(f.severity == "error" for f in report.findings)
-    return f"{len(report.findings)} finding(s), {errors} error(s)" if report.findings else "No findings"
+    faults = sum(f.severity != "info" for f in report.findings)
+    notes = len(report.findings) - faults
+    summary = f"{faults} finding(s), {errors} error(s)" if faults else "No findings"
+    return summary + (f" ({notes} info note(s))" if notes else "")
 
 
 def _crash(builder: ReportBuilder, child: ChildRun, layer_types: dict[str, str]) -> Crash:
