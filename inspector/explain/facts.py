@@ -108,7 +108,8 @@ def _balanced(text: str) -> bool:
 
 def stream_message(src: SourceFile, lo: int, hi: int) -> str:
     """The text a glog stream writes: `<< "a" << x << "b"` -> `a{x}b`."""
-    parts, segment = [], []
+    parts: list[list[int]] = []
+    segment: list[int] = []
     for i in range(lo, hi):
         if src.tokens[i].text == "<<":
             if segment:
@@ -120,8 +121,9 @@ def stream_message(src: SourceFile, lo: int, hi: int) -> str:
         parts.append(segment)
     out = []
     for seg in parts:
-        strings = [src.string_value(i) for i in seg]
-        if all(s is not None for s in strings):
+        values = [src.string_value(i) for i in seg]
+        strings = [s for s in values if s is not None]
+        if len(strings) == len(values):
             out.append("".join(strings))
         else:
             out.append("{" + src.text(seg[0], seg[-1] + 1) + "}")
@@ -389,20 +391,21 @@ def _python_access(src: SourceFile, i: int, hi: int):
         open_paren = src.skip_angle(i + 1)
         if not src.at(open_paren, "("):
             return None
-        args = src.split_args(open_paren)
-        if len(args) >= 2 and src.string_value(args[1][0]) is not None:
-            return (PythonCall(src.string_value(args[1][0]), [src.text(a, b) for a, b in args[2:]],
-                               src.text(*args[0]), "call_method", toks[i].line), src.match(open_paren) + 1)
+        spans = src.split_args(open_paren)
+        method_name = src.string_value(spans[1][0]) if len(spans) >= 2 else None
+        if method_name is not None:
+            return (PythonCall(method_name, [src.text(a, b) for a, b in spans[2:]],
+                               src.text(*spans[0]), "call_method", toks[i].line), src.match(open_paren) + 1)
         return None
     if text in ("PyObject_CallMethod", "setattr", "PyObject_SetAttrString") and src.at(i + 1, "("):
-        args = src.split_args(i + 1)
-        if len(args) < 2 or src.string_value(args[1][0]) is None:
+        spans = src.split_args(i + 1)
+        python_name = src.string_value(spans[1][0]) if len(spans) >= 2 else None
+        if python_name is None:
             return None
-        name = src.string_value(args[1][0])
         resume = src.match(i + 1) + 1
         if text == "PyObject_CallMethod":
-            rest = [src.text(a, b) for a, b in args[3:]]
-            return PythonCall(name, rest, src.text(*args[0]), text, toks[i].line), resume
-        if len(args) >= 3:
-            return AttributeWrite(name, src.text(*args[2]), src.text(*args[0]), toks[i].line), resume
+            rest = [src.text(a, b) for a, b in spans[3:]]
+            return PythonCall(python_name, rest, src.text(*spans[0]), text, toks[i].line), resume
+        if len(spans) >= 3:
+            return AttributeWrite(python_name, src.text(*spans[2]), src.text(*spans[0]), toks[i].line), resume
     return None

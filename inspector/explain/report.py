@@ -318,7 +318,7 @@ class ExplainReport:
     def _sections(self, loc: Locator):
         """(title, header row, rows) of each table, shared by the markdown and text views."""
         f = self.display_file
-        methods = [
+        methods: list[tuple[str, ...]] = [
             (m.cpp,
              ("virtual" + (", override" if m.override else "")) if m.virtual else ("override" if m.override else ""),
              m.access, f"{m.python}({', '.join(m.args)})" if m.python else "", loc(f, m.line),
@@ -327,7 +327,7 @@ class ExplainReport:
              + (" (not implemented: aborts if called)" if m.not_implemented else ""))
             for m in self.methods
         ]
-        header = ("C++ method", "virtual", "access", "calls Python", "declared", "body")
+        header: tuple[str, ...] = ("C++ method", "virtual", "access", "calls Python", "declared", "body")
         if not any(m.python for m in self.methods):  # a C++ layer: no column of blanks
             header, methods = header[:3] + header[4:], [row[:3] + row[4:] for row in methods]
         yield "Methods", header, methods
