@@ -17,6 +17,7 @@ from __future__ import annotations
 import bisect
 import re
 from pathlib import Path
+from typing import Any
 
 from .. import caffe_env
 from ..errors import InputError
@@ -117,12 +118,12 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         # override implies virtual, even with the base unresolved; so does a base's virtual of the same name
         method.virtual = (method.virtual or method.override
                           or (kind == "method" and _overrides_virtual(name, bases, cindex)))
-        body_src, body = src, (function_at(src, name_index) if name_index is not None else None)
+        body_src, body = src, function_at(src, name_index)
         if body is None and kind == "method":
             for path in cpp_sources:
-                found = function_bodies(source(path), name, owner=cls.name)
-                if found:
-                    body_src, body = extra_sources[path], found[0]
+                definitions = function_bodies(source(path), name, owner=cls.name)
+                if definitions:
+                    body_src, body = extra_sources[path], definitions[0]
                     break
         report.methods.append(method)
         if body is None:
@@ -160,12 +161,13 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         method.not_implemented = any(g.action == "NOT_IMPLEMENTED" and g.method == method.cpp for g in report.guards)
     _raii_helpers(report, src)
     report.type_string = _type_string(bodies)
+    device_methods = {name: report.method(name) for name in _DEVICE_METHODS}
     report.device_methods = {
-        name: (report.method(name).defined_at or f"{target.header}:{report.method(name).line} (declared)")
-        if report.method(name) else None for name in _DEVICE_METHODS}
+        name: (found.defined_at or f"{target.header}:{found.line} (declared)") if found else None
+        for name, found in device_methods.items()}
     report.blob_constraints = _blob_constraints(report, bodies, tu, {str(target.header): src})
     if holders:
-        report.holder = _holder(cursor, src, cindex, max(holders, key=holders.get))
+        report.holder = _holder(cursor, src, cindex, max(holders, key=lambda receiver: holders[receiver]))
         from .lifecycle import python_lifecycle  # noqa: PLC0415
 
         sources = {key: source(path) for key, path in lifecycle_sources(target.root).items()}
@@ -332,12 +334,13 @@ def _bracket_errors(src: SourceFile, diagnostics: list[Diagnostic]) -> list[Diag
     return out
 
 
-def _token_at(src: SourceFile, offset: int) -> int | None:
+def _token_at(src: SourceFile, offset: int) -> int:
+    """The token at a cursor's offset, else the one before it (the cursors asked about lie in src's tokens)."""
     starts = src.starts()
     i = bisect.bisect_left(starts, offset)
     if i < len(starts) and starts[i] == offset:
         return i
-    return max(0, i - 1) if starts else None
+    return max(0, i - 1)
 
 
 _CLASS_KINDS = ("CLASS_TEMPLATE", "CLASS_DECL", "STRUCT_DECL")
@@ -477,7 +480,7 @@ def _base_body(base: BaseClass, hook: str, root: Path | None, source):
     return None
 
 
-def _overrides_virtual(name: str, bases: list[tuple[BaseClass, object]], cindex) -> bool:
+def _overrides_virtual(name: str, bases: list[tuple[BaseClass, Any]], cindex) -> bool:
     """Whether a base declares name virtual: then an override without the keyword is virtual too."""
     for _, definition in bases:
         if definition is None:
