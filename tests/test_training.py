@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SAMPLE_NETS, run_cli
+from conftest import REPO, SAMPLE_NETS, run_cli
 
 pytestmark = pytest.mark.caffe
 
@@ -544,3 +544,11 @@ def test_input_files_are_refused_for_a_solver(tmp_path):
     (tmp_path / "x.npy").write_bytes(b"")
     result = run_cli("trace", regression_solver(tmp_path), "--input", f"x={tmp_path / 'x.npy'}")
     assert result.returncode == 2 and "--input is for nets" in result.stderr
+
+
+def test_an_abort_in_the_solver_update_is_the_updates_in_the_command(tmp_path):
+    result = run_cli("trace", REPO / "tests" / "nets_trace" / "solver_bad_regularization.prototxt", "--iterations", "2",
+                     cwd=tmp_path)
+    assert result.returncode == 1
+    assert "CRASH (caffe_abort, exit code -6) during the solver update (iteration 0)" in result.stdout
+    assert "Unknown regularization type: L3" in result.stdout

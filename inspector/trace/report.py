@@ -106,6 +106,9 @@ class Crash:
             context.append(f"iteration {self.iteration}")
         if not self.method and not self.stage:
             context.append("stage unknown")
+        if self.method == "update" and self.layer is None:  # no layer runs in ApplyUpdate
+            where, doing = "", " during the solver update"
+            context = [f"iteration {self.iteration}"] if not brief and self.iteration is not None else []
         place = f"{where}{doing}" + (f" ({', '.join(context)})" if context else "")
         if self.kind == "interrupted":
             return f"INTERRUPTED ({self.signal}){place}"

@@ -71,6 +71,7 @@ def run(config: dict, emit, marker: Marker) -> None:
             net.copy_from(config["weights"])
         tracer.adopt(net)
         tracer.attach_timers(net)
+        tracer.watch_solver(solver)  # an abort in ApplyUpdate is the solver update's, not the last layer's
         declared = {layer.name for layer in net_param.layer}
         emit({"event": "net", "layers": [info.to_dict() for info in describe_layers(net, declared)],
               "blob_shapes": blob_shapes(net), "force_backward": bool(net_param.force_backward)})
