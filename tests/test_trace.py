@@ -165,6 +165,20 @@ def test_all_zero_diff_is_found():
     assert finding.severity == "warning" and finding.layer == "broken"
 
 
+def test_all_zero_diff_names_the_first_iteration_and_every_call():
+    [finding] = traced("zero_diff").findings_of("zero_diff")
+    assert finding.iteration == 1 and "in every one of its 2 call(s)" in finding.message
+    assert "inspector gradcheck NET --layer broken" in finding.fix
+
+
+def test_a_hinge_loss_whose_gradient_is_zero_only_at_some_iterations_is_not_blamed():
+    report = traced("hinge_sometimes_zero", iterations=4)
+    calls = [c for c in report.calls("hinge", "backward") if not c["probe"]]
+    zero = [c["bottoms"][0]["diff"]["max"] == c["bottoms"][0]["diff"]["min"] == 0 for c in calls]
+    assert zero == [True, False, True, False]  # the check had zero diffs under a non-zero top diff to judge
+    assert report.findings_of("zero_diff") == [] and report.ok
+
+
 def test_zero_diffs_under_zero_top_diffs_are_explained_not_blamed():
     report = traced("identity_chain")
     assert report.findings_of("zero_diff") == [] and report.ok

@@ -358,6 +358,12 @@ class LayerState:
     top_blobs: list = field(default_factory=list)
     reshaped_in: int = -1  # the net's layer call (Tracer._layer_calls) its last reshape ran in
     zero_top_diff_at: int = 0  # the first iteration its backward got all-zero top diffs (and wrote zero)
+    # by bottom: the first iteration and the count of backward calls that wrote an all-zero diff under a non-zero top
+    # diff, and the bottoms it ever gave a non-zero diff. A hinge loss (the triplet loss) rightly writes zero when
+    # every margin holds: only a bottom that never once gets a gradient is suspect (checks.check_backward_calls)
+    zero_diff_at: dict[int, int] = field(default_factory=dict)
+    zero_diff_calls: dict[int, int] = field(default_factory=dict)
+    nonzero_diff: set[int] = field(default_factory=set)
     # the net's propagate_down for this layer: Caffe fixes it when it builds the net (bottom_need_backward_)
     net_propagate_down: list[bool] | None = None
     # "forward" -> the WatchedBlob stand-ins of its tops, "backward" -> of its bottoms, for calls from the net,
@@ -627,15 +633,16 @@ class Tracer:
                 self.finding("nonfinite_diff", "error", name, "backward",
                              f"backward wrote {diff['nan']} NaN and {diff['inf']} Inf values to bottom[{i}].diff.",
                              "Guard divisions and logs (add an epsilon, clip) in backward.", blob=f"bottom[{i}]")
-            elif diff["min"] == 0 and diff["max"] == 0 and not self.probing:
+            elif self.probing:
+                continue
+            elif diff["min"] == 0 and diff["max"] == 0:
                 if all(_all_zero(top.get("diff")) for top in top_summaries):
                     state.zero_top_diff_at = state.zero_top_diff_at or self.iteration  # not its fault: said after
                 elif not _whole_numbers(bottoms[i]):  # a label's gradient is zero by rights
-                    self.finding("zero_diff", "warning", name, "backward",
-                                 f"backward left bottom[{i}].diff all zero although propagate_down[{i}] is true "
-                                 "and its top diff is not zero.",
-                                 f"Assign the gradient to bottom[{i}].diff[...] (or check it is really zero).",
-                                 blob=f"bottom[{i}]")
+                    state.zero_diff_at.setdefault(i, self.iteration)
+                    state.zero_diff_calls[i] = state.zero_diff_calls.get(i, 0) + 1
+            else:
+                state.nonzero_diff.add(i)
 
     def _watched(self, state: LayerState, method: str, written: list) -> list:
         """WatchedBlob stand-ins of the blobs `method` writes (forward: the tops, backward: the bottoms), made once

@@ -333,3 +333,41 @@ class SimpleLayer(caffe.Layer):
 
     def backward(self, top, propagate_down, bottom):
         bottom[0].diff[...] = 10 * top[0].diff
+
+
+class MarginData(caffe.Layer):
+    """A data layer whose batches alternate: every value past the margin (a hinge loss above is 0 and its gradient
+    rightly zero), then every value short of it (a real gradient)."""
+
+    def setup(self, bottom, top):
+        self.batches = 0
+
+    def reshape(self, bottom, top):
+        top[0].reshape(4, 3)
+
+    def forward(self, bottom, top):
+        self.batches += 1
+        rows = np.arange(12, dtype=np.float32).reshape(4, 3) / 12
+        top[0].data[...] = rows + (2.0 if self.batches % 2 else -1.0)
+
+    def backward(self, top, propagate_down, bottom):
+        pass
+
+
+class HingeLoss(caffe.Layer):
+    """mean(max(0, 1 - x)): a correct loss whose gradient is all zero when every margin holds (as the triplet
+    loss's is when every triplet is far enough apart)."""
+
+    def reshape(self, bottom, top):
+        top[0].reshape(1)
+
+    def forward(self, bottom, top):
+        top[0].data[0] = np.maximum(0, 1 - bottom[0].data).mean()
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[0]:
+            x = bottom[0].data
+            bottom[0].diff[...] = -(x < 1).astype(np.float32) * top[0].diff[0] / x.size
+
+    def setup(self, bottom, top):
+        pass
