@@ -186,17 +186,12 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
     """
     from pathlib import Path
 
-    from .errors import InputError
     from .outputs import OutputError, OutputStream, check_output
+    from .trace.netload import input_options
     from .trace.report import write_last_trace
     from .trace.runner import TraceOptions, exit_status, run_trace, summary_line
 
-    parsed = {}
-    for item in inputs:
-        blob, sep, path = item.partition("=")
-        if not sep or not blob or not path:
-            raise InputError(f"--input {item!r} is not BLOB=FILE.npy.", "Write it as --input data=batch.npy.")
-        parsed[blob] = Path(path)
+    parsed = input_options(inputs)
     options = TraceOptions(Path(net), phase, iterations, Path(weights) if weights else None, parsed, seed,
                            stats=not no_stats, pdb=post_mortem, timeout=timeout)
     if out:

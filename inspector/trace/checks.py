@@ -165,9 +165,9 @@ def check_backward_calls(net, tracer: Tracer, propagate_down: dict[str, list[boo
         for i, first in state.zero_diff_at.items():
             if i in state.nonzero_diff:
                 continue  # zero at some iterations only: a hinge whose margins all held, not a missing gradient
-            calls = state.zero_diff_calls[i]
+            zero_calls = state.zero_diff_calls[i]
             tracer.finding("zero_diff", "warning", state.name, "backward",
-                           f"backward left bottom[{i}].diff all zero in every one of its {calls} call(s) although "
+                           f"backward left bottom[{i}].diff all zero in every one of its {zero_calls} call(s) although "
                            f"propagate_down[{i}] is true and its top diff was not zero.",
                            f"Assign the gradient to bottom[{i}].diff[...]; `inspector gradcheck NET --layer "
                            f"{state.name}` shows whether it should be zero.", blob=f"bottom[{i}]", iteration=first)
