@@ -69,6 +69,24 @@ def test_clangs_own_errors_in_the_header_are_listed_with_their_line(tree_with_sy
     assert "expected ';'" in errors[0]["message"] and data["partial"] is True
 
 
+def test_a_syntax_error_inside_a_method_body_is_a_parse_error_not_a_call(tmp_path, caffe_root, no_cache):
+    tree = tmp_path / "tree"
+    for rel in ("include", "build/include", ".build_release/src/caffe/proto"):
+        if (caffe_root / rel).is_dir():
+            shutil.copytree(caffe_root / rel, tree / rel)
+    header = tree / "include/caffe/layers/python_layer.hpp"
+    source = header.read_text()
+    assert 'self_.attr("forward")(bottom, top);' in source
+    header.write_text(source.replace('self_.attr("forward")(bottom, top);', 'self_.attr("forward")(bottom top);'))
+    res = run_cli("explain", "python_layer", "--caffe-root", tree, "--format", "json", env=no_cache)
+    assert res.returncode == 1, res.stderr
+    data = json.loads(res.stdout)
+    line = next(n for n, text in enumerate(header.read_text().splitlines(), 1) if "(bottom top)" in text)
+    errors = [d for d in data["diagnostics"] if d["level"] == "error"]
+    assert data["partial"] is True
+    assert [(e["file"], e["line"]) for e in errors] == [("include/caffe/layers/python_layer.hpp", line)]
+
+
 def test_correct_header_is_not_partial(caffe_root, no_cache):
     res = run_cli("explain", "python_layer", "--caffe-root", caffe_root, "--format", "json", env=no_cache)
     data = json.loads(res.stdout)
