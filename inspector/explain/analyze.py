@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -54,10 +55,10 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
     # The header's tokens, lexed alone: the same tokens the full parse would give, at a fraction of its cost.
     src = lex_file(index, target.header)
     flags = flags + [f"-D{macro}=" for macro in _export_macros(src)]
+    body_check = _BodyParse(cindex, target.header, flags)
     try:
-        # bodies parsed too: a syntax error inside an inline method (a broken call to Python) is then an error
-        # clang reports, never text shown as a fact (about half a second more, the bodies of every include)
-        tu = index.parse(str(target.header), args=flags)
+        tu = index.parse(str(target.header), args=flags,
+                         options=cindex.TranslationUnit.PARSE_SKIP_FUNCTION_BODIES)
     except cindex.TranslationUnitLoadError as exc:
         raise InputError(f"libclang could not read {target.header}: {exc}.",
                          "Check that the file is C++ source.") from exc
@@ -181,9 +182,37 @@ def analyze(target: Target, flags: list[str]) -> ExplainReport:
         _handler_effects(report, [src] + [source(path) for path in cpp_sources] + list(extra_sources.values()))
         report.absent = _absences(report)
     report.files_read = sorted(files_read)
+    known = {(d.file, d.line) for d in report.diagnostics if d.level == "error"}
+    body_errors = [d for d in body_check.errors() if (d.file, d.line) not in known]
+    if body_errors:
+        report.diagnostics += body_errors
+        report.partial = True
     if target.root is not None:
         relative_paths(report, str(target.root))
     return report
+
+
+class _BodyParse:
+    """clang's errors inside the header's own method bodies, from a parse that does not skip them, run on a thread
+    of its own beside the main parse (which skips every body, the includes' too, for speed; ctypes runs libclang
+    without the GIL): a syntax error in an inline method is then an error and a partial result, never text shown
+    as a fact, at the cost of the slower parse's wall time alone."""
+
+    def __init__(self, cindex, header: Path, flags: list[str]):
+        self._errors: list[Diagnostic] = []
+        self._thread = threading.Thread(target=self._run, args=(cindex, header, flags), daemon=True)
+        self._thread.start()
+
+    def _run(self, cindex, header: Path, flags: list[str]) -> None:
+        try:
+            tu = cindex.Index.create().parse(str(header), args=flags)
+        except Exception:  # what cannot be read at all, the main parse reports
+            return
+        self._errors = [d for d in _diagnostics(tu, cindex) if d.level == "error" and d.file == str(header)]
+
+    def errors(self) -> list[Diagnostic]:
+        self._thread.join()
+        return self._errors
 
 
 def relative_paths(report: ExplainReport, root: str) -> None:
