@@ -24,7 +24,7 @@ from pathlib import Path
 from ..errors import InspectorError
 from . import checks
 from .events import EventLog
-from .instrument import LayerOutput, Marker, Tracer, class_source, format_traceback
+from .instrument import Marker, Tracer, class_source, format_traceback, tracing
 
 EVENT_LOG_BYTES = 16 << 20  # the event log starts again from the top past this, once the parent has read it
 EXIT_PARENT_GONE = 129  # as if ended by SIGHUP: no one is left to read it
@@ -44,33 +44,17 @@ def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) ->
 
 def run(config: dict, emit, marker: Marker) -> None:
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
-    from .netinfo import (  # noqa: PLC0415
-        blob_shapes,
-        describe_layers,
-        loss_reader,
-        python_layer_specs,
-        read_net_parameter,
-        require_known_layer_types,
-        require_layers,
-    )
-    from .netload import build_net, fill_inputs, put_layers_on_path  # noqa: PLC0415
+    from .netinfo import blob_shapes, describe_layers, loss_reader  # noqa: PLC0415
+    from .netload import build_net, fill_inputs  # noqa: PLC0415
 
     caffe = import_pycaffe()
     require_python_layer(caffe)
     prototxt = Path(config["net"])
     phase = config["phase"]
-    put_layers_on_path(prototxt)
-    param = read_net_parameter(prototxt)  # Caffe's own schema first: a net it rejects is bad input
-    require_layers(prototxt, phase)
-    require_known_layer_types(caffe, prototxt, phase)  # a fork's layer type: bad input too, not an abort
-    specs = python_layer_specs(prototxt, phase)
-    classes = import_layer_classes(specs, emit, marker)
-    tracer = start_tracer(config, emit, marker, prototxt, phase, specs, classes)
+    param, tracer = load_traced_layers(caffe, prototxt, phase, config, emit, marker)
     if tracer is None:
         return
-    real_streams = sys.stdout, sys.stderr
-    sys.stdout, sys.stderr = LayerOutput(sys.stdout, "stdout", tracer), LayerOutput(sys.stderr, "stderr", tracer)
-    try:
+    with tracing(tracer):
         inputs = {k: Path(v) for k, v in config["inputs"].items()}
         weights = Path(config["weights"]) if config.get("weights") else None
         net = build_net(prototxt, phase, weights, inputs, config["seed"])
@@ -86,9 +70,21 @@ def run(config: dict, emit, marker: Marker) -> None:
         for iteration in range(1, iterations + 1):
             run_pass(net, tracer, emit, iteration, training, loss)
         finish_passes(net, tracer, emit, iterations, param, training, config)
-    finally:
-        sys.stdout, sys.stderr = real_streams
-        tracer.restore()
+
+
+def load_traced_layers(caffe, prototxt: Path, phase: str, config: dict, emit, marker: Marker):
+    """What a traced child does before Caffe builds the net: the net read with this Caffe's schema and checked
+    against it (a field or layer type it lacks, no layer in the phase: bad input, not an abort), its Python layers
+    imported, and the Tracer wrapping their classes. (NetParameter, Tracer or None when the net is not to run)."""
+    from .netinfo import check_net_for_caffe, python_layer_specs, require_layers  # noqa: PLC0415
+    from .netload import put_layers_on_path  # noqa: PLC0415
+
+    put_layers_on_path(prototxt)
+    param = check_net_for_caffe(caffe, prototxt, phase)
+    require_layers(prototxt, phase)
+    specs = python_layer_specs(prototxt, phase)
+    classes = import_layer_classes(specs, emit, marker)
+    return param, start_tracer(config, emit, marker, prototxt, phase, specs, classes)
 
 
 def import_layer_classes(specs, emit, marker: Marker) -> list:

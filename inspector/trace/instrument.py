@@ -21,6 +21,7 @@ How:
 """
 from __future__ import annotations
 
+import contextlib
 import inspect
 import math
 import mmap
@@ -32,7 +33,7 @@ import sys
 import sysconfig
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -880,6 +881,19 @@ class LayerOutput:
 
     def __getattr__(self, name):  # fileno, encoding, isatty and the rest: the real stream's
         return getattr(self._stream, name)
+
+
+@contextlib.contextmanager
+def tracing(tracer: Tracer) -> Iterator[Tracer]:
+    """The span a child traces in: sys.stdout and sys.stderr stand in as LayerOutput, so what each layer prints is
+    told apart, and after it the streams and the traced classes are restored."""
+    real_streams = sys.stdout, sys.stderr
+    sys.stdout, sys.stderr = LayerOutput(sys.stdout, "stdout", tracer), LayerOutput(sys.stderr, "stderr", tracer)
+    try:
+        yield tracer
+    finally:
+        sys.stdout, sys.stderr = real_streams
+        tracer.restore()
 
 
 def _sweep(run, fresh: dict):

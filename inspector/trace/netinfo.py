@@ -12,6 +12,7 @@
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,6 +75,21 @@ def require_known_layer_types(caffe, prototxt: Path, phase: str) -> None:
         f"{prototxt}:{first.line}: layer '{first.name}' has type '{first.type}'{more}, which the Caffe at "
         f"{pycaffe_folder(caffe)} does not register{from_which_fork(forks_with_type(first.type))}.",
         f"The net was written for another Caffe: {POINT_AT_FORK}.")
+
+
+def check_net_for_caffe(caffe, prototxt: Path, phase: str):
+    """The net as this Caffe's schema reads it, after the checks that turn Caffe's aborts on a field or a layer
+    type it lacks into input errors. Cached by the file's path and modification time: the traced child asks
+    before importing the layers and build_net (also the fine-tuning view's) asks again before building."""
+    path = Path(prototxt)
+    return _checked_net(caffe, path, path.stat().st_mtime_ns, phase)
+
+
+@functools.lru_cache(maxsize=8)
+def _checked_net(caffe, path: Path, mtime_ns: int, phase: str):
+    param = read_net_parameter(path)
+    require_known_layer_types(caffe, path, phase)
+    return param
 
 
 def require_layers(prototxt: Path, phase: str) -> list[LayerSpec]:

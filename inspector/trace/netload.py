@@ -17,7 +17,7 @@ import numpy as np
 
 from ..caffe_env import import_pycaffe, require_python_layer
 from ..errors import InputError
-from .netinfo import read_net_parameter, require_known_layer_types
+from .netinfo import check_net_for_caffe
 
 PHASES = ("train", "test")
 
@@ -74,8 +74,7 @@ def build_net(prototxt: Path, phase: str = "train", weights: Path | None = None,
     put_layers_on_path(prototxt)
     np.random.seed(seed)
     caffe.set_random_seed(seed)
-    read_net_parameter(prototxt)  # Caffe would abort on a field or layer type it lacks: an input error instead
-    require_known_layer_types(caffe, prototxt, phase)
+    check_net_for_caffe(caffe, prototxt, phase)  # Caffe would abort on a field or layer type it lacks
     kwargs = {"weights": str(weights)} if weights else {}
     net = caffe.Net(str(prototxt), phase_constant(caffe, phase), **kwargs)
     fill_inputs(net, inputs, seed)

@@ -25,7 +25,6 @@ import re
 import signal
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 import time
@@ -54,7 +53,7 @@ from .attribution import (
     python_exception_stage,
 )
 from .events import encode_event, follow_event_log
-from .instrument import INSPECTOR_PACKAGE, Marker
+from .instrument import INSPECTOR_PACKAGE, Marker, is_user_file
 from .netload import existing_file
 from .report import Crash, ReportBuilder, TraceReport
 from .solverfile import is_solver_file
@@ -167,7 +166,6 @@ def check_failed_line(lines: list[str]) -> str | None:
 
 STACK_HEADER = "(most recent call first):"  # faulthandler's line above each thread's frames
 STACK_FRAME = re.compile(r'^\s*File "(?P<file>.+)", line (?P<line>\d+) in (?P<function>.*)$')
-LIBRARY_FOLDERS = tuple({sysconfig.get_paths()[name] for name in ("stdlib", "platstdlib", "purelib", "platlib")})
 
 
 @dataclass
@@ -250,7 +248,7 @@ def _running_line(frames: list[tuple[str, str, str]]) -> str | None:
     """file:line of the innermost frame in the user's files (else the innermost one outside inspector), None
     when Python was only in pycaffe's net.forward or net.backward (a C++ layer was running: the marker names it)."""
     frames = [frame for frame in frames if not _in_pycaffe(frame[0])]
-    users = [frame for frame in frames if not frame[0].startswith(LIBRARY_FOLDERS)]
+    users = [frame for frame in frames if is_user_file(frame[0])]
     for file, line, _ in (users or frames)[:1]:
         return f"{file}:{line}"
     return None

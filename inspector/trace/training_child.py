@@ -14,8 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .child import finish_passes, import_layer_classes, serve, start_tracer
-from .instrument import LayerOutput, Marker
+from .child import finish_passes, load_traced_layers, serve
+from .instrument import Marker, tracing
 
 CHILD_MODULE = "inspector.trace.training_child"
 
@@ -24,15 +24,7 @@ def run(config: dict, emit, marker: Marker) -> None:
     import numpy as np  # noqa: PLC0415
 
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
-    from .netinfo import (  # noqa: PLC0415
-        blob_shapes,
-        describe_layers,
-        python_layer_specs,
-        read_net_parameter,
-        require_known_layer_types,
-        require_layers,
-    )
-    from .netload import put_layers_on_path  # noqa: PLC0415
+    from .netinfo import blob_shapes, describe_layers  # noqa: PLC0415
     from .solverfile import (  # noqa: PLC0415
         LearningRate,
         net_lr_mults,
@@ -46,21 +38,13 @@ def run(config: dict, emit, marker: Marker) -> None:
     require_python_layer(caffe)
     solver_file, net_file = Path(config["solver"]), Path(config["net"])
     os.chdir(config["workdir"])  # the folder the net's path is relative to: where the user runs the solver
-    put_layers_on_path(net_file)
     param = read_solver_parameter(solver_file)
     learning_rate = LearningRate(param)
     solver_cls = solver_class(caffe, param.type)
-    net_param = read_net_parameter(net_file)  # Caffe's own schema first: a net it rejects is bad input
-    require_layers(net_file, "train")
-    require_known_layer_types(caffe, net_file, "train")  # a fork's layer type: bad input too, not an abort
-    specs = python_layer_specs(net_file, "train")
-    classes = import_layer_classes(specs, emit, marker)
-    tracer = start_tracer(config, emit, marker, net_file, "train", specs, classes)
+    net_param, tracer = load_traced_layers(caffe, net_file, "train", config, emit, marker)
     if tracer is None:
         return
-    real_streams = sys.stdout, sys.stderr  # what the layers print is told apart by layer, as for a net
-    sys.stdout, sys.stderr = LayerOutput(sys.stdout, "stdout", tracer), LayerOutput(sys.stderr, "stderr", tracer)
-    try:
+    with tracing(tracer):  # what the layers print is told apart by layer, as for a net
         caffe.set_mode_cpu()
         np.random.seed(config["seed"])  # the solver's random_seed when it has one (training_hooks), as Caffe's
         caffe.set_random_seed(config["seed"])
@@ -97,9 +81,6 @@ def run(config: dict, emit, marker: Marker) -> None:
         recorder.end()
         probes = config["stats"] and recorder.anomaly is None  # after an anomaly the probes would only repeat it
         finish_passes(net, tracer, emit, max(recorder.iterations, 1), net_param, True, {**config, "stats": probes})
-    finally:
-        sys.stdout, sys.stderr = real_streams
-        tracer.restore()
 
 
 def main(argv: list[str] | None = None) -> int:
