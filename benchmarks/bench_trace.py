@@ -104,7 +104,8 @@ def command_tracer(net, stats: bool, events: Path, marker_path: Path):
     """A Tracer on `net` set up as the command's child sets one up (see the module's docstring), and its pass."""
     from inspector.trace.child import run_pass
     from inspector.trace.events import EventLog
-    from inspector.trace.instrument import Marker, Tracer
+    from inspector.trace.instrument import Tracer
+    from inspector.trace.marker import Marker
     from inspector.trace.netinfo import loss_reader
 
     events.touch()
@@ -258,7 +259,7 @@ def fixed_cost(repeat: int) -> None:
 
 def benchmark(batch: int | None, passes: int, builds: int) -> None:
     """The measurement at one batch size (None: the sample's own), printed."""
-    from inspector.trace.instrument import Marker
+    from inspector.trace.marker import Marker
 
     prototxt = batch_prototxt(batch)
     marker = prototxt.with_suffix(".marker")

@@ -64,7 +64,7 @@ def test_frozen_layer_without_weights_is_warned_about(report):
 def test_shape_mismatch_is_reported_per_param(report):
     ip2 = report.layer("ip2")
     assert ip2.status == "mismatched"
-    assert ip2.problem == "param 0: caffemodel 6 x 3, net 7 x 3; param 1: caffemodel 6, net 7"
+    assert ip2.problem == "param 0: caffemodel 6x3, net 7x3; param 1: caffemodel 6, net 7"
 
 
 def test_blob_count_mismatch_is_reported(report):

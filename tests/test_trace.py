@@ -139,7 +139,7 @@ def test_top_reshaped_in_forward_that_is_a_net_output_is_an_info_note():
     report = traced("proposal_output", phase="test")
     [finding] = report.findings_of("reshape_in_forward")
     assert (finding.severity, finding.layer, finding.blob) == ("info", "proposal", "top[0]")
-    assert "[1, 5] to [" in finding.message and "net output" in finding.message
+    assert "1x5 to " in finding.message and "net output" in finding.message
     assert report.ok
 
 
@@ -552,13 +552,13 @@ def test_abort_in_the_solver_update_is_the_updates_not_the_last_layers(tmp_path)
     import sys
 
     from inspector.trace.attribution import ConstructionLog, culprit_after_construction
-    from inspector.trace.instrument import Marker
+    from inspector.trace.marker import Marker
 
     marker = tmp_path / "marker"
     Marker.create(marker)
     script = (  # a solver under the tracer, as a training run has it; Caffe aborts in SGDSolver::Regularize
         "import sys, caffe\n"
-        "from inspector.trace.instrument import Marker, Tracer\n"
+        "from inspector.trace.instrument import Tracer\nfrom inspector.trace.marker import Marker\n"
         f"sys.path.insert(0, {str(NETS)!r})\n"
         f"solver = caffe.get_solver({str(NETS / 'solver_bad_regularization.prototxt')!r})\n"
         f"tracer = Tracer(lambda event: None, marker=Marker({str(marker)!r}))\n"

@@ -17,6 +17,7 @@ from pathlib import Path
 from ..errors import InputError, MissingDependency
 from ..outputs import check_output, replacing, write_output
 from ..render import escape_control, strict_json
+from ..shapes import shape_text
 from .build import NetGraph
 from .findings import Finding
 
@@ -40,10 +41,6 @@ def layer_style(attrs: dict) -> str:
     return "layer"
 
 
-def _shape_text(shape) -> str:
-    return "x".join(str(d) for d in shape) if shape else ""
-
-
 def layer_label_lines(attrs: dict, phase_mode: str) -> list[str]:
     lines = [attrs["name"], attrs["python"] if attrs.get("python") else attrs["type"]]
     if attrs.get("folded"):
@@ -61,7 +58,7 @@ def layer_label_lines(attrs: dict, phase_mode: str) -> list[str]:
 
 
 def blob_label_lines(attrs: dict) -> list[str]:
-    shape = _shape_text(attrs.get("shape"))
+    shape = shape_text(attrs.get("shape"))
     return [attrs["label"]] + ([shape] if shape else [])
 
 
@@ -126,7 +123,7 @@ def to_dot(netgraph: NetGraph, rankdir: str = "LR") -> str:
         out.extend(f"    {q(node)};" for node in layers)
         out.append("  }")
     for source, target, attrs in graph.edges(data=True):
-        shape = _shape_text(attrs.get("shape"))
+        shape = shape_text(attrs.get("shape"))
         out.append(f"  {q(source)} -> {q(target)}" + (f" [label={q(shape)}];" if shape else ";"))
     out.append("}")
     return "\n".join(out) + "\n"
@@ -233,7 +230,7 @@ def to_mermaid(netgraph: NetGraph, rankdir: str = "LR") -> str:
         out.extend(f"    {ids[n]}" for n in layers)
         out.append("  end")
     for source, target, attrs in graph.edges(data=True):
-        shape = _shape_text(attrs.get("shape"))
+        shape = shape_text(attrs.get("shape"))
         out.append(f"  {ids[source]} -->|{shape}| {ids[target]}" if shape else f"  {ids[source]} --> {ids[target]}")
     for style, colour in COLOURS.items():
         out.append(f"  classDef {style} fill:{colour},stroke:#555")

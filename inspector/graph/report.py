@@ -13,16 +13,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from ..prototxt import LayerSpec, Message
+from ..shapes import shape_text
 from .blocks import BlockRun, find_blocks
 from .build import NetGraph
 from .findings import Finding
 
 ROW_STYLES = {"python": "bold yellow", "loss": "red", "frozen": "dim", "data": "green", "layer": ""}
 SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
-
-
-def _shape_text(shape) -> str:
-    return "x".join(str(d) for d in shape) if shape else ""
 
 
 def _block(layer: LayerSpec, name: str) -> Message:
@@ -153,7 +150,7 @@ class GraphReport:
 
 
 def _edge_text(edge: dict) -> str:
-    shape = _shape_text(edge.get("shape"))
+    shape = shape_text(edge.get("shape"))
     return f"{edge['blob']} ({shape})" if shape else edge["blob"]
 
 

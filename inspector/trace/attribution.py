@@ -21,6 +21,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..shapes import shape_text
+
 GLOG_MESSAGE = re.compile(r"^I\d{4,8} [\d:.]+ +\d+ \S+:\d+\] (.*)$")
 UNKNOWN_TYPE = re.compile(r"Unknown layer type: (\S+)")
 STAGE_OF_METHOD = {"import": "import", "setup": "net construction", "reshape": "net construction",
@@ -130,10 +132,6 @@ def fed_by_python(layer: str, bottoms: list[str], producers: dict[str, tuple[str
         if producer in python_layers and producer != layer:
             found.append({"blob": source, "layer": producer, "method": method_of.get(producer, "reshape")})
     return found
-
-
-def shape_text(shape: list[int]) -> str:
-    return "x".join(map(str, shape)) if shape else "()"
 
 
 def summary_line(layer_type: str | None, culprit: Culprit, bottom_shapes: list[list[int]] | None,

@@ -27,6 +27,7 @@ from rich.text import Text
 
 from ..errors import InputError
 from ..prototxt import read_net
+from ..shapes import shape_text, shapes_text
 from .netload import PHASES, build_net
 
 COPIED, FRESH, MISMATCHED, IGNORED = "copied", "fresh", "mismatched", "ignored"
@@ -121,7 +122,7 @@ class FinetuneReport:
             style = STATUS_STYLE[layer.status]
             status = Text.assemble((layer.status, style), (" frozen", "cyan") if layer.frozen else "")
             table.add_row(layer.name, layer.type, status, " ".join(f"{m:g}" for m in layer.lr_mults),
-                          _shapes(layer.net_shapes), _shapes(layer.model_shapes), layer.problem or "")
+                          shapes_text(layer.net_shapes), shapes_text(layer.model_shapes), layer.problem or "")
         yield table
         for warning in self.warnings:
             yield Text.assemble(("warning:", "yellow"), f" {warning}")
@@ -131,10 +132,6 @@ class FinetuneReport:
         else:
             yield Text.assemble(("Caffe would abort loading these weights", "red"), f" at layer "
                                 f"{self.abort_at!r}, the first mismatch in the caffemodel ({counts}).")
-
-
-def _shapes(shapes: list[list[int]]) -> str:
-    return ", ".join(" x ".join(map(str, s)) or "scalar" for s in shapes)
 
 
 def _is_legacy(blob_proto) -> bool:
@@ -229,7 +226,7 @@ def finetune_view(prototxt: Path, weights: Path, phase: str = "train") -> Finetu
             if bad:
                 entry.status = MISMATCHED
                 entry.problem = "; ".join(
-                    f"param {j}: caffemodel {_shapes([proto_shape(blobs[j])])}, net {_shapes([target[j]])}"
+                    f"param {j}: caffemodel {shape_text(proto_shape(blobs[j]))}, net {shape_text(target[j])}"
                     for j in bad)
             elif entry.status != MISMATCHED:
                 entry.status = COPIED

@@ -62,7 +62,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import CheckFailed, InputError
-from .instrument import is_inspector_file, is_user_file
+from ..shapes import shape_text
 from .netinfo import python_layer_specs, require_layers
 from .netload import (
     PHASES,
@@ -71,6 +71,7 @@ from .netload import (
     import_layer_class,
     put_layers_on_path,
 )
+from .tracebacks import is_inspector_file, is_user_file
 
 DEFAULT_STEP = 1e-2
 DEFAULT_THRESHOLD = 1e-2
@@ -218,12 +219,12 @@ class GradcheckReport:
             blobs.add_column(column, overflow="fold")
         for b in self.blobs:
             if b.skipped:
-                blobs.add_row(Text(b.label), _shape(b.shape), "-", "-", "-", "-", "-",
+                blobs.add_row(Text(b.label), shape_text(b.shape), "-", "-", "-", "-", "-",
                               Text(f"skipped: {b.skipped}", style="dim"))
                 continue
             failures = Text(str(b.failures), "red") if b.failures else "0"
-            blobs.add_row(Text(b.label), _shape(b.shape), str(b.checked), failures, str(b.kinks), f"{b.max_ratio:.3g}",
-                          f"{b.max_relative:.3g}", Text(b.note))
+            blobs.add_row(Text(b.label), shape_text(b.shape), str(b.checked), failures, str(b.kinks),
+                          f"{b.max_ratio:.3g}", f"{b.max_relative:.3g}", Text(b.note))
         yield blobs
         worst = Table(title="worst elements", title_justify="left")
         for column in ("blob", "index", "value", "step", "analytic", "numeric", "error", "allowed", "status"):
@@ -240,10 +241,6 @@ class GradcheckReport:
         else:
             yield Text.assemble(("FAIL", "red"), f": {self.failures} of {self.checked} elements off by more "
                                 f"than the threshold{kinks}.")
-
-
-def _shape(shape: list[int]) -> str:
-    return " x ".join(map(str, shape)) or "scalar"
 
 
 class _PythonLayerRunner:

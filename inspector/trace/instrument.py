@@ -24,21 +24,17 @@ from __future__ import annotations
 import contextlib
 import inspect
 import math
-import mmap
-import os
 import pdb as pdb_module
-import site
-import struct
 import sys
-import sysconfig
 import time
-import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
-from typing import Any
 
 import numpy as np
+
+from ..shapes import shape_text, shapes_text
+from .marker import METHOD_CODES, Marker
+from .tracebacks import format_traceback
 
 METHODS = ("setup", "reshape", "forward", "backward")
 FLOAT32_EXACT_INTEGER = 2 ** 24  # larger integers do not survive Caffe's cast to float32
@@ -119,14 +115,6 @@ def shape_summaries(blobs, allocated: bool = False) -> list[dict]:
     if allocated:
         return [{"shape": b.data.shape, "dtype": "float32"} for b in blobs]
     return [{"shape": b.data.shape, "dtype": "float32"} if b.count else blob_summary(b) for b in blobs]
-
-
-def _shape_text(shape) -> str:
-    return f"[{', '.join(map(str, shape))}]"
-
-
-def _shapes_text(shapes) -> str:
-    return f"[{', '.join(map(_shape_text, shapes))}]"
 
 
 # ---- watching what a layer writes ----
@@ -226,114 +214,6 @@ class WatchedBlob:
 
 
 # ---- where the process is, for after an abort ----
-
-# "update": the solver applying the gradients (Solver::ApplyUpdate), marked with no layer
-METHOD_CODES = {name: i for i, name in enumerate(("setup", "reshape", "forward", "backward", "import", "update"), 1)}
-_SLOTS = struct.Struct("=3i")  # the method's code (0: nothing marked yet), the layer's index in the net, the iteration
-_NAME_BYTES = 96
-
-
-class Marker:
-    """The layer and method running now, in a small shared file the parent reads if Caffe aborts.
-
-    Three int32 slots, then a name: the method's code (METHOD_CODES, 0 while nothing is marked), the
-    layer's index in the net, or -1 when the name field names it (at import and setup, before the net
-    exists), and the iteration. The layer callbacks mark every layer of every pass, so marking a layer of
-    the net is two stores into the mapped file (`slots`), and the iteration a third, once a pass.
-    """
-
-    def __init__(self, path: str | int | None):  # a path, or an open descriptor of the file
-        self._map = None
-        self.slots = None  # the three slots as a memoryview of int32, None when there is no file
-        if path:
-            with open(path, "r+b") as handle:
-                self._map = mmap.mmap(handle.fileno(), _SLOTS.size + _NAME_BYTES)
-            self.slots = memoryview(self._map)[:_SLOTS.size].cast("i")
-
-    def mark(self, layer: str, method: str, iteration: int) -> None:
-        """Mark a layer by its name."""
-        if self.slots is not None:
-            name = layer.encode()[:_NAME_BYTES].ljust(_NAME_BYTES, b"\0")
-            self._map[_SLOTS.size:] = name  # type: ignore[index]  # the map is there whenever the slots are
-            self.slots[1], self.slots[2], self.slots[0] = -1, iteration, METHOD_CODES[method]
-
-    @staticmethod
-    def create(path: Path) -> None:
-        path.write_bytes(b"\0" * (_SLOTS.size + _NAME_BYTES))
-
-    @staticmethod
-    def read(path: Path | int) -> dict | None:
-        """The last mark: layer (None when the mark gives its index in the net instead), index, method, iteration.
-        `path` may be an open descriptor of the file."""
-        raw = os.pread(path, _SLOTS.size + _NAME_BYTES, 0) if isinstance(path, int) else Path(path).read_bytes()
-        if len(raw) < _SLOTS.size + _NAME_BYTES:
-            return None
-        code, index, iteration = _SLOTS.unpack_from(raw)
-        if not code:
-            return None
-        layer = raw[_SLOTS.size:].rstrip(b"\0").decode(errors="replace") if index < 0 else None
-        methods = {v: k for k, v in METHOD_CODES.items()}
-        return {"layer": layer, "index": index if index >= 0 else None, "method": methods.get(code, "?"),
-                "iteration": iteration}
-
-
-# Frames in here are inspector's own; the user's layers are what a report points at.
-INSPECTOR_PACKAGE = str(Path(__file__).resolve().parent.parent)
-
-
-def _library_folders() -> tuple[str, ...]:
-    """Folders of code the user did not write: the standard library, installed packages, pycaffe's own."""
-    paths = sysconfig.get_paths()
-    folders = {paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths}
-    folders.update(site.getsitepackages() if hasattr(site, "getsitepackages") else ())
-    caffe_file = getattr(sys.modules.get("caffe"), "__file__", None)
-    if caffe_file:
-        folders.add(str(Path(caffe_file).resolve().parent))
-    return tuple(str(Path(folder).resolve()) + os.sep for folder in folders if folder)
-
-
-def is_inspector_file(filename: str) -> bool:
-    return filename.startswith(INSPECTOR_PACKAGE + os.sep)
-
-
-def is_user_file(filename: str, library: tuple[str, ...] | None = None) -> bool:
-    """Whether a frame's file is the user's own: not inspector's, not the interpreter's, not an installed package's."""
-    if is_inspector_file(filename) or filename.startswith("<"):
-        return False
-    if any(part in filename for part in ("/site-packages/", "/dist-packages/")):
-        return False
-    resolved = str(Path(filename).resolve())
-    return not resolved.startswith(library if library is not None else _library_folders())
-
-
-def _without_inspector_frames(exception: traceback.TracebackException) -> traceback.TracebackException:
-    """The exception (and the ones chained to it) with inspector's frames left out of their stacks."""
-    seen: set[int] = set()
-    pending: list[traceback.TracebackException | None] = [exception]
-    while pending:
-        current = pending.pop()
-        if current is None or id(current) in seen:
-            continue
-        seen.add(id(current))
-        current.stack = traceback.StackSummary.from_list(
-            [f for f in current.stack if not is_inspector_file(f.filename)])
-        pending += [current.__cause__, current.__context__]
-    return exception
-
-
-def format_traceback(exc: BaseException) -> dict:
-    """The exception with its frames (file, line, function, code), where it was raised in the user's
-    code (the deepest frame in the user's own files: not numpy's, importlib's or inspector's), and its
-    traceback as text without inspector's frames."""
-    frames: list[dict[str, Any]] = [{"file": f.filename, "line": f.lineno, "function": f.name, "code": f.line or ""}
-                                    for f in traceback.extract_tb(exc.__traceback__)]
-    library = _library_folders()
-    users = [f for f in frames if is_user_file(f["file"], library)]
-    raised_at = users[-1] if users else None  # importlib's or numpy's line is no place to look for the bug
-    text = "".join(_without_inspector_frames(traceback.TracebackException.from_exception(exc)).format())
-    return {"type": type(exc).__name__, "message": str(exc), "frames": frames,
-            "location": f"{raised_at['file']}:{raised_at['line']}" if raised_at else None, "text": text}
-
 
 @dataclass
 class LayerState:
@@ -558,15 +438,15 @@ class Tracer:
             for i in changed:
                 if i < len(state.top_ids) and state.top_ids[i] in self.net_outputs:
                     self.finding("reshape_in_forward", "info", name, "forward",
-                                 f"forward reshaped top[{i}] from {_shape_text(top_shapes_before[i])} to "
-                                 f"{_shape_text(top_shapes[i])}; it is a net output, so code reading it after "
+                                 f"forward reshaped top[{i}] from {shape_text(top_shapes_before[i])} to "
+                                 f"{shape_text(top_shapes[i])}; it is a net output, so code reading it after "
                                  "net.reshape() and before forward sees the old shape.",
                                  "Nothing to fix for Caffe; read the output after forward.", blob=f"top[{i}]")
             state.shapes_after_reshape = top_shapes  # what the layers above and backward see
         elif state.shapes_after_reshape is not None and top_shapes_before != state.shapes_after_reshape:
             self.finding("shape_changed_after_reshape", "error", name, "forward",
-                         f"the tops were {_shapes_text(top_shapes_before)} at forward, not the "
-                         f"{_shapes_text(state.shapes_after_reshape)} reshape left.",
+                         f"the tops were {shapes_text(top_shapes_before)} at forward, not the "
+                         f"{shapes_text(state.shapes_after_reshape)} reshape left.",
                          "Set top shapes only in reshape() and do not reshape them elsewhere.")
         if not stats:
             return
@@ -605,8 +485,8 @@ class Tracer:
         if state.shapes_after_reshape is not None and top_shapes != state.shapes_after_reshape:
             # checked before the call: a backward given tops of the wrong shape often raises
             self.finding("shape_changed_after_reshape", "error", state.name, "backward",
-                         f"the tops were {_shapes_text(top_shapes)} at backward, not the "
-                         f"{_shapes_text(state.shapes_after_reshape)} its reshape() left: a layer above reshaped "
+                         f"the tops were {shapes_text(top_shapes)} at backward, not the "
+                         f"{shapes_text(state.shapes_after_reshape)} its reshape() left: a layer above reshaped "
                          "them as its bottoms, or this layer did after reshape().",
                          "Reshape a blob only in the reshape() of the layer whose top it is; "
                          "a layer above should reshape its own tops, never its bottoms.")

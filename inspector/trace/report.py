@@ -17,6 +17,8 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ..shapes import named_shapes_text, shapes_text
+
 if TYPE_CHECKING:
     from .training_report import TrainingReport
 
@@ -222,7 +224,7 @@ class TraceReport:
             needs = layer.get("needs_backward")
             kind = layer["type"] + (" (inserted)" if layer["inserted_by_caffe"] else "")
             table.add_row(str(layer["index"]), layer["name"], kind,
-                          _named_shapes(layer["top_shapes"]), params,
+                          named_shapes_text(layer["top_shapes"]), params,
                           _ms(layer["forward_ms"]), _ms(layer["backward_ms"]),
                           "" if needs is None else ("yes" if needs else "no"),
                           style="bold cyan" if layer["python"] else None)
@@ -258,7 +260,8 @@ class TraceReport:
                 stats.append(("  " if stats else "") + "i " + ", ".join(notes), "dim")
             flags = call.get("propagate_down")
             table.add_row(f"{call['iteration']}{'*' if call.get('probe') else ''}", call["method"],
-                          f"{call['wall_ms']:.3f}", f"{_shapes(call['bottoms'])} -> {_shapes(call['tops'])}",
+                          f"{call['wall_ms']:.3f}", f"{shapes_text(b['shape'] for b in call['bottoms'])} -> "
+                          f"{shapes_text(t['shape'] for t in call['tops'])}",
                           "" if flags is None else ",".join("T" if flag else "F" for flag in flags), stats)
         lines: list[RenderableType] = [head, source, table]
         if any(call.get("probe") for call in record.calls):
@@ -309,33 +312,6 @@ def finetune_from_dict(view: dict):
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
-
-
-def _shape(shape: list[int]) -> str:
-    return "x".join(map(str, shape)) if shape else "()"
-
-
-def _shapes(blobs: list[dict]) -> str:
-    """Compact shapes, runs of one shape counted: `100x32, 100` or `3x 100x32`."""
-    runs: list[list] = []
-    for blob in blobs:
-        shape = _shape(blob["shape"])
-        if runs and runs[-1][0] == shape:
-            runs[-1][1] += 1
-        else:
-            runs.append([shape, 1])
-    return ", ".join(shape if count == 1 else f"{count}x {shape}" for shape, count in runs)
-
-
-def _named_shapes(shapes: dict[str, list[int]]) -> str:
-    """`data 100x1x8x8, labels 100`, blobs of one shape in a row sharing it: `archor, positive, negative 100x32`."""
-    runs: list[list] = []
-    for name, shape in shapes.items():
-        if runs and runs[-1][1] == shape:
-            runs[-1][0].append(name)
-        else:
-            runs.append([[name], shape])
-    return ", ".join(f"{', '.join(names)} {_shape(shape)}" for names, shape in runs)
 
 
 def _pooled(parts: list[tuple[dict, int]]) -> dict | None:

@@ -53,10 +53,11 @@ from .attribution import (
     python_exception_stage,
 )
 from .events import encode_event, follow_event_log
-from .instrument import INSPECTOR_PACKAGE, Marker, is_user_file
+from .marker import Marker
 from .netload import existing_file
 from .report import Crash, ReportBuilder, TraceReport
 from .solverfile import is_solver_file
+from .tracebacks import INSPECTOR_PACKAGE, is_user_file
 
 NEEDS_BACKWARD = re.compile(r"\] (\S+) (needs|does not need) backward computation\.")
 FATAL_LINE = re.compile(r"^F\d{4} ")

@@ -15,7 +15,8 @@ import tempfile
 from pathlib import Path
 
 from .child import finish_passes, load_traced_layers, serve
-from .instrument import Marker, tracing
+from .instrument import tracing
+from .marker import Marker
 
 CHILD_MODULE = "inspector.trace.training_child"
 

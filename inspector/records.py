@@ -1,0 +1,93 @@
+"""One serialisation path for the result objects: a dataclass is its fields, as data and back.
+
+`to_data(record)` gives JSON-ready data (dicts, lists, str, int, float, bool, None) and `from_data(cls, data)`
+builds the record again from it, reading the field types, so no record writes its own to_dict or a positional
+from_dict. A field's metadata may rename its key (`key("class")`, for a name Python reserves), leave it out when it
+is None (`OMIT_NONE`) or keep it out of the data (`NOT_DATA`, for what a view derives). Records may still add a
+`to_dict` that calls `to_data(self)`, for the callers that know them by that name.
+"""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import types
+import typing
+from pathlib import PurePath
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+OMIT_NONE = {"omit_none": True}
+NOT_DATA = {"not_data": True}
+
+
+def key(name: str, **more: Any) -> dict:
+    """Field metadata: the field is `name` in the data."""
+    return {"key": name, **more}
+
+
+@functools.cache
+def _data_fields(cls: type) -> tuple[tuple[dataclasses.Field, str], ...]:
+    return tuple((f, f.metadata.get("key", f.name)) for f in dataclasses.fields(cls)
+                 if not f.metadata.get("not_data"))
+
+
+def to_data(value: Any) -> Any:
+    """The value as JSON-ready data: dataclasses by their fields, tuples as lists, paths as text."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        out = {}
+        for f, name in _data_fields(type(value)):
+            item = getattr(value, f.name)
+            if item is None and f.metadata.get("omit_none"):
+                continue
+            out[name] = to_data(item)
+        return out
+    if isinstance(value, (list, tuple)):
+        return [to_data(item) for item in value]
+    if isinstance(value, dict):
+        return {k: to_data(v) for k, v in value.items()}
+    if isinstance(value, PurePath):
+        return str(value)
+    return value
+
+
+@functools.cache
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def from_data(cls: type[T], data: dict) -> T:
+    """The record `cls` built from `to_data`'s output; a field missing from the data takes its default."""
+    record_type: type = cls
+    hints = _hints(record_type)
+    values = {}
+    for f, name in _data_fields(record_type):
+        if name in data:
+            values[f.name] = _convert(hints[f.name], data[name])
+    return cls(**values)
+
+
+def _convert(hint: Any, value: Any) -> Any:
+    if value is None:
+        return None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        options = [a for a in typing.get_args(hint) if a is not type(None)]
+        return _convert(options[0], value) if len(options) == 1 else value
+    if origin is list:
+        (item,) = typing.get_args(hint) or (Any,)
+        return [_convert(item, v) for v in value]
+    if origin is tuple:
+        args = typing.get_args(hint)
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_convert(args[0], v) for v in value)
+        return tuple(_convert(a, v) for a, v in zip(args, value)) if args else tuple(value)
+    if origin is dict:
+        _, item = typing.get_args(hint) or (Any, Any)
+        return {k: _convert(item, v) for k, v in value.items()}
+    if isinstance(hint, type):
+        if dataclasses.is_dataclass(hint):
+            return from_data(hint, value)
+        if issubclass(hint, PurePath):
+            return hint(value)
+    return value
