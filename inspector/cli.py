@@ -21,6 +21,7 @@ from .errors import (
     EXIT_INTERNAL_ERROR,
     InspectorError,
 )
+from .phases import GRAPH_PHASE_OPTIONS, PHASE_OPTIONS, Phase
 from .render import emit, stderr_console
 
 FORMAT_CHOICE = click.Choice(["text", "json"])
@@ -159,7 +160,7 @@ def explain(target: str, caffe_root: str | None, fmt: str, no_cache: bool, other
 # ---- trace ----
 @main.command()
 @click.argument("net", type=click.Path(dir_okay=False))
-@click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
+@click.option("--phase", type=click.Choice(PHASE_OPTIONS), default=Phase.TRAIN.value, show_default=True)
 @click.option("--iterations", type=click.IntRange(min=1),
               help="Forward (+ backward) passes to run (default 2); for a solver, iterations to train (default 50, "
                    "capped by its max_iter).")
@@ -231,7 +232,7 @@ def trace(net, phase, iterations, weights, inputs, seed, fmt, out, post_mortem, 
 @click.option("--samples", type=int, default=64, show_default=True,
               help="Elements checked per blob (all of a smaller blob).")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--phase", type=click.Choice(["train", "test"]), default="train", show_default=True)
+@click.option("--phase", type=click.Choice(PHASE_OPTIONS), default=Phase.TRAIN.value, show_default=True)
 @click.option("--input", "inputs", multiple=True, metavar="BLOB=FILE.npy",
               help="Data for an input blob (default: seeded random).")
 @click.option("--format", "fmt", type=FORMAT_CHOICE, default="text", show_default=True)
@@ -257,7 +258,7 @@ def gradcheck(net: str, layer_name: str, step: float, threshold: float, samples:
 @click.argument("net", required=False, type=click.Path(dir_okay=False))
 @click.option("-o", "--output", type=click.Path(dir_okay=False),
               help="Write the graph: .svg .png .pdf (Graphviz), .dot, .graphml, .json (node-link), .mmd (Mermaid).")
-@click.option("--phase", type=click.Choice(["train", "test", "all"], case_sensitive=False),
+@click.option("--phase", type=click.Choice(GRAPH_PHASE_OPTIONS, case_sensitive=False),
               help="Layers Caffe keeps in this phase, or all with their phases (default: the trace's, else train).")
 @click.option("--stage", "stages", multiple=True, help="A NetState stage (repeatable), for include/exclude rules.")
 @click.option("--shapes", type=click.Path(dir_okay=False), help="A trace JSON whose blob_shapes label the edges.")

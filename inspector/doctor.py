@@ -24,6 +24,7 @@ from rich.text import Text
 
 from . import DISTRIBUTION_NAME, __version__, caffe_env
 from .errors import InspectorError
+from .prototxt import PYTHON_LAYER_TYPE
 
 SETUP = caffe_env.INSTALL_COMMAND
 
@@ -100,7 +101,7 @@ def check_pycaffe(probe: dict) -> list[Check]:
             Check("pycaffe importable", False, probe["error"], fix),
             Check("Python layer compiled in", False, "unknown: pycaffe did not import", "fix pycaffe first (above)"),
         ]
-    has_python = "Python" in probe["layer_types"]
+    has_python = PYTHON_LAYER_TYPE in probe["layer_types"]
     return [
         Check("pycaffe importable", True, f"{probe['path']} (version {probe['version']})"),
         Check(
@@ -193,7 +194,7 @@ def installed_versions() -> list[str]:
     if "error" in probe:
         lines.append(f"pycaffe: not importable ({probe['error']}); `inspector doctor` says what to do")
     else:
-        layer = "with" if "Python" in probe["layer_types"] else "WITHOUT"
+        layer = "with" if PYTHON_LAYER_TYPE in probe["layer_types"] else "WITHOUT"
         lines.append(f"pycaffe {probe['version']} ({probe['path']}, {layer} the Python layer)")
     try:
         cindex = caffe_env.load_cindex()

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from rich.console import Console
 
@@ -194,3 +195,52 @@ def test_cli_trace_weights_mismatch_says_the_net_was_not_run(base_weights):
     data = json.loads(run_cli("trace", NEW, "--weights", base_weights, "--format", "json").stdout)
     assert (data["ok"], data["completed"], data["crash"]) == (False, False, None)
     assert data["not_run"].startswith("Caffe would abort loading")
+
+
+@pytest.fixture(scope="module")
+def counted_weights(caffe, tmp_path_factory) -> Path:
+    """The base net's weights with every value set apart (1, 2, 3, ... in each blob), so that a copy shows in the net."""
+    from inspector.trace.netload import build_net
+
+    net = build_net(BASE)
+    for blobs in net.params.values():
+        for blob in blobs:
+            blob.data[...] = np.arange(blob.count, dtype=np.float32).reshape(blob.data.shape) + 1
+    path = tmp_path_factory.mktemp("counted") / "counted.caffemodel"
+    net.save(str(path))
+    return path
+
+
+def test_weights_into_the_built_net_load_as_caffe_net_with_weights_does(caffe, counted_weights):
+    from inspector.trace.finetune import weights_into
+    from inspector.trace.netload import build_net
+
+    net = build_net(COMPATIBLE)
+    view = weights_into(net, COMPATIBLE, counted_weights, "train")
+    assert view.weights_loadable and view.copied == ["ip1", "scale", "ip2", "ip3"]
+    loaded_by_caffe = build_net(COMPATIBLE, weights=counted_weights)
+    for name in ("ip1", "scale", "ip2", "ip3", "classifier_digits"):
+        for ours, caffes in zip(net.params[name], loaded_by_caffe.params[name]):
+            np.testing.assert_array_equal(ours.data, caffes.data)
+    assert net.params["ip2"][0].data[0, :3].tolist() == [1.0, 2.0, 3.0]
+
+
+def test_weights_caffe_would_refuse_are_left_out_of_the_built_net(caffe, counted_weights):
+    from inspector.trace.finetune import not_run_reason, weights_into
+    from inspector.trace.netload import build_net
+
+    net = build_net(NEW)
+    view = weights_into(net, NEW, counted_weights, "train")
+    assert (view.weights_loadable, view.abort_at) == (False, "ip2")
+    assert not_run_reason(view) == ("Caffe would abort loading counted.caffemodel at layer 'ip2' (shape mismatch), "
+                                    "so the net was not run.")
+    fresh = build_net(NEW)
+    for name in ("ip1", "ip2"):  # nothing copied, not even ip1 (which matches): the net stays as built
+        np.testing.assert_array_equal(net.params[name][0].data, fresh.params[name][0].data)
+
+
+def test_the_view_of_the_built_net_is_the_view_of_its_own_net(report, caffe, base_weights):
+    from inspector.trace.finetune import finetune_of
+    from inspector.trace.netload import build_net
+
+    assert finetune_of(build_net(NEW), NEW, base_weights, "TRAIN").to_dict() == report.to_dict()

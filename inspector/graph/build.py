@@ -21,12 +21,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import InputError
+from ..phases import Phase, parse_phase
 from ..prototxt import PHASES, LayerSpec, NetSpec
 from .digraph import PlainDiGraph
 from .findings import Finding
-
-PHASE_CHOICES = ("TRAIN", "TEST", "ALL")
 
 
 @dataclass
@@ -66,10 +64,8 @@ class NetGraph:
 
 
 def normalize_phase(phase: str | None) -> str:
-    value = (phase or "TRAIN").upper()
-    if value not in PHASE_CHOICES:
-        raise InputError(f"unknown phase '{phase}'.", "Use --phase train, test or all.")
-    return value
+    """The phase to draw in caffe.proto's spelling (TRAIN, TEST or ALL); TRAIN when none is given."""
+    return parse_phase(phase or Phase.TRAIN, allow_all=True).prototxt
 
 
 def _candidate_states(*layers: LayerSpec):

@@ -11,6 +11,7 @@ TextFormatError, an InputError whose message reads FILE:LINE:COL.
 """
 from .net import (
     PHASES,
+    PYTHON_LAYER_TYPE,
     InputSpec,
     LayerSpec,
     NetSpec,
@@ -28,7 +29,7 @@ from .net import (
 from .textformat import Ident, Message, PrototxtValueError, TextFormatError, parse_text
 
 __all__ = [
-    "PHASES", "Ident", "InputSpec", "LayerSpec", "Message", "NetSpec", "NetStateRule", "ParamSpec",
+    "PHASES", "PYTHON_LAYER_TYPE", "Ident", "InputSpec", "LayerSpec", "Message", "NetSpec", "NetStateRule", "ParamSpec",
     "PrototxtValueError", "PythonSpec", "TextFormatError", "net_from_message", "parse_net", "parse_text", "read_net",
     "read_prototxt_text", "read_regular_file",
     "read_v1_layer_types", "v1_layer_types",

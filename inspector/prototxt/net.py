@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..errors import InputError, InspectorError
+from ..phases import PROTOTXT_PHASES, prototxt_phase_name
 from .textformat import Ident, Message, PrototxtValueError, parse_text
 
-PHASES = ("TRAIN", "TEST")
+PHASES = PROTOTXT_PHASES  # caffe.proto's spelling, the one NetStateRule and FilterNet compare
+PYTHON_LAYER_TYPE = "Python"  # the type Caffe registers its PythonLayer under
 PYTHON_PARAM_STR_SPELLINGS = ("param_str", "param_string")  # the latter in some forks
 
 # Caffe's UpgradeV1LayerType (src/caffe/util/upgrade_proto.cpp), used when no Caffe source tree
@@ -79,7 +81,7 @@ class NetStateRule:
     def from_message(cls, message: Message) -> NetStateRule:
         phase = message.get("phase")
         return cls(
-            phase=_phase_name(phase) if phase is not None else None,
+            phase=prototxt_phase_name(phase) if phase is not None else None,
             min_level=message.integer("min_level"),
             max_level=message.integer("max_level"),
             stage=[str(s) for s in message.get_all("stage")],
@@ -102,11 +104,6 @@ class NetStateRule:
         out = {"phase": self.phase, "min_level": self.min_level, "max_level": self.max_level,
                "stage": self.stage, "not_stage": self.not_stage}
         return {k: v for k, v in out.items() if v not in (None, [])}
-
-
-def _phase_name(value) -> str:
-    text = str(value).upper()
-    return {"0": "TRAIN", "1": "TEST"}.get(text, text)
 
 
 @dataclass
@@ -239,12 +236,12 @@ class NetSpec:
 
     def layers_for(self, phase: str, stages=(), level: int = 0) -> list[LayerSpec]:
         """The layers Caffe builds for this phase, stages and level (Net::FilterNet)."""
-        phase = _phase_name(phase)
+        phase = prototxt_phase_name(phase)
         return [layer for layer in self.layers if layer.included_in(phase, level, stages)]
 
     def dropped_for(self, phase: str, stages=(), level: int = 0) -> list[LayerSpec]:
         """The layers FilterNet drops in this phase."""
-        phase = _phase_name(phase)
+        phase = prototxt_phase_name(phase)
         return [layer for layer in self.layers if not layer.included_in(phase, level, stages)]
 
     def layer(self, name: str) -> LayerSpec:
@@ -275,14 +272,14 @@ def _layer_from_message(message: Message, index: int, v1: bool) -> LayerSpec:
         tops=[str(t) for t in message.get_all("top")],
         include=[NetStateRule.from_message(m) for m in message.get_all("include") if isinstance(m, Message)],
         exclude=[NetStateRule.from_message(m) for m in message.get_all("exclude") if isinstance(m, Message)],
-        phase=_phase_name(message.get("phase")) if message.has("phase") else None,
+        phase=prototxt_phase_name(message.get("phase")) if message.has("phase") else None,
         loss_weights=message.numbers("loss_weight"),
         propagate_down=[_as_bool(p) for p in message.get_all("propagate_down")],
         line=message.line, index=index, v1=v1, message=message,
     )
     layer.params = _params(message, v1)
     python = message.get("python_param")
-    if isinstance(python, Message) or layer_type == "Python":
+    if isinstance(python, Message) or layer_type == PYTHON_LAYER_TYPE:
         python = python if isinstance(python, Message) else Message()
         param_str = next((python.get(k) for k in PYTHON_PARAM_STR_SPELLINGS if python.has(k)), "")
         layer.python = PythonSpec(module=str(python.get("module", "")), layer=str(python.get("layer", "")),
@@ -361,7 +358,7 @@ def net_from_message(message: Message, source: str = "<text>", path: Path | None
     net = NetSpec(name=str(message.get("name", "")), layers=layers, source=source, path=path,
                   v1=bool(v1_messages), message=message)
     if isinstance(state, Message):
-        net.state_phase = _phase_name(state.get("phase")) if state.has("phase") else None
+        net.state_phase = prototxt_phase_name(state.get("phase")) if state.has("phase") else None
         net.state_level = state.integer("level", 0)
         net.state_stages = [str(s) for s in state.get_all("stage")]
     net.inputs = _inputs(message, layers)

@@ -3,8 +3,11 @@
 How (mirroring Net::CopyTrainedLayersFrom in src/caffe/net.cpp):
 1. Read the caffemodel as caffe_pb2.NetParameter (binary). A V1 file keeps its layers in the
    `layers` field; Caffe upgrades it to `layer` keeping names and blobs, so both are read alike.
-2. Build the net without weights (netload.build_net) for each layer's param blob shapes: the
-   shapes Caffe's layers really set up, Python layers' self.blobs included.
+2. Take each layer's param blob shapes from the net built without weights: the shapes Caffe's
+   layers really set up, Python layers' self.blobs included. The trace child builds its one net
+   so and calls `weights_into`, which copies the weights in (net.copy_from, Caffe's own
+   CopyTrainedLayersFrom, as caffe.Net(..., weights=) does) only when the view says Caffe
+   would load them; `finetune_view` builds a net of its own for a view alone.
 3. Compare by layer name, source layer by source layer, as Caffe does (the first net layer of
    that name): the blob counts must be equal (CHECK_EQ, "Incompatible number of blobs") and each
    blob must pass Blob::ShapeEquals (legacy num/channels/height/width protos compared against
@@ -26,9 +29,10 @@ from rich.table import Table
 from rich.text import Text
 
 from ..errors import InputError
-from ..prototxt import read_net
+from ..phases import Phase, parse_phase
 from ..shapes import shape_text, shapes_text
-from .netload import PHASES, build_net
+from .netinfo import net_spec
+from .netload import build_net
 
 COPIED, FRESH, MISMATCHED, IGNORED = "copied", "fresh", "mismatched", "ignored"
 STATUS_STYLE = {COPIED: "green", FRESH: "yellow", MISMATCHED: "bold red", IGNORED: "dim"}
@@ -189,21 +193,42 @@ def _source_layers(model) -> list[tuple[str, str, list]]:
     return [(layer.name, layer.type, list(layer.blobs)) for layer in model.layer]
 
 
-def finetune_view(prototxt: Path, weights: Path, phase: str = "train") -> FinetuneReport:
-    """Which layers the caffemodel fills, which start fresh or are frozen, and every shape mismatch."""
-    prototxt, weights = Path(prototxt), Path(weights)
-    if phase not in PHASES:
-        raise InputError(f"Unknown phase {phase!r}.", "Use --phase train or --phase test.")
+def finetune_view(prototxt: Path, weights: Path, phase: str | Phase = Phase.TRAIN) -> FinetuneReport:
+    """Which layers the caffemodel fills, which start fresh or are frozen, and every shape mismatch, from a net
+    built here for the purpose."""
+    prototxt, weights, phase = Path(prototxt), Path(weights), parse_phase(phase)
     if not weights.is_file():
         raise InputError(f"Weights file {weights} does not exist.", "Check the path given to --weights.")
     net = build_net(prototxt, phase=phase)  # without weights: Caffe would abort on a mismatch
+    return finetune_of(net, prototxt, weights, phase)
+
+
+def weights_into(net, prototxt: Path, weights: Path, phase: str | Phase) -> FinetuneReport:
+    """The fine-tuning view of `weights` for `net`, built from `prototxt` without weights; the weights copied into
+    the net when Caffe loads them (view.weights_loadable). When it would abort, the net is left as built and
+    `not_run_reason(view)` says why it is not to be run."""
+    view = finetune_of(net, prototxt, weights, phase)
+    if view.weights_loadable:
+        net.copy_from(str(weights))  # Net::CopyTrainedLayersFrom, what caffe.Net(..., weights=) calls
+    return view
+
+
+def not_run_reason(view: FinetuneReport) -> str:
+    """Why a net whose weights Caffe would refuse is not run (the report's "NOT RUN" line)."""
+    return (f"Caffe would abort loading {view.weights.name} at layer {view.abort_at!r} (shape mismatch), so the net "
+            "was not run.")
+
+
+def finetune_of(net, prototxt: Path, weights: Path, phase: str | Phase) -> FinetuneReport:
+    """The fine-tuning view of `weights` for a caffe.Net built from `prototxt` in `phase` without weights."""
+    prototxt, weights, phase = Path(prototxt), Path(weights), parse_phase(phase)
     model = read_caffemodel(weights)
-    specs = {spec.name: spec for spec in read_net(prototxt).layers_for(phase)}
+    specs = {spec.name: spec for spec in net_spec(prototxt).layers_for(phase)}
 
     names = list(net._layer_names)
     net_shapes = {name: [list(b.shape) for b in layer.blobs] for name, layer in zip(names, net.layers)}
     net_types = {name: layer.type for name, layer in zip(names, net.layers)}
-    report = FinetuneReport(prototxt=prototxt, weights=weights, phase=phase)
+    report = FinetuneReport(prototxt=prototxt, weights=weights, phase=phase.value)
     by_name: dict[str, LayerWeights] = {}
 
     for source_name, source_type, blobs in _source_layers(model):

@@ -2,9 +2,13 @@
 
 - `read_net_parameter` parses the prototxt with Caffe's own protobuf schema (caffe_pb2): what
   this Caffe (a fork included) would reject is an input error here, not an abort in the child.
-- `python_layer_specs` lists the Python layers Caffe keeps for a phase, in build order, from the
-  project's NetSpec (its include/exclude rules are Net::FilterNet's): Caffe creates and sets up
-  layers one after another, so the k-th setup call belongs to the k-th of them.
+- `net_spec` reads the prototxt into the project's NetSpec once per process while the file is
+  unchanged: the child's checks, its Python layers and the fine-tuning view all ask for it.
+- The Python layers of a net: `python_layer_specs` lists those Caffe keeps for a phase, in build
+  order, from the NetSpec (its include/exclude rules are Net::FilterNet's): Caffe creates and sets
+  up layers one after another, so the k-th setup call belongs to the k-th of them.
+  `python_layers_of` lists a built caffe.Net's (index, name, layer object); `is_python_layer`
+  tells one layer, written or built.
 - `describe_layers` reads the built net: type, top shapes, parameter shapes and counts (a blob
   shared through `param { name }` is counted once, found by its data pointer), and the Split
   layers Caffe inserted.
@@ -14,14 +18,17 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..errors import InputError
 from ..forks import POINT_AT_FORK, forks_with_field, forks_with_type, from_which_fork, unknown_field
-from ..prototxt import LayerSpec, read_net, read_prototxt_text
+from ..phases import Phase, parse_phase
+from ..prototxt import PYTHON_LAYER_TYPE, LayerSpec, NetSpec, read_net, read_prototxt_text
 
 _LINE_COLUMN = re.compile(r"^(\d+:\d+)\s*:")  # text_format's error prefix
 
@@ -62,10 +69,28 @@ def read_caffe_text(path: Path, message_type: str, what: str):
     return param
 
 
+def net_spec(prototxt: Path | NetSpec) -> NetSpec:
+    """The prototxt as the project's NetSpec, parsed once per process while the file is unchanged (by its path,
+    modification time and size); a NetSpec is passed through. Callers read it, never change it."""
+    if isinstance(prototxt, NetSpec):
+        return prototxt
+    path = Path(prototxt).resolve()
+    try:
+        status = path.stat()
+    except OSError:
+        return read_net(path)  # the InputError saying what is wrong with the path
+    return _parsed_net_spec(path, status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_net_spec(path: Path, mtime_ns: int, size: int) -> NetSpec:
+    return read_net(path)
+
+
 def require_known_layer_types(caffe, prototxt: Path, phase: str) -> None:
     """An InputError for layer types this Caffe does not register, before Caffe aborts on "Unknown layer type"."""
     registered = set(caffe.layer_type_list())
-    unknown = [layer for layer in read_net(prototxt).layers_for(phase) if layer.type not in registered]
+    unknown = [layer for layer in net_spec(prototxt).layers_for(phase) if layer.type not in registered]
     if not unknown:
         return
     first = unknown[0]
@@ -92,26 +117,50 @@ def _checked_net(caffe, path: Path, mtime_ns: int, phase: str):
     return param
 
 
-def require_layers(prototxt: Path, phase: str) -> list[LayerSpec]:
+def require_layers(prototxt: Path | NetSpec, phase: str) -> list[LayerSpec]:
     """The layers Caffe builds in `phase`, or an InputError when there are none (a solver, an empty net)."""
-    net = read_net(prototxt)
+    net = net_spec(prototxt)
     in_phase = net.layers_for(phase)
     if in_phase:
         return in_phase
+    shown = net.source if isinstance(prototxt, NetSpec) else prototxt  # the path as the user gave it
     if net.is_solver:
-        raise InputError(f"{prototxt} is a solver definition, not a net.",
+        raise InputError(f"{shown} is a solver definition, not a net.",
                          "Give the net prototxt its `net:` (or `train_net:`) line names.")
     if not net.layers:
-        raise InputError(f"{prototxt} defines no layers: there is nothing to run or check.",
+        raise InputError(f"{shown} defines no layers: there is nothing to run or check.",
                          "Give a net prototxt with layers.")
-    other = "test" if phase == "train" else "train"
-    raise InputError(f"{prototxt} has no layer in the {phase} phase (every layer is excluded by its include/exclude "
-                     "rules).", f"Try --phase {other}.")
+    phase = parse_phase(phase)
+    raise InputError(f"{shown} has no layer in the {phase} phase (every layer is excluded by its "
+                     "include/exclude rules).", f"Try --phase {phase.other}.")
 
 
-def python_layer_specs(prototxt: Path, phase: str) -> list[LayerSpec]:
+def is_python_layer(layer) -> bool:
+    """Whether a layer (a LayerSpec as written, or a layer object of a built caffe.Net) is a Python layer."""
+    return layer.type == PYTHON_LAYER_TYPE
+
+
+def python_layer_specs(prototxt: Path | NetSpec, phase: str | Phase) -> list[LayerSpec]:
     """The Python layers Caffe builds for `phase`, in build order (the shared NetSpec's FilterNet)."""
-    return [layer for layer in read_net(prototxt).layers_for(phase) if layer.type == "Python"]
+    return [layer for layer in net_spec(prototxt).layers_for(phase) if is_python_layer(layer)]
+
+
+@dataclass(frozen=True)
+class NetPythonLayer:
+    """A Python layer of a built caffe.Net."""
+
+    index: int  # in net.layers (Caffe's inserted Split layers counted)
+    name: str
+    layer: Any  # the PythonLayer object Caffe made, an instance of the user's class
+
+    def __iter__(self) -> Iterator[Any]:  # for index, name, layer in python_layers_of(net)
+        return iter((self.index, self.name, self.layer))
+
+
+def python_layers_of(net) -> list[NetPythonLayer]:
+    """The Python layers of a built caffe.Net, in net order."""
+    return [NetPythonLayer(index, name, layer) for index, (name, layer) in enumerate(zip(net._layer_names, net.layers))
+            if is_python_layer(layer)]
 
 
 def data_pointer(array) -> int:
@@ -170,7 +219,7 @@ def describe_layers(net, declared_names: set[str] | None = None) -> list[LayerIn
             top_shapes={t: list(net.blobs[t].shape) for t in tops},
             param_shapes=shapes, param_count=count, shares_params_with=shared_with,
             inserted_by_caffe=(layer_type == "Split" and declared_names is not None and name not in declared_names),
-            python=(layer_type == "Python"),
+            python=is_python_layer(layer),
         ))
     return infos
 

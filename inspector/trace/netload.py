@@ -17,9 +17,10 @@ import numpy as np
 
 from ..caffe_env import import_pycaffe, require_python_layer
 from ..errors import InputError
+from ..phases import PHASE_OPTIONS, Phase, parse_phase
 from .netinfo import check_net_for_caffe
 
-PHASES = ("train", "test")
+PHASES = PHASE_OPTIONS  # ("train", "test"), for the modules that still import it from here
 
 
 def existing_file(path: Path, what: str, option: str) -> Path:
@@ -56,15 +57,10 @@ def import_layer_class(spec):
     return getattr(importlib.import_module(spec.python.module), spec.python.layer)
 
 
-def phase_constant(caffe, phase: str) -> int:
-    if phase not in PHASES:
-        raise InputError(f"Unknown phase {phase!r}.", "Use --phase train or --phase test.")
-    return caffe.TRAIN if phase == "train" else caffe.TEST
-
-
-def build_net(prototxt: Path, phase: str = "train", weights: Path | None = None,
+def build_net(prototxt: Path, phase: str | Phase = Phase.TRAIN, weights: Path | None = None,
               inputs: dict[str, Path] | None = None, seed: int = 0):
     """A caffe.Net built from `prototxt` in `phase`, CPU mode, seeded, its input blobs filled."""
+    phase = parse_phase(phase)  # before anything is built
     prototxt = existing_file(prototxt, "Net definition", "the NET argument")
     weights = existing_file(weights, "Weights file", "--weights") if weights else None
     inputs = {name: existing_file(p, f"Input file for blob {name!r}", "--input") for name, p in (inputs or {}).items()}
@@ -76,7 +72,7 @@ def build_net(prototxt: Path, phase: str = "train", weights: Path | None = None,
     caffe.set_random_seed(seed)
     check_net_for_caffe(caffe, prototxt, phase)  # Caffe would abort on a field or layer type it lacks
     kwargs = {"weights": str(weights)} if weights else {}
-    net = caffe.Net(str(prototxt), phase_constant(caffe, phase), **kwargs)
+    net = caffe.Net(str(prototxt), phase.caffe_constant(caffe), **kwargs)
     fill_inputs(net, inputs, seed)
     return net
 

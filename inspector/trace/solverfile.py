@@ -23,7 +23,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import InputError
+from ..phases import Phase
 from ..prototxt import read_net
+from .netinfo import net_spec
 
 # the legacy `solver_type` enum and the `type` names Caffe upgrades it to (UpgradeSolverType)
 LEGACY_SOLVER_TYPES = {"SGD": "SGD", "NESTEROV": "Nesterov", "ADAGRAD": "AdaGrad", "RMSPROP": "RMSProp",
@@ -69,7 +71,7 @@ def static_solver_net(solver: Path) -> tuple[Path, Path]:
 
 def net_lr_mults(net: Path) -> dict[str, list[float]]:
     """Each train-phase layer's lr_mult per param blob, as its `param { lr_mult }` blocks give them."""
-    return {layer.name: [p.lr_mult for p in layer.params] for layer in read_net(net).layers_for("train")}
+    return {layer.name: [p.lr_mult for p in layer.params] for layer in net_spec(net).layers_for(Phase.TRAIN)}
 
 
 def read_solver_parameter(solver: Path):
