@@ -105,7 +105,7 @@ def require_known_layer_types(caffe, prototxt: Path, phase: str) -> None:
 def check_net_for_caffe(caffe, prototxt: Path, phase: str):
     """The net as this Caffe's schema reads it, after the checks that turn Caffe's aborts on a field or a layer
     type it lacks into input errors. Cached by the file's path and modification time: the traced child asks
-    before importing the layers and build_net (also the fine-tuning view's) asks again before building."""
+    before importing the layers and build_net asks again before building, and the file is parsed once."""
     path = Path(prototxt)
     return _checked_net(caffe, path, path.stat().st_mtime_ns, phase)
 
