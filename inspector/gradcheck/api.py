@@ -36,7 +36,7 @@ def gradcheck(prototxt: Path, layer: str, step: float = DEFAULT_STEP, threshold:
     from .crash import crash_error  # noqa: PLC0415
 
     prototxt = existing_file(Path(prototxt), "Net definition", "the NET argument")
-    layer_spec(prototxt, layer, phase, step, threshold, samples)  # bad input is exit 2 before any child starts
+    find_layer_spec(prototxt, layer, phase, step, threshold, samples)  # bad input is exit 2 before any child starts
     validate_timeout(timeout)
     inputs = {blob: existing_file(Path(path), f"Input file for blob {blob!r}", "--input")
               for blob, path in (inputs or {}).items()}
@@ -63,7 +63,7 @@ def gradcheck(prototxt: Path, layer: str, step: float = DEFAULT_STEP, threshold:
     return GradcheckReport.from_dict(received["report"])
 
 
-def layer_spec(prototxt: Path, layer: str, phase: str, step: float, threshold: float, samples: int):
+def find_layer_spec(prototxt: Path, layer: str, phase: str, step: float, threshold: float, samples: int):
     """The layer's LayerSpec in the prototxt, or an InputError for the options, the file or the layer name."""
     if not (0 < step < math.inf and 0 < threshold < math.inf) or samples <= 0:
         raise InputError(f"--step and --threshold must be positive finite numbers and --samples a positive count "
@@ -88,7 +88,7 @@ def check_in_net(prototxt: Path, layer: str, step: float = DEFAULT_STEP, thresho
     """Build the net, run it forward up to the layer and check the layer, in this process (the child's job).
     on_stage hears what is about to run, for the report of a crash; `inputs` fill input blobs from .npy files."""
     prototxt = Path(prototxt)
-    spec = layer_spec(prototxt, layer, phase, step, threshold, samples)
+    spec = find_layer_spec(prototxt, layer, phase, step, threshold, samples)
     put_layers_on_path(prototxt)
     for python_spec in python_layer_specs(prototxt, phase):
         python = python_spec.python

@@ -1,7 +1,7 @@
 """The process that runs the traced net: `python -m inspector.trace.child --events-fd N --marker-fd M --config JSON`.
 
-The job childrun.serve runs in the child (the runner's child side: options, parent death, the event log).
-It builds the net with the real pycaffe, runs the passes and the contract checks, and writes
+A job of the one child-process runner (childrun.serve: the options, parent death, the event log): it
+builds the net with the real pycaffe, runs the passes and the contract checks, and writes
 every event as one JSON line to the event log file the parent reads, as it happens. Caffe may abort
 this process (a failed CHECK); the parent keeps what arrived and reads the marker file for the
 layer and method that were running. stdout is the user's (their layers may print, --pdb needs it).
