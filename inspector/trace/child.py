@@ -24,9 +24,10 @@ from pathlib import Path
 from ..errors import InspectorError
 from . import checks
 from .events import EventLog
-from .instrument import Tracer, class_source, tracing
+from .instrument import class_source, tracing
 from .marker import Marker
 from .tracebacks import format_traceback
+from .tracer import Tracer
 
 EVENT_LOG_BYTES = 16 << 20  # the event log starts again from the top past this, once the parent has read it
 EXIT_PARENT_GONE = 129  # as if ended by SIGHUP: no one is left to read it
