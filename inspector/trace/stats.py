@@ -94,6 +94,24 @@ def entry_summary(blob, part: str, fresh: dict | None, blob_ids: list[int], posi
     return {"shape": blob_shape(blob, allocated), "dtype": "float32", part: stats}
 
 
+def bottom_entries(bottoms: list, bottom_ids: list[int], fresh: dict | None, in_place: list[bool],
+                   allocated: bool) -> tuple[list[dict], list[bytes | None]]:
+    """The summaries of forward's bottoms as it gets them (taking statistics carried in the sweep), and a copy of
+    the bytes of each that is not also a top (bytes compare NaN-safe and fast), to show a bottom forward changed."""
+    summaries: list[dict] = []
+    copies: list[bytes | None] = []
+    for j, b in enumerate(bottoms):
+        if not (allocated or b.count):
+            summaries.append(blob_summary(b))
+            copies.append(None)
+            continue
+        data = b.data
+        carried = fresh.get((bottom_ids[j], "data")) if fresh is not None else None
+        summaries.append({"shape": data.shape, "dtype": "float32", "data": carried or array_stats(data)})
+        copies.append(None if in_place[j] else data.tobytes())
+    return summaries, copies
+
+
 def all_zero(stats: dict | None) -> bool:
     """Whether a blob's statistics say every value is zero (a blob with no values counts as zero)."""
     return stats is None or stats["min"] is None or (stats["min"] == 0 and stats["max"] == 0)

@@ -24,11 +24,18 @@ from dataclasses import dataclass, field
 from . import call_checks, contract, instrument
 from .instrument import Replacements
 from .marker import METHOD_CODES, Marker
-from .stats import array_stats, blob_summary, entry_summary, shape_summaries, shares_a_top
+from .stats import blob_summary, bottom_entries, entry_summary, shape_summaries, shares_a_top
 from .tracebacks import format_traceback
 from .watch import WatchedBlob
 
 _clock = time.perf_counter
+
+
+def _keep_fresh(fresh: dict | None, blob_ids: list[int], summaries: list[dict], part: str) -> None:
+    """Keep the statistics of the blobs a method just wrote (inside a sweep), for the next layer that reads them."""
+    if fresh is not None:
+        for blob_id, summary in zip(blob_ids, summaries):
+            fresh[blob_id, part] = summary.get(part)
 
 
 @dataclass
@@ -220,21 +227,11 @@ class Tracer:
                              else [s["shape"] for s in shape_summaries(tops, allocated)])
         stats = self.stats
         if stats:
-            # the bottoms are summarised as forward gets them, the tops as it leaves them; the copies
-            # (bytes compare NaN-safe and fast) show a bottom forward changed
+            # the bottoms are summarised as forward gets them (with copies, to show a bottom it changed), the tops
+            # as it leaves them
             fresh = self.fresh if in_sweep else None
             in_place = state.bottom_in_place if in_sweep else [shares_a_top(b, tops) for b in bottoms]
-            bottom_summaries: list[dict] = []
-            bottom_copies: list[bytes | None] = []
-            for j, b in enumerate(bottoms):
-                if not (allocated or b.count):
-                    bottom_summaries.append(blob_summary(b))
-                    bottom_copies.append(None)
-                    continue
-                data = b.data
-                carried = fresh.get((state.bottom_ids[j], "data")) if fresh is not None else None
-                bottom_summaries.append({"shape": data.shape, "dtype": "float32", "data": carried or array_stats(data)})
-                bottom_copies.append(None if in_place[j] else data.tobytes())
+            bottom_summaries, bottom_copies = bottom_entries(bottoms, state.bottom_ids, fresh, in_place, allocated)
             # only the tops are watched: the bottoms it reads stay plain arrays, at numpy's speed
             args = (args[0], self._watched(state, "forward", tops))
         else:
@@ -243,9 +240,7 @@ class Tracer:
         wall_ms = self._run(layer, state, "forward", function, args)
         if stats:
             top_summaries = [blob_summary(b, "data", allocated) for b in tops]
-            if fresh is not None:
-                for blob_id, summary in zip(state.top_ids, top_summaries):
-                    fresh[blob_id, "data"] = summary.get("data")
+            _keep_fresh(fresh, state.top_ids, top_summaries, "data")
         else:
             top_summaries = shape_summaries(tops, allocated)
         self.emit({"event": "call", "layer": state.name, "method": "forward", "iteration": self.iteration,
@@ -277,9 +272,7 @@ class Tracer:
         if stats:  # the bottoms' diffs as backward leaves them
             bottom_summaries = [blob_summary(b, "diff" if flag else None, allocated)
                                 for b, flag in zip(bottoms, propagate_down)]
-            if fresh is not None:
-                for blob_id, summary in zip(state.bottom_ids, bottom_summaries):
-                    fresh[blob_id, "diff"] = summary.get("diff")
+            _keep_fresh(fresh, state.bottom_ids, bottom_summaries, "diff")
         else:
             bottom_summaries = shape_summaries(bottoms, allocated)
         self.emit({"event": "call", "layer": state.name, "method": "backward", "iteration": self.iteration,
