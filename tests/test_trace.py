@@ -558,7 +558,7 @@ def test_abort_in_the_solver_update_is_the_updates_not_the_last_layers(tmp_path)
     Marker.create(marker)
     script = (  # a solver under the tracer, as a training run has it; Caffe aborts in SGDSolver::Regularize
         "import sys, caffe\n"
-        "from inspector.trace.instrument import Tracer\nfrom inspector.trace.marker import Marker\n"
+        "from inspector.trace.tracer import Tracer\nfrom inspector.trace.marker import Marker\n"
         f"sys.path.insert(0, {str(NETS)!r})\n"
         f"solver = caffe.get_solver({str(NETS / 'solver_bad_regularization.prototxt')!r})\n"
         f"tracer = Tracer(lambda event: None, marker=Marker({str(marker)!r}))\n"

@@ -3,10 +3,12 @@
 - netload: build the net as the user would (layers' folder on sys.path, seeded, inputs filled).
 - netinfo: the net's parts (Caffe's phase filter, Python layers in build order, layer table,
   shared parameters, inserted Splits, why a backward never runs).
-- instrument: the Tracer: wraps Python layer classes or instances, times every layer through the
-  net's callbacks, turns calls into events and runs the per-call contract checks.
-- checks: the probes after the passes (diffs accumulated with +=, a loss ignoring top[0].diff,
-  backward never called).
+- tracer: the Tracer: each Python layer call recorded as an event; stats (blob statistics), watch (lossy
+  writes into float32 blobs); instrument puts it in front of a net (method wrappers, layer callbacks,
+  print capture) and takes it away.
+- contract: the contract checks as one table (id, severity, condition, message, fix) every finding comes
+  from; call_checks judges each recorded call, checks the run (the probes after the passes: diffs
+  accumulated with +=, a loss ignoring top[0].diff, backward never called).
 - report: TraceReport, built from the event stream, with its text and JSON views.
 - childrun: the one child-process runner (trace, training and gradcheck): spawn, session, parent death,
   the event log followed, Caffe's log, the stack dump of a stopped child, the crash report; its child side.

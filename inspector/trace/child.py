@@ -13,9 +13,10 @@ from pathlib import Path
 
 from . import checks
 from .childrun.serve import serve
-from .instrument import Tracer, class_source, tracing
+from .instrument import class_source, tracing
 from .marker import Marker
 from .tracebacks import format_traceback
+from .tracer import Tracer
 
 
 def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) -> None:
