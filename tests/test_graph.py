@@ -21,8 +21,8 @@ TRIPLET = Path(__file__).parent.parent / "sample_nets" / "triplet" / "train.prot
 
 def lint_codes(report) -> dict[str, list[str]]:
     codes: dict[str, list[str]] = {}
-    for finding in report.lints:
-        codes.setdefault(finding.code, []).append(finding.layer)
+    for lint in report.lints:
+        codes.setdefault(lint.code, []).append(lint.layer)
     return codes
 
 

@@ -195,7 +195,7 @@ def hint_other_states(netgraph: NetGraph, lints: list[Lint]) -> list[Lint]:
 
 
 def lint_layer_types(netgraph: NetGraph, registry: LayerRegistry | None) -> list[Lint]:
-    """Layer types the Caffe at hand would reject with "Unknown layer type", one finding a type."""
+    """Layer types the Caffe at hand would reject with "Unknown layer type", one lint a type."""
     if registry is None:
         return []
     lints, seen = [], set()
