@@ -104,7 +104,7 @@ def command_tracer(net, stats: bool, events: Path, marker_path: Path):
     """A Tracer on `net` set up as the command's child sets one up (see the module's docstring), and its pass."""
     from inspector.trace.child import run_pass
     from inspector.trace.events import EventLog
-    from inspector.trace.instrument import Tracer
+    from inspector.trace.tracer import Tracer
     from inspector.trace.marker import Marker
     from inspector.trace.netinfo import loss_reader
 

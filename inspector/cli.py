@@ -243,7 +243,7 @@ def gradcheck(net: str, layer_name: str, step: float, threshold: float, samples:
     """Check a layer's backward against central differences, on the bottoms the net feeds it."""
     from pathlib import Path
 
-    from .trace.gradcheck import gradcheck as run_gradcheck
+    from .gradcheck import gradcheck as run_gradcheck
     from .trace.netload import input_options
 
     report = run_gradcheck(Path(net), layer_name, step=step, threshold=threshold, samples=samples, seed=seed,

@@ -292,7 +292,8 @@ def _stopped_crash(tmp_path: Path, hang: str):
     import io
 
     from inspector.trace.report import Crash
-    from inspector.trace.runner import CaffeLog, ChildRun
+    from inspector.trace.childrun.caffelog import CaffeLog
+    from inspector.trace.childrun.crash import ChildRun
 
     (tmp_path / "caffe").mkdir()
     (tmp_path / "caffe" / "__init__.py").write_text("")  # a package of its own, ahead of the real pycaffe
@@ -374,3 +375,17 @@ def test_jsonl_ends_with_not_run_when_caffe_would_abort_loading_the_weights(tmp_
     end = _last_event(out.read_text())
     assert (end["outcome"], end["exit_code"], end["ok"], end["crash"]) == ("not_run", 1, False, None)
     assert f"NOT RUN: Caffe would abort loading base.caffemodel at layer 'ip2' (shape mismatch)" in result.stderr
+
+
+def test_crash_log_tail_leaves_out_inspectors_and_frozen_frames_and_keeps_the_users():
+    from inspector.trace.childrun.caffelog import readable_log_tail
+    from inspector.trace.tracebacks import INSPECTOR_PACKAGE
+
+    check_failed = "F1130 00:00:00.000000 1 eltwise_layer.cpp:34] Check failed: shapes differ"
+    lines = [check_failed, "Fatal Python error: Aborted",
+             f'  File "{INSPECTOR_PACKAGE}/trace/child.py", line 3 in run',
+             '  File "<frozen runpy>", line 88 in _run_code',
+             '  File "/home/me/layers.py", line 12 in forward',
+             "Extension modules: numpy.core._multiarray_umath (total: 1)"]
+    assert readable_log_tail(lines, check_failed) == ["Fatal Python error: Aborted",
+                                                      '  File "/home/me/layers.py", line 12 in forward']

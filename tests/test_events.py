@@ -14,7 +14,7 @@ from inspector.trace.events import (
     encode_event,
     follow_event_log,
 )
-from inspector.trace.instrument import array_stats
+from inspector.trace.stats import array_stats
 
 
 def read_all(path):

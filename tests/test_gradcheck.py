@@ -19,7 +19,7 @@ TRIPLET = SAMPLE_NETS / "triplet" / "train.prototxt"
 
 @pytest.fixture(scope="module")
 def gradcheck(caffe):
-    from inspector.trace.gradcheck import gradcheck
+    from inspector.gradcheck import gradcheck
 
     return gradcheck
 
@@ -93,6 +93,13 @@ def test_element_next_to_a_kink_is_reported_as_kink_not_failure(gradcheck):
     assert kink.note == "matches the right-side slope"
 
 
+def test_bottom_whose_backward_raises_is_skipped_and_the_others_checked(gradcheck):
+    report = gradcheck(NETS / "refuses_label_gradient.prototxt", "refusing_loss")
+    assert blob(report, "bottom[1] labels").skipped == "backward raises when asked for it (NotImplementedError)"
+    assert blob(report, "bottom[0] data").checked == 6
+    assert report.passed
+
+
 def test_samples_limit_the_elements_checked_per_blob(gradcheck):
     first = gradcheck(LAYERS, "square", samples=7, seed=3)
     again = gradcheck(LAYERS, "square", samples=7, seed=3)
@@ -109,7 +116,7 @@ def test_cpp_layer_params_checked_through_the_net(gradcheck):
 
 
 def test_check_leaves_every_blob_as_it_was(caffe):
-    from inspector.trace.gradcheck import check_layer
+    from inspector.gradcheck import check_layer
     from inspector.trace.netload import build_net
 
     net = build_net(LAYERS)
@@ -202,7 +209,7 @@ CHECK_FAILS = Path(__file__).resolve().parent / "nets_trace" / "crash_check.prot
 
 
 def test_report_rebuilt_from_the_child_equals_the_in_process_check(gradcheck):
-    from inspector.trace.gradcheck import check_in_net
+    from inspector.gradcheck import check_in_net
 
     from_child = gradcheck(LAYERS, "scale")
     in_process = check_in_net(LAYERS, "scale")
@@ -211,7 +218,7 @@ def test_report_rebuilt_from_the_child_equals_the_in_process_check(gradcheck):
 
 
 def test_caffe_check_failure_names_the_stage_and_the_check_line(gradcheck):
-    from inspector.trace.gradcheck import GradcheckCrash
+    from inspector.gradcheck import GradcheckCrash
 
     with pytest.raises(GradcheckCrash) as caught:
         gradcheck(CHECK_FAILS, "ip2")
@@ -356,3 +363,22 @@ def test_cli_abort_while_building_the_net_names_the_layer_caffe_was_building(caf
     assert result.returncode == 1
     assert ("Caffe aborted the gradcheck of 'loss' while building the net (Eltwise 'sum' aborted in setup: "
             "bottom shapes 4x7 vs 4x6; 'p' comes from Python layer 'py' (reshape))") in result.stderr
+
+
+def test_trace_and_gradcheck_report_a_caffe_abort_through_the_same_crash(gradcheck):
+    from inspector.gradcheck import GradcheckCrash
+    from inspector.trace.runner import TraceOptions, run_trace
+
+    net = CHECK_FAILS.parent / "eltwise_after_python.prototxt"
+    traced = run_trace(TraceOptions(net, iterations=1)).crash
+    with pytest.raises(GradcheckCrash) as caught:
+        gradcheck(net, "loss")
+    checked = caught.value.crash
+    assert traced.summary == ("Eltwise 'sum' aborted in setup: bottom shapes 4x7 vs 4x6; "
+                              "'p' comes from Python layer 'py' (reshape)")
+    assert checked.summary == traced.summary
+    assert checked.headline() == traced.headline() == (
+        "CRASH (caffe_abort, exit code -6) in layer sum (Eltwise) during setup (net construction)")
+    assert checked.fed_by == traced.fed_by == [{"blob": "p", "layer": "py", "method": "reshape"}]
+    for line in (checked.check_failed, traced.check_failed):
+        assert "eltwise_layer.cpp" in line and "Check failed: bottom[0]->shape() == bottom[i]->shape()" in line

@@ -21,8 +21,8 @@ TRIPLET = Path(__file__).parent.parent / "sample_nets" / "triplet" / "train.prot
 
 def lint_codes(report) -> dict[str, list[str]]:
     codes: dict[str, list[str]] = {}
-    for finding in report.lints:
-        codes.setdefault(finding.code, []).append(finding.layer)
+    for lint in report.lints:
+        codes.setdefault(lint.code, []).append(lint.layer)
     return codes
 
 
@@ -39,26 +39,26 @@ def test_phase_all_shares_blobs_written_by_each_phases_data_layer(caffe_root):
     report = graph_net(caffe_root / "examples" / "mnist" / "lenet_train_test.prototxt", phase="all")
     graph = report.netgraph.graph
     assert set(graph.predecessors("blob:data")) == {"layer:mnist", "layer:mnist#2"}
-    assert {l["name"]: l["phases"] for l in report.layers}["accuracy"] == ["TEST"]
+    assert {layer.name: layer.phases for layer in report.layers}["accuracy"] == ["TEST"]
     assert report.summary.dropped == {"TRAIN": ["mnist", "accuracy"], "TEST": ["mnist"]}
     assert "duplicate-layer-name" not in lint_codes(report)
 
 
 def test_phase_train_drops_test_only_layers(caffe_root):
     report = graph_net(caffe_root / "examples" / "mnist" / "lenet_train_test.prototxt", phase="train")
-    assert "accuracy" not in [l["name"] for l in report.layers]
+    assert "accuracy" not in [layer.name for layer in report.layers]
     assert report.summary.dropped == {"TRAIN": ["mnist", "accuracy"]}
     assert report.ok
 
 
 def test_layers_are_listed_in_topological_order(caffe_root):
     report = graph_net(caffe_root / "models" / "bvlc_googlenet" / "deploy.prototxt")
-    position = {l["name"]: i for i, l in enumerate(report.layers)}
+    position = {layer.name: i for i, layer in enumerate(report.layers)}
     for layer in report.layers:
-        for edge in layer["bottom_edges"]:
-            producer = report.netgraph.graph.nodes[edge["node"]].get("producer")
+        for slot in layer.bottom_edges:
+            producer = report.netgraph.graph.nodes[slot.node].get("producer")
             if producer:
-                assert position[producer] < position[layer["name"]]
+                assert position[producer] < position[layer.name]
 
 
 def test_undefined_bottom_is_an_error():
@@ -108,17 +108,17 @@ def test_graphing_never_imports_the_python_module(tmp_path):
     shutil.copytree(NETS / "static_promise", folder)
     for fmt in ("svg", "dot", "json"):
         report = graph_net(folder / "net.prototxt", output=tmp_path / f"out.{fmt}")
-        assert report.layers[1]["python"] == "leaves_mark.MarkLayer"
+        assert report.layers[1].python == "leaves_mark.MarkLayer"
     assert not (folder / "IMPORTED").exists()
     assert "leaves_mark" not in __import__("sys").modules
 
 
 def test_fork_net_graphs_with_python_label_and_frozen_layer():
     report = graph_net(NETS / "fork_roi.prototxt")
-    layers = {l["name"]: l for l in report.layers}
-    assert layers["rpn-data"]["python"] == "rpn.proposal_layer.ProposalLayer"
-    assert layers["rpn-data"]["param_str"] == "'feat_stride': 16"
-    assert layers["conv1"]["frozen"] and layers["roi_pool5"]["type"] == "ROIPooling"
+    layers = {layer.name: layer for layer in report.layers}
+    assert layers["rpn-data"].python == "rpn.proposal_layer.ProposalLayer"
+    assert layers["rpn-data"].param_str == "'feat_stride': 16"
+    assert layers["conv1"].frozen and layers["roi_pool5"].type == "ROIPooling"
     assert report.ok
 
 
@@ -141,11 +141,11 @@ def test_dot_styles_python_loss_and_frozen_layers():
 
 def test_triplet_sample_net_is_drawn_with_its_python_layers(tmp_path):
     report = graph_net(TRIPLET, output=tmp_path / "triplet.svg")
-    layers = {l["name"]: l for l in report.layers}
-    assert layers["triplet_select"]["python"] == "tripletselectlayer.TripletSelectLayer"
-    assert layers["triplet_select"]["tops"] == ["archor", "positive", "negative"]
-    assert layers["tripletloss"]["python"] == "tripletlosslayer.TripletLayer"
-    assert layers["tripletloss"]["param_str"] == "'margin': 0.2"
+    layers = {layer.name: layer for layer in report.layers}
+    assert layers["triplet_select"].python == "tripletselectlayer.TripletSelectLayer"
+    assert layers["triplet_select"].tops == ["archor", "positive", "negative"]
+    assert layers["tripletloss"].python == "tripletlosslayer.TripletLayer"
+    assert layers["tripletloss"].param_str == "'margin': 0.2"
     svg_text = " ".join(t.text or "" for t in ET.parse(tmp_path / "triplet.svg").iter())
     assert "tripletlosslayer.TripletLayer" in svg_text and "tripletselectlayer.TripletSelectLayer" in svg_text
     assert not [f for f in report.lints if f.code.startswith("python-")]
@@ -199,7 +199,7 @@ def test_shapes_from_a_trace_label_edges_and_count_params(tmp_path):
     trace = tmp_path / "trace.json"
     trace.write_text(json.dumps({"report": {"net": "x", "phase": "test", "blob_shapes": shapes}}))
     report = graph_net(NETS / "fork_roi.prototxt", shapes=trace)
-    assert all(edge["shape"] == shapes[edge["blob"]] for edge in report.edges)
+    assert all(edge.shape == shapes[edge.blob] for edge in report.edges)
     assert report.summary.params == 16 * 3 * 3 * 3 + 16  # conv1; the rest learn nothing
     assert report.summary.params_uncounted == ["rpn-data"]
 
@@ -281,14 +281,14 @@ def test_an_in_place_layer_on_a_net_input_is_a_new_version_of_the_input():
     netgraph = build_graph(net, "TRAIN")
     assert list(netgraph.graph.predecessors("layer:relu")) == ["blob:data"]
     assert list(netgraph.graph.successors("layer:relu")) == ["blob:data@1"]
-    assert netgraph.findings == []
+    assert netgraph.lints == []
 
 
 def test_a_layer_rewriting_a_net_input_not_in_place_is_produced_twice():
     net = parse_net('input: "data"\nlayer { name: "d" type: "DummyData" top: "data" }\n')
-    findings = build_graph(net, "ALL").findings
-    assert [(f.code, f.layer) for f in findings] == [("top-produced-twice", "d")]
-    assert "already produced by the net input" in findings[0].message
+    lints = build_graph(net, "ALL").lints
+    assert [(lint.code, lint.layer) for lint in lints] == [("top-produced-twice", "d")]
+    assert "already produced by the net input" in lints[0].message
 
 
 def test_a_misspelt_bottom_on_an_in_place_layer_is_an_unknown_bottom_not_a_cycle():

@@ -149,7 +149,7 @@ def test_control_characters_in_names_are_printed_as_escapes(tmp_path):
     assert "evil\\x1b[2J" in result.stdout
 
 
-def test_a_module_many_layers_use_is_looked_up_once_and_each_layer_keeps_its_finding(tmp_path):
+def test_a_module_many_layers_use_is_looked_up_once_and_each_layer_keeps_its_lint(tmp_path):
     (tmp_path / "mylayers.py").write_text("class Good:\n    pass\n")
     layers = [("good", "mylayers", "Good"), ("typo", "mylayers", "Goood"), ("gone", "nomodule", "X"),
               ("gone2", "nomodule", "X"), ("good2", "mylayers", "Good"), ("typo2", "mylayers", "Goood")]

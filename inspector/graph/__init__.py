@@ -3,9 +3,10 @@
     report = graph_net("train.prototxt", phase="TRAIN", output="net.svg")
 
 build.py makes the graph from a NetSpec (a digraph.PlainDiGraph: networkx is imported only when
-asked for, by NetGraph.graph), lint.py finds problems, export.py writes DOT/SVG/PNG/PDF/GraphML/
-JSON/Mermaid (fold.py folds in-place layers for --fold), report.py is the result object, blocks.py
-finds a big net's blocks and textview.py prints a report (a table, or a summary of a big net).
+asked for, by NetGraph.graph), lint.py finds problems (Lints), export.py writes DOT/SVG/PNG/PDF/
+GraphML/JSON/Mermaid with the colours and labels of style.py (fold.py folds in-place layers for
+--fold), report.py is the result object, made of the typed records of records.py, blocks.py finds
+a big net's blocks and textview.py prints a report (a table, or a summary of a big net).
 shapes.py reads the blob shapes a trace recorded (./.inspector/last-trace.json, or a trace report
 given with --shapes).
 """
@@ -22,15 +23,15 @@ from ..outputs import check_output
 from ..prototxt import NetSpec, read_net
 from .build import NetGraph, build_graph
 from .export import EXPORT_SUFFIXES, check_export_path, export, to_dot, to_mermaid
-from .findings import SEVERITIES, Finding
 from .fold import fold_in_place
 from .lint import run_lints
-from .report import GraphReport, make_report
+from .records import SEVERITIES, BlobSlot, BlockRun, GraphBlob, GraphEdge, GraphLayer, Lint
+from .report import GraphReport, GraphSummary, make_report
 from .shapes import TraceShapes, last_trace_path, load_last_trace, load_shapes
 
-__all__ = ["EXPORT_SUFFIXES", "Finding", "GraphReport", "NetGraph", "TraceShapes", "build_graph", "export",
-           "fold_in_place", "graph_net", "last_trace_path", "load_last_trace", "load_shapes", "run_lints", "to_dot",
-           "to_mermaid"]
+__all__ = ["EXPORT_SUFFIXES", "BlobSlot", "BlockRun", "GraphBlob", "GraphEdge", "GraphLayer", "GraphReport",
+           "GraphSummary", "Lint", "NetGraph", "TraceShapes", "build_graph", "export", "fold_in_place", "graph_net",
+           "last_trace_path", "load_last_trace", "load_shapes", "run_lints", "to_dot", "to_mermaid"]
 
 
 @contextmanager
@@ -84,10 +85,10 @@ def _graph_net(net_path, phase, stages, level, shapes, output, rankdir, cwd, che
     if netgraph is None:
         netgraph = build_graph(net, phase, stages, level, blob_shapes)
     lints = run_lints(netgraph, registered_layer_types() if check_types else None)
-    notes: list[Finding] = []
+    notes: list[Lint] = []
     drawn = fold_in_place(netgraph) if fold else netgraph
     written = export(drawn, output, rankdir, notes) if output is not None else None
-    lints = sorted(lints + notes, key=lambda f: SEVERITIES.index(f.severity))
+    lints = sorted(lints + notes, key=lambda lint: SEVERITIES.index(lint.severity))
     return make_report(netgraph, lints, trace.param_shapes if trace else None,
                        shapes_from=str(trace.source) if trace else None,
                        output=str(written) if written else None, phase_note=phase_note)
@@ -102,11 +103,11 @@ def written_for_phase(net: NetSpec, stages: list[str], level: int,
     is the one returned (a big net is built once, not twice).
     """
     train_graph = build_graph(net, "TRAIN", stages, level, blob_shapes)
-    train = [f for f in train_graph.findings if f.code == "undefined-bottom"]
+    train = [lint for lint in train_graph.lints if lint.code == "undefined-bottom"]
     if not train:
         return train_graph, None
     test = build_graph(net, "TEST", stages, level, blob_shapes)
-    if any(f.code == "undefined-bottom" for f in test.findings) or not test.layers:
+    if any(lint.code == "undefined-bottom" for lint in test.lints) or not test.layers:
         return train_graph, None
     first = train[0]
     return test, (f"no --phase given: drawn for TEST, the phase this file is written for (under TRAIN, "

@@ -14,40 +14,26 @@ one block.
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass
+
+from .records import BlockRun, GraphLayer
 
 
-@dataclass
-class BlockRun:
-    """Consecutive blocks with the same layer types in the same order."""
-
-    first: str  # the first block's name (its last layer's first top)
-    last: str  # the last block's name (== first for a run of one)
-    blocks: int
-    layers_each: int
-    types: dict[str, int]  # layer type -> count, in one block, in order of first appearance
-    params: int | None  # learnable values in the whole run, None when any is unknown
-
-    def to_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-def _units(layers: list[dict]) -> list[list[int]]:
+def _units(layers: list[GraphLayer]) -> list[list[int]]:
     """Layer indices grouped: a layer, then the in-place layers that read its tops right after it."""
     units: list[list[int]] = []
     made_by_last: set[str] = set()  # blob nodes the current unit's last layer wrote
     for index, layer in enumerate(layers):
-        bottoms = {edge["node"] for edge in layer["bottom_edges"]}
-        if units and layer["in_place"] and bottoms and bottoms <= made_by_last:
+        bottoms = {slot.node for slot in layer.bottom_edges}
+        if units and layer.in_place and bottoms and bottoms <= made_by_last:
             units[-1].append(index)
         else:
             units.append([index])
-        made_by_last = {edge["node"] for edge in layer["top_edges"]}
+        made_by_last = {slot.node for slot in layer.top_edges}
     return units
 
 
-def find_blocks(layers: list[dict]) -> tuple[list[BlockRun], int]:
-    """The runs of alike blocks of `layers` (report layer dicts, in topological order), and the number
+def find_blocks(layers: list[GraphLayer]) -> tuple[list[BlockRun], int]:
+    """The runs of alike blocks of `layers` (the report's, in topological order), and the number
     of blobs in flight where the net is narrowest (0 for a net of one unit)."""
     if not layers:
         return [], 0
@@ -59,11 +45,11 @@ def find_blocks(layers: list[dict]) -> tuple[list[BlockRun], int]:
     made_in: dict[str, int] = {}  # blob node -> unit that writes it
     last_read_in: dict[str, int] = {}  # blob node -> last unit that reads it
     for index, layer in enumerate(layers):
-        for edge in layer["top_edges"]:
-            if layer["bottom_edges"]:  # a data layer's tops (labels, im_info) ride along, like net inputs
-                made_in.setdefault(edge["node"], unit_of[index])
-        for edge in layer["bottom_edges"]:
-            last_read_in[edge["node"]] = max(last_read_in.get(edge["node"], -1), unit_of[index])
+        for slot in layer.top_edges:
+            if layer.bottom_edges:  # a data layer's tops (labels, im_info) ride along, like net inputs
+                made_in.setdefault(slot.node, unit_of[index])
+        for slot in layer.bottom_edges:
+            last_read_in[slot.node] = max(last_read_in.get(slot.node, -1), unit_of[index])
     # in_flight[u]: blobs made at or before unit u and read after it (a difference array over the gaps)
     change = [0] * (len(units) + 1)
     for node, last in last_read_in.items():
@@ -86,15 +72,15 @@ def find_blocks(layers: list[dict]) -> tuple[list[BlockRun], int]:
     return _runs(layers, blocks), narrowest
 
 
-def _runs(layers: list[dict], blocks: list[list[int]]) -> list[BlockRun]:
+def _runs(layers: list[GraphLayer], blocks: list[list[int]]) -> list[BlockRun]:
     runs: list[BlockRun] = []
     previous_types: tuple[str, ...] | None = None
     for block in blocks:
-        types = tuple(layers[i]["type"] for i in block)
-        last_tops = layers[block[-1]]["tops"]
-        name = last_tops[0] if last_tops else layers[block[-1]]["name"]
-        counts = [layers[i]["params"] for i in block]
-        params = None if None in counts else sum(counts)
+        types = tuple(layers[i].type for i in block)
+        last_tops = layers[block[-1]].tops
+        name = last_tops[0] if last_tops else layers[block[-1]].name
+        counts = [count for count in (layers[i].params for i in block) if count is not None]
+        params = sum(counts) if len(counts) == len(block) else None  # None: some layer's count is unknown
         if types == previous_types:
             run = runs[-1]
             run.last, run.blocks = name, run.blocks + 1

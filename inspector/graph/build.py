@@ -11,12 +11,16 @@ One pass over the layers in prototxt order, as Caffe's Net::Init wires them:
   alternative sources of one blob, not a top produced twice;
 - a bottom that no earlier layer produced is linked to a later producer if one exists (that is
   how a real cycle shows) or to a placeholder blob marked undefined; the problems met while
-  wiring are kept as findings for lint.py.
+  wiring are kept as lints (NetGraph.lints) for lint.py.
+
+shared_param_groups reads which layers share learnable blobs by param name (the report lists them,
+the exporters box them together).
 
 Node ids: "layer:NAME" (a duplicate name gets "#2", "#3"), "blob:NAME" and "blob:NAME@K".
 """
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +28,7 @@ from typing import Any
 from ..phases import Phase, parse_phase
 from ..prototxt import PHASES, LayerSpec, NetSpec
 from .digraph import PlainDiGraph
-from .findings import Finding
+from .records import Lint
 
 
 @dataclass
@@ -39,7 +43,7 @@ class NetGraph:
     layer_nodes: list[str]  # in prototxt order
     layers: list[LayerSpec]  # the layers in the graph, in prototxt order
     dropped: dict[str, list[str]]  # phase -> layer names FilterNet drops there
-    findings: list[Finding] = field(default_factory=list)
+    lints: list[Lint] = field(default_factory=list)
     blob_shapes: dict[str, list[int]] = field(default_factory=dict)
     _networkx: Any = field(default=None, init=False, repr=False)
 
@@ -95,7 +99,7 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
     blob_shapes = dict(blob_shapes or {})
     graph = PlainDiGraph(name=net.name, phase=phase)
     nodes = graph.nodes
-    findings: list[Finding] = []
+    lints: list[Lint] = []
     dropped = {p: [layer.name for layer in net.layers if not layer.included_in(p, level, stages)] for p in PHASES}
 
     layers: list[tuple[LayerSpec, tuple[str, ...], tuple[str, ...]]] = []
@@ -168,7 +172,7 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
                 version -= 1  # the earlier producers run in other stages only: same blob, another source
             elif version > 0 and not in_place:
                 previous = "the net input" if from_input else f"layer '{producer_of.get(earlier[0], '?')}'"
-                findings.append(Finding(
+                lints.append(Lint(
                     "top-produced-twice", "error", layer.name,
                     f"top '{top}' is already produced by {previous} and this layer does not "
                     "read it (not in place); Caffe stops with 'Top blob produced by multiple sources'",
@@ -190,7 +194,7 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
             later = None  # in place on a misspelt bottom: its own top is no producer (Caffe: 'Unknown bottom blob')
         if later is not None and not graph.has_edge(later, node):
             graph.add_edge(later, node, role="bottom", index=index, blob=bottom, shape=blob_shapes.get(bottom))
-            findings.append(Finding(
+            lints.append(Lint(
                 "bottom-produced-later", "error", layer.name,
                 f"bottom '{bottom}'{where} is produced only later, by layer '{producer_of.get(later, '?')}'; "
                 "Caffe reads layers in order and stops with 'Unknown bottom blob'", layer.line))
@@ -198,12 +202,12 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
             placeholder = blob_node(bottom, 0, graph.nodes[node]["order"] - 1)
             nodes[placeholder]["undefined"] = True
             graph.add_edge(placeholder, node, role="bottom", index=index, blob=bottom, shape=blob_shapes.get(bottom))
-            findings.append(Finding(
+            lints.append(Lint(
                 "undefined-bottom", "error", layer.name,
                 f"bottom '{bottom}'{where} is produced by no layer and is not a net input; Caffe stops with "
                 "'Unknown bottom blob'", layer.line, blob=bottom))
         else:
-            findings.append(Finding(
+            lints.append(Lint(
                 "undefined-bottom", "error", layer.name,
                 f"bottom '{bottom}'{where} is produced by no layer of that phase before this one", layer.line,
                 blob=bottom))
@@ -211,5 +215,34 @@ def build_graph(net: NetSpec, phase: str | None = "TRAIN", stages=(), level: int
     for blob, layer_name in producer_of.items():
         nodes[blob]["producer"] = layer_name
     return NetGraph(net=net, phase=phase, stages=stages, level=level, digraph=graph, layer_nodes=layer_nodes,
-                    layers=[entry[0] for entry in layers], dropped=dropped, findings=findings,
+                    layers=[entry[0] for entry in layers], dropped=dropped, lints=lints,
                     blob_shapes=blob_shapes)
+
+
+def shared_param_groups(netgraph: NetGraph) -> list[tuple[list[str], list[str]]]:
+    """Layers connected by shared param names: [(param names, layer nodes)], each a union of sharing."""
+    nodes = netgraph.digraph.nodes
+    by_param: dict[str, list[str]] = {}
+    for node in netgraph.layer_nodes:
+        for name in nodes[node]["shared_params"]:
+            by_param.setdefault(name, []).append(node)
+    group_of: dict[str, int] = {}  # layer node -> its group; groups merge when a layer shares two names
+    members: dict[int, tuple[set[str], set[str]]] = {}  # group -> (param names, layer nodes)
+    new_keys = itertools.count()
+    for name, sharers in by_param.items():
+        if len(sharers) < 2:
+            continue
+        merged = {group_of[n] for n in sharers if n in group_of}
+        group = min(merged) if merged else next(new_keys)
+        params, layers = members.setdefault(group, (set(), set()))
+        for other in merged - {group}:
+            other_params, other_layers = members.pop(other)
+            params |= other_params
+            layers |= other_layers
+        params.add(name)
+        layers.update(sharers)
+        for node in layers:
+            group_of[node] = group
+    groups = [(sorted(params), [n for n in netgraph.layer_nodes if n in layers]) for params, layers in members.values()]
+    position = {node: i for i, node in enumerate(netgraph.layer_nodes)}
+    return sorted(groups, key=lambda g: position[g[1][0]])

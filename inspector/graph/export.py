@@ -1,13 +1,12 @@
 """Writers for a NetGraph: DOT (written here), SVG/PNG/PDF (Graphviz's dot), GraphML, node-link JSON, Mermaid.
 
-The graph core knows nothing of files; this module only reads node and edge attributes.
-Styling: Python layers amber with module.Class and param_str, loss layers red with their loss
-weight, frozen layers (all lr_mult 0) grey and dashed, layers that share a param name boxed
-together in a dashed cluster; blob nodes show the blob's shape when it is known.
+The graph core knows nothing of files; this module only reads node and edge attributes, and takes
+colours and labels from style.py: Python layers amber with module.Class and param_str, loss layers
+red with their loss weight, frozen layers (all lr_mult 0) grey and dashed, layers that share a param
+name boxed together in a dashed cluster; blob nodes show the blob's shape when it is known.
 """
 from __future__ import annotations
 
-import itertools
 import json
 import re
 import shutil
@@ -18,78 +17,12 @@ from ..errors import InputError, MissingDependency
 from ..outputs import check_output, replacing, write_output
 from ..render import escape_control, strict_json
 from ..shapes import shape_text
-from .build import NetGraph
-from .findings import Finding
+from .build import NetGraph, shared_param_groups
+from .records import Lint
+from .style import COLOURS, blob_label_lines, layer_label_lines, layer_style
 
 EXPORT_SUFFIXES = (".dot", ".gv", ".svg", ".png", ".pdf", ".graphml", ".json", ".mmd")
 GRAPHVIZ_FORMATS = {".svg": "svg", ".png": "png", ".pdf": "pdf"}
-
-COLOURS = {"python": "#ffd54f", "loss": "#ef9a9a", "frozen": "#cfd8dc", "layer": "#bbdefb", "data": "#c8e6c9"}
-PARAM_STR_SHOWN = 60
-
-
-def layer_style(attrs: dict) -> str:
-    """What a layer is, for colouring: python, loss, frozen, data or plain layer."""
-    if attrs.get("python"):
-        return "python"
-    if attrs.get("loss"):
-        return "loss"
-    if attrs.get("frozen"):
-        return "frozen"
-    if attrs.get("type", "").endswith("Data") or attrs.get("type") == "Input":
-        return "data"
-    return "layer"
-
-
-def layer_label_lines(attrs: dict, phase_mode: str) -> list[str]:
-    lines = [attrs["name"], attrs["python"] if attrs.get("python") else attrs["type"]]
-    if attrs.get("folded"):
-        lines.append("+ " + " + ".join(attrs["folded"]))
-    if attrs.get("param_str"):
-        text = attrs["param_str"]
-        lines.append(text if len(text) <= PARAM_STR_SHOWN else text[: PARAM_STR_SHOWN - 3] + "...")
-    if attrs.get("loss"):
-        lines.append("loss_weight " + ", ".join(f"{w:g}" for w in attrs["loss_weights"] if w))
-    if attrs.get("frozen"):
-        lines.append("frozen (lr_mult 0)")
-    if phase_mode == "ALL" and len(attrs["phases"]) != 2:
-        lines.append("[" + ("/".join(attrs["phases"]) or "no phase") + " only]")
-    return lines
-
-
-def blob_label_lines(attrs: dict) -> list[str]:
-    shape = shape_text(attrs.get("shape"))
-    return [attrs["label"]] + ([shape] if shape else [])
-
-
-def shared_param_groups(netgraph: NetGraph) -> list[tuple[list[str], list[str]]]:
-    """Layers connected by shared param names: [(param names, layer nodes)], each a union of sharing."""
-    nodes = netgraph.digraph.nodes
-    by_param: dict[str, list[str]] = {}
-    for node in netgraph.layer_nodes:
-        for name in nodes[node]["shared_params"]:
-            by_param.setdefault(name, []).append(node)
-    group_of: dict[str, int] = {}  # layer node -> its group; groups merge when a layer shares two names
-    members: dict[int, tuple[set[str], set[str]]] = {}  # group -> (param names, layer nodes)
-    new_keys = itertools.count()
-    for name, sharers in by_param.items():
-        if len(sharers) < 2:
-            continue
-        merged = {group_of[n] for n in sharers if n in group_of}
-        group = min(merged) if merged else next(new_keys)
-        params, layers = members.setdefault(group, (set(), set()))
-        for other in merged - {group}:
-            other_params, other_layers = members.pop(other)
-            params |= other_params
-            layers |= other_layers
-        params.add(name)
-        layers.update(sharers)
-        for node in layers:
-            group_of[node] = group
-    groups = [(sorted(params), [n for n in netgraph.layer_nodes if n in layers]) for params, layers in members.values()]
-    position = {node: i for i, node in enumerate(netgraph.layer_nodes)}
-    return sorted(groups, key=lambda g: position[g[1][0]])
-
 
 def _dot_quote(text: str) -> str:
     """A DOT string; control characters (which stop dot's parser) are written out as \\xNN."""
@@ -153,8 +86,8 @@ def run_dot(dot_text: str, fmt: str, output: Path, shown_as: str | Path | None =
     return float(scaled.group(1)) if scaled else None
 
 
-def downscaled_finding(output: Path, factor: float) -> Finding:
-    return Finding("drawing-downscaled", "warning", None,
+def downscaled_lint(output: Path, factor: float) -> Lint:
+    return Lint("drawing-downscaled", "warning", None,
                    f"Graphviz scaled {output.name} down to {factor:.1%} of its size to fit its bitmap limit, so its "
                    "text is hard to read; write .svg or .pdf (no limit), or fold in-place layers with --fold", None)
 
@@ -249,7 +182,7 @@ def check_export_path(output: str | Path) -> str:
     return suffix
 
 
-def export(netgraph: NetGraph, output: str | Path, rankdir: str = "LR", notes: list[Finding] | None = None) -> Path:
+def export(netgraph: NetGraph, output: str | Path, rankdir: str = "LR", notes: list[Lint] | None = None) -> Path:
     """Write the graph to output, the format chosen by its suffix; an existing file is replaced only when done.
     What the user should know about the file (a raster Graphviz scaled down) is appended to `notes`."""
     suffix = check_export_path(output)
@@ -261,7 +194,7 @@ def export(netgraph: NetGraph, output: str | Path, rankdir: str = "LR", notes: l
         with replacing(output) as temp:
             factor = run_dot(dot_text, GRAPHVIZ_FORMATS[suffix], temp, output)
         if factor is not None and notes is not None:
-            notes.append(downscaled_finding(Path(output), factor))
+            notes.append(downscaled_lint(Path(output), factor))
     elif suffix == ".graphml":
         write_output(output, to_graphml(netgraph))
     elif suffix == ".json":

@@ -1,6 +1,6 @@
 """Lints over a NetGraph: what would stop Caffe, or surprise the person training the net.
 
-Each lint returns Findings (layer, message, severity):
+Each lint returns Lints (code, severity, layer, message, line):
 - wiring problems found while building (undefined bottoms, bottoms produced only later,
   a top produced twice without being in place): errors;
 - duplicate layer names within one phase (two Data layers called `mnist`, one per phase, are
@@ -32,7 +32,7 @@ from ..caffe_env import LayerRegistry
 from ..forks import forks_with_type, from_which_fork
 from ..prototxt import PHASES
 from .build import NetGraph, build_graph
-from .findings import Finding
+from .records import SEVERITIES, Lint
 
 MAX_CYCLES_REPORTED = 5
 
@@ -76,8 +76,8 @@ def defines_class(source_file: str, class_name: str) -> bool | None:
     return False
 
 
-def lint_python_modules(netgraph: NetGraph) -> list[Finding]:
-    findings = []
+def lint_python_modules(netgraph: NetGraph) -> list[Lint]:
+    lints = []
     net_dir = netgraph.net.path.parent if netgraph.net.path else None
     search_path = python_search_path(net_dir)
     specs: dict[str, object] = {}
@@ -87,7 +87,7 @@ def lint_python_modules(netgraph: NetGraph) -> list[Finding]:
             continue
         module, cls = layer.python.module, layer.python.layer
         if not module or not cls:
-            findings.append(Finding("python-param-incomplete", "error", layer.name,
+            lints.append(Lint("python-param-incomplete", "error", layer.name,
                                     "Python layer without python_param { module layer }", layer.line))
             continue
         if module not in specs:  # a net repeats one module in many layers: look it up once
@@ -95,7 +95,7 @@ def lint_python_modules(netgraph: NetGraph) -> list[Finding]:
         spec = specs[module]
         if spec is None:
             where = f"{net_dir}, the current folder or sys.path" if net_dir else "the current folder or sys.path"
-            findings.append(Finding("python-module-not-found", "warning", layer.name,
+            lints.append(Lint("python-module-not-found", "warning", layer.name,
                                     f"module '{module}' is not found in {where}; add its folder to PYTHONPATH",
                                     layer.line))
             continue
@@ -103,13 +103,13 @@ def lint_python_modules(netgraph: NetGraph) -> list[Finding]:
         if origin and origin.endswith(".py") and (origin, cls) not in defined:
             defined[(origin, cls)] = defines_class(origin, cls)  # parsed once, not once a layer
         if origin and origin.endswith(".py") and defined[(origin, cls)] is False:
-            findings.append(Finding("python-class-not-found", "warning", layer.name,
+            lints.append(Lint("python-class-not-found", "warning", layer.name,
                                     f"{origin} defines no top-level name '{cls}'", layer.line))
-    return findings
+    return lints
 
 
-def lint_duplicate_names(netgraph: NetGraph) -> list[Finding]:
-    findings, seen = [], set()
+def lint_duplicate_names(netgraph: NetGraph) -> list[Lint]:
+    lints, seen = [], set()
     for phase in netgraph.wiring_phases:
         by_name = defaultdict(list)
         for node in netgraph.layer_nodes:
@@ -121,45 +121,45 @@ def lint_duplicate_names(netgraph: NetGraph) -> list[Finding]:
                 seen.add(name)
                 lines = ", ".join(str(e["line"]) for e in entries)
                 # Caffe builds such a net, so a warning: the harm comes later, where names are keys.
-                findings.append(Finding("duplicate-layer-name", "warning", name,
+                lints.append(Lint("duplicate-layer-name", "warning", name,
                                         f"{len(entries)} layers named '{name}' in {phase}, on lines {lines}; "
                                         "Caffe builds it, but copies weights and indexes net.params by layer name, "
                                         "so they get mixed up",
                                         entries[1]["line"]))
-    return findings
+    return lints
 
 
-def lint_cycles(netgraph: NetGraph) -> list[Finding]:
+def lint_cycles(netgraph: NetGraph) -> list[Lint]:
     if netgraph.digraph.is_acyclic():
         return []
     import networkx as nx  # noqa: PLC0415 - only a net with a cycle pays for the import
 
     graph = netgraph.graph
-    findings = []
+    lints = []
     for cycle in itertools.islice(nx.simple_cycles(graph), MAX_CYCLES_REPORTED):
         start = min(range(len(cycle)), key=lambda i: graph.nodes[cycle[i]]["order"])
         cycle = cycle[start:] + cycle[:start]  # read from the earliest layer in the prototxt
         path = " -> ".join(graph.nodes[n]["label"] if graph.nodes[n]["kind"] == "blob" else graph.nodes[n]["name"]
                            for n in cycle + cycle[:1])
         first_layer = next(graph.nodes[n] for n in cycle if graph.nodes[n]["kind"] == "layer")
-        findings.append(Finding("cycle", "error", first_layer["name"], f"cycle: {path}", first_layer["line"]))
-    return findings
+        lints.append(Lint("cycle", "error", first_layer["name"], f"cycle: {path}", first_layer["line"]))
+    return lints
 
 
-def lint_outputs(netgraph: NetGraph) -> list[Finding]:
+def lint_outputs(netgraph: NetGraph) -> list[Lint]:
     graph = netgraph.digraph
-    findings = []
+    lints = []
     for node, attrs in graph.nodes(data=True):
         if attrs["kind"] == "blob" and graph.out_degree(node) == 0 and not attrs["undefined"]:
             producer = attrs.get("producer")
-            findings.append(Finding("net-output", "info", producer,
+            lints.append(Lint("net-output", "info", producer,
                                     f"'{attrs['name']}' is consumed by no layer: a net output", None))
-    return findings
+    return lints
 
 
 def undefined_bottoms(netgraph: NetGraph) -> set[tuple[str | None, str | None]]:
-    """(layer, bottom) of every undefined-bottom finding met while wiring."""
-    return {(f.layer, f.blob) for f in netgraph.findings if f.code == "undefined-bottom"}
+    """(layer, bottom) of every undefined-bottom lint met while wiring."""
+    return {(f.layer, f.blob) for f in netgraph.lints if f.code == "undefined-bottom"}
 
 
 def other_net_states(netgraph: NetGraph) -> list[tuple[str, list[str], str]]:
@@ -178,11 +178,11 @@ def other_net_states(netgraph: NetGraph) -> list[tuple[str, list[str], str]]:
     return states
 
 
-def hint_other_states(netgraph: NetGraph, findings: list[Finding]) -> list[Finding]:
+def hint_other_states(netgraph: NetGraph, lints: list[Lint]) -> list[Lint]:
     """Undefined bottoms that another net state defines for the same layer say where: "(it exists under ...)"."""
     undefined = undefined_bottoms(netgraph)
     if netgraph.phase == "ALL" or not undefined:
-        return findings
+        return lints
     where: dict[tuple[str | None, str | None], str] = {}
     for phase, stages, spelling in other_net_states(netgraph):
         other = build_graph(netgraph.net, phase, stages, netgraph.level)
@@ -191,29 +191,28 @@ def hint_other_states(netgraph: NetGraph, findings: list[Finding]) -> list[Findi
             if key[0] in kept:
                 where.setdefault(key, spelling)
     return [replace(f, message=f"{f.message} (it exists under {where[f.layer, f.blob]})")
-            if f.code == "undefined-bottom" and (f.layer, f.blob) in where else f for f in findings]
+            if f.code == "undefined-bottom" and (f.layer, f.blob) in where else f for f in lints]
 
 
-def lint_layer_types(netgraph: NetGraph, registry: LayerRegistry | None) -> list[Finding]:
-    """Layer types the Caffe at hand would reject with "Unknown layer type", one finding a type."""
+def lint_layer_types(netgraph: NetGraph, registry: LayerRegistry | None) -> list[Lint]:
+    """Layer types the Caffe at hand would reject with "Unknown layer type", one lint a type."""
     if registry is None:
         return []
-    findings, seen = [], set()
+    lints, seen = [], set()
     for layer in netgraph.layers:
         if layer.type in registry.types or layer.type in seen or not layer.type:
             continue
         seen.add(layer.type)
-        findings.append(Finding("layer-type-not-in-caffe", "info", layer.name,
+        lints.append(Lint("layer-type-not-in-caffe", "info", layer.name,
                                 f"the Caffe at {registry.package_dir} does not register layer type '{layer.type}'"
                                 f"{from_which_fork(forks_with_type(layer.type))}; trace needs a Caffe that has it",
                                 layer.line))
-    return findings
+    return lints
 
 
-def run_lints(netgraph: NetGraph, registry: LayerRegistry | None = None) -> list[Finding]:
+def run_lints(netgraph: NetGraph, registry: LayerRegistry | None = None) -> list[Lint]:
     """All lints, errors first, each group in prototxt order; `registry` for the layer-type lint."""
-    findings = (hint_other_states(netgraph, list(netgraph.findings)) + lint_duplicate_names(netgraph)
-                + lint_cycles(netgraph) + lint_python_modules(netgraph) + lint_layer_types(netgraph, registry)
-                + lint_outputs(netgraph))
-    rank = {"error": 0, "warning": 1, "info": 2}
-    return sorted(findings, key=lambda f: rank[f.severity])
+    lints = (hint_other_states(netgraph, list(netgraph.lints)) + lint_duplicate_names(netgraph)
+             + lint_cycles(netgraph) + lint_python_modules(netgraph) + lint_layer_types(netgraph, registry)
+             + lint_outputs(netgraph))
+    return sorted(lints, key=lambda f: SEVERITIES.index(f.severity))

@@ -1,7 +1,8 @@
-"""GraphReport: what `inspector graph` found, as data (to_dict) and as text (rich).
+"""GraphReport: what `inspector graph` found, as records (records.py) serialised by inspector.records, and as
+text (textview.py).
 
 The report holds the layers in topological order, the blobs and edges with their shapes, the
-lint findings and a summary (layers by type, Python layers, parameter count when shapes allow,
+lints and a summary (layers by type, Python layers, parameter count when shapes allow,
 what each phase drops). Parameter counts come from the trace's param shapes when it has them,
 else from blob shapes and the layer's *_param for the layer types whose learnable blobs Caffe
 sizes from them (Convolution, Deconvolution, InnerProduct, BatchNorm, Scale, Bias, PReLU).
@@ -10,16 +11,15 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from ..prototxt import LayerSpec, Message
-from ..shapes import shape_text
-from .blocks import BlockRun, find_blocks
-from .build import NetGraph
-from .findings import Finding
-
-ROW_STYLES = {"python": "bold yellow", "loss": "red", "frozen": "dim", "data": "green", "layer": ""}
-SEVERITY_STYLES = {"error": "bold red", "warning": "yellow", "info": "cyan"}
+from ..records import NOT_DATA, to_data
+from .blocks import find_blocks
+from .build import NetGraph, shared_param_groups
+from .records import BlobSlot, BlockRun, GraphBlob, GraphEdge, GraphLayer, Lint
+from .style import layer_style
 
 
 def _block(layer: LayerSpec, name: str) -> Message:
@@ -82,15 +82,17 @@ def _param_count(layer: LayerSpec, first: list[int] | None) -> int | None:
     return 0
 
 
-@dataclass
+@dataclass(slots=True)
 class GraphSummary:
+    """What a reader wants first: counts, the Python, loss and frozen layers, what is shared, dropped and learnt."""
+
     layers: int
     blobs: int
     layers_by_type: dict[str, int]
     python_layers: list[str]  # "name (module.Class)"
     loss_layers: list[str]
     frozen_layers: list[str]
-    shared_params: dict[str, list[str]]  # param name -> layers sharing it
+    shared_params: dict[str, list[str]]  # param names ("a, b") -> layers sharing them
     outputs: list[str]
     dropped: dict[str, list[str]]
     params: int | None  # learnable values, None when no shapes are known
@@ -98,41 +100,37 @@ class GraphSummary:
     blocks: list[BlockRun] = field(default_factory=list)  # runs of alike blocks, see blocks.py
     narrowest: int = 0  # blobs in flight where the blocks split
 
-    def to_dict(self) -> dict:
-        return {**self.__dict__, "blocks": [run.to_dict() for run in self.blocks]}
 
-
-@dataclass
+@dataclass(kw_only=True)
 class GraphReport:
+    """The result of `inspector graph`; its fields, in order, are the JSON's keys (with "ok" after "output")."""
+
     net: str  # the prototxt path, or <text>
     name: str
     phase: str
     stages: list[str]
-    layers: list[dict]
-    blobs: list[dict]
-    edges: list[dict]
-    lints: list[Finding]
-    summary: GraphSummary
+    phase_note: str | None = None  # why this phase was drawn, when the user named none
     shapes_from: str | None = None
     output: str | None = None
-    phase_note: str | None = None  # why this phase was drawn, when the user named none
-    netgraph: NetGraph | None = field(default=None, repr=False)
+    layers: list[GraphLayer]
+    blobs: list[GraphBlob]
+    edges: list[GraphEdge]
+    lints: list[Lint]
+    summary: GraphSummary
+    netgraph: NetGraph | None = field(default=None, repr=False, compare=False, metadata=NOT_DATA)
 
     @property
-    def errors(self) -> list[Finding]:
-        return [f for f in self.lints if f.severity == "error"]
+    def errors(self) -> list[Lint]:
+        return [lint for lint in self.lints if lint.severity == "error"]
 
     @property
     def ok(self) -> bool:
         return not self.errors
 
     def to_dict(self) -> dict:
-        return {
-            "net": self.net, "name": self.name, "phase": self.phase, "stages": self.stages,
-            "phase_note": self.phase_note, "shapes_from": self.shapes_from, "output": self.output, "ok": self.ok,
-            "layers": self.layers, "blobs": self.blobs, "edges": self.edges,
-            "lints": [f.to_dict() for f in self.lints], "summary": self.summary.to_dict(),
-        }
+        items = list(to_data(self).items())
+        at = [name for name, _ in items].index("layers")  # "ok", derived from the lints, where it always was
+        return dict([*items[:at], ("ok", self.ok), *items[at:]])
 
     def summary_line(self) -> str:
         s = self.summary
@@ -149,44 +147,25 @@ class GraphReport:
         yield GraphText(self)
 
 
-def _edge_text(edge: dict) -> str:
-    shape = shape_text(edge.get("shape"))
-    return f"{edge['blob']} ({shape})" if shape else edge["blob"]
+def _slots(ends: Iterable[tuple[str, dict]], nodes: dict[str, dict]) -> list[BlobSlot]:
+    """A layer's bottoms or tops in slot order, from (blob node, edge attributes) pairs."""
+    slots = [BlobSlot(blob=nodes[blob]["label"], node=blob, index=edge["index"], shape=edge["shape"])
+             for blob, edge in ends]
+    return sorted(slots, key=lambda slot: slot.index)
 
 
-def _notes(layer: dict, phase: str) -> str:
-    notes = []
-    if layer["param_str"]:
-        notes.append(f"param_str {layer['param_str']}")
-    if layer["loss_weights"]:
-        notes.append("loss_weight " + ", ".join(f"{w:g}" for w in layer["loss_weights"] if w))
-    if layer["frozen"]:
-        notes.append("frozen")
-    if layer["shared_params"]:
-        notes.append("shares " + ", ".join(layer["shared_params"]))
-    if phase == "ALL" and len(layer["phases"]) != 2:
-        notes.append("/".join(layer["phases"]) + " only" if layer["phases"] else "in no phase")
-    if layer["in_place"]:
-        notes.append("in place")
-    return "; ".join(notes)
-
-
-def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | None = None,
+def make_report(netgraph: NetGraph, lints: list[Lint], param_shapes: dict | None = None,
                 shapes_from: str | None = None, output: str | None = None,
                 phase_note: str | None = None) -> GraphReport:
-    from .export import layer_style, shared_param_groups  # noqa: PLC0415 - styling lives with the exporters
-
     graph = netgraph.digraph
+    nodes = graph.nodes
     groups = shared_param_groups(netgraph)
     shared_names = {name for params, _ in groups for name in params}
     specs = dict(zip(netgraph.layer_nodes, netgraph.layers))
-    layers, params_total, uncounted = [], 0, []
+    layers: list[GraphLayer] = []
+    params_total, uncounted = 0, []
     for node in netgraph.topological_layer_nodes():
-        attrs, spec = graph.nodes[node], specs[node]
-        bottom_edges = sorted(({"blob": graph.nodes[s]["label"], "node": s, "index": e["index"], "shape": e["shape"]}
-                               for s, _, e in graph.in_edges(node, data=True)), key=lambda e: e["index"])
-        top_edges = sorted(({"blob": graph.nodes[t]["label"], "node": t, "index": e["index"], "shape": e["shape"]}
-                            for _, t, e in graph.out_edges(node, data=True)), key=lambda e: e["index"])
+        attrs, spec = nodes[node], specs[node]
         if param_shapes and attrs["name"] in param_shapes:
             count = sum(math.prod(shape) for shape in param_shapes[attrs["name"]])
         else:
@@ -195,32 +174,30 @@ def make_report(netgraph: NetGraph, lints: list[Finding], param_shapes: dict | N
             uncounted.append(attrs["name"])
         else:
             params_total += count
-        layers.append({
-            "node": node, "name": attrs["name"], "type": attrs["type"], "line": attrs["line"],
-            "bottoms": spec.bottoms, "tops": spec.tops, "bottom_edges": bottom_edges, "top_edges": top_edges,
-            "phases": attrs["phases"], "python": attrs["python"], "param_str": attrs["param_str"],
-            "loss_weights": attrs["loss_weights"], "frozen": attrs["frozen"], "lr_mults": attrs["lr_mults"],
-            "shared_params": [n for n in attrs["shared_params"] if n in shared_names],
-            "in_place": bool(spec.in_place_tops),
-            "style": layer_style(attrs), "params": count,
-        })
-    blobs = [{"node": n, "name": a["name"], "version": a["version"], "label": a["label"], "shape": a["shape"],
-              "producer": a.get("producer"), "input": a["input"], "undefined": a["undefined"],
-              "consumers": [graph.nodes[c]["name"] for c in graph.successors(n)]}
-             for n, a in graph.nodes(data=True) if a["kind"] == "blob"]
-    edges = [{"source": s, "target": t, "blob": e["blob"], "role": e["role"], "shape": e["shape"]}
+        layers.append(GraphLayer(
+            node=node, name=attrs["name"], type=attrs["type"], line=attrs["line"],
+            bottoms=spec.bottoms, tops=spec.tops, bottom_edges=_slots(graph.pred[node].items(), nodes),
+            top_edges=_slots(graph.succ[node].items(), nodes),
+            phases=attrs["phases"], python=attrs["python"], param_str=attrs["param_str"],
+            loss_weights=attrs["loss_weights"], frozen=attrs["frozen"], lr_mults=attrs["lr_mults"],
+            shared_params=[n for n in attrs["shared_params"] if n in shared_names],
+            in_place=bool(spec.in_place_tops), style=layer_style(attrs), params=count))
+    blobs = [GraphBlob(node=n, name=a["name"], version=a["version"], label=a["label"], shape=a["shape"],
+                       producer=a.get("producer"), input=a["input"], undefined=a["undefined"],
+                       consumers=[nodes[c]["name"] for c in graph.successors(n)])
+             for n, a in nodes.items() if a["kind"] == "blob"]
+    edges = [GraphEdge(source=s, target=t, blob=e["blob"], role=e["role"], shape=e["shape"])
              for s, t, e in graph.edges(data=True)]
     known_shapes = bool(netgraph.blob_shapes) or bool(param_shapes)
     blocks, narrowest = find_blocks(layers)
     summary = GraphSummary(
         layers=len(layers), blobs=len(blobs),
-        layers_by_type=dict(Counter(layer["type"] for layer in layers)),
-        python_layers=[f"{layer['name']} ({layer['python']})" for layer in layers if layer["python"]],
-        loss_layers=[layer["name"] for layer in layers if layer["loss_weights"]],
-        frozen_layers=[layer["name"] for layer in layers if layer["frozen"]],
-        shared_params={", ".join(params): [graph.nodes[n]["name"] for n in nodes]
-                       for params, nodes in groups},
-        outputs=[b["label"] for b in blobs if not b["consumers"] and not b["undefined"]],
+        layers_by_type=dict(Counter(layer.type for layer in layers)),
+        python_layers=[f"{layer.name} ({layer.python})" for layer in layers if layer.python],
+        loss_layers=[layer.name for layer in layers if layer.loss_weights],
+        frozen_layers=[layer.name for layer in layers if layer.frozen],
+        shared_params={", ".join(params): [nodes[n]["name"] for n in members] for params, members in groups},
+        outputs=[b.label for b in blobs if not b.consumers and not b.undefined],
         dropped={p: names for p, names in netgraph.dropped.items() if netgraph.phase in ("ALL", p)},
         params=params_total if known_shapes else None,
         params_uncounted=uncounted if known_shapes else [],

@@ -1,8 +1,8 @@
 """The text view of a GraphReport: every layer for a small net, one screen of summary for a big one.
 
-A net of up to SUMMARY_OVER layers prints as a table, a layer a row, then its findings. A bigger
+A net of up to SUMMARY_OVER layers prints as a table, a layer a row, then its lints. A bigger
 net prints its blocks (see blocks.py: runs of alike blocks, one line a run), its Python and loss
-layers, its first MAX_FINDINGS_SHOWN findings (errors first; the rest counted by kind), then the
+layers, its first MAX_LINTS_SHOWN lints (errors first; the rest counted by kind), then the
 one-line summary; `every_layer=True` (`inspector graph --all`) prints the full table at any size.
 
 Tables are laid out by inspector.render.table (linear; rich.Table takes about 1 ms a row). User
@@ -19,20 +19,44 @@ from rich.style import Style
 from rich.text import Text
 
 from ..render.table import table_segments, visible
-from .findings import Finding
-from .report import ROW_STYLES, SEVERITY_STYLES, GraphReport, _edge_text, _notes
+from ..shapes import shape_text
+from .records import BlobSlot, GraphLayer, Lint
+from .report import GraphReport
+from .style import ROW_STYLES, SEVERITY_STYLES
 
 SUMMARY_OVER = 60  # layers; above this the text report is the summary unless every layer is asked for
 MAX_RUNS_SHOWN = 24  # lines of block runs in the summary (the first and the last ones)
-MAX_FINDINGS_SHOWN = 20  # findings listed in the summary
+MAX_LINTS_SHOWN = 20  # lints listed in the summary
 MAX_NAMES_SHOWN = 10  # names listed in one summary line (Python layers, dropped layers)
 
 
-def _finding_text(finding: Finding) -> Text:
-    where = f"{finding.layer}: " if finding.layer else ""
-    line = f" (line {finding.line})" if finding.line else ""
-    return Text.assemble((finding.severity, SEVERITY_STYLES[finding.severity]),
-                         visible(f" [{finding.code}] {where}{finding.message}{line}"))
+def _lint_text(lint: Lint) -> Text:
+    where = f"{lint.layer}: " if lint.layer else ""
+    line = f" (line {lint.line})" if lint.line else ""
+    return Text.assemble((lint.severity, SEVERITY_STYLES[lint.severity]),
+                         visible(f" [{lint.code}] {where}{lint.message}{line}"))
+
+
+def _slot_text(slot: BlobSlot) -> str:
+    shape = shape_text(slot.shape)
+    return f"{slot.blob} ({shape})" if shape else slot.blob
+
+
+def _notes(layer: GraphLayer, phase: str) -> str:
+    notes = []
+    if layer.param_str:
+        notes.append(f"param_str {layer.param_str}")
+    if layer.loss_weights:
+        notes.append("loss_weight " + ", ".join(f"{w:g}" for w in layer.loss_weights if w))
+    if layer.frozen:
+        notes.append("frozen")
+    if layer.shared_params:
+        notes.append("shares " + ", ".join(layer.shared_params))
+    if phase == "ALL" and len(layer.phases) != 2:
+        notes.append("/".join(layer.phases) + " only" if layer.phases else "in no phase")
+    if layer.in_place:
+        notes.append("in place")
+    return "; ".join(notes)
 
 
 def _names(names: list[str]) -> str:
@@ -65,7 +89,7 @@ class GraphText:
             yield from self._summary(options.max_width)
         else:
             yield from self._layer_table(options.max_width)
-            yield from (_finding_text(f) for f in report.lints)
+            yield from (_lint_text(lint) for lint in report.lints)
         for phase_name, names in report.summary.dropped.items():
             if names and report.phase in ("ALL", phase_name):
                 listed = _names(names) if self.summarized else visible(", ".join(names))
@@ -79,11 +103,11 @@ class GraphText:
         rows, styles = [], []
         style_of = {name: Style.parse(style) if style else None for name, style in ROW_STYLES.items()}
         for i, layer in enumerate(report.layers, 1):
-            bottoms = ", ".join(_edge_text(e) for e in layer["bottom_edges"])
-            tops = ", ".join(_edge_text(e) for e in layer["top_edges"])
-            rows.append((str(i), visible(layer["name"]), visible(layer["python"] or layer["type"]),
+            bottoms = ", ".join(_slot_text(slot) for slot in layer.bottom_edges)
+            tops = ", ".join(_slot_text(slot) for slot in layer.top_edges)
+            rows.append((str(i), visible(layer.name), visible(layer.python or layer.type),
                          visible(f"{bottoms} -> {tops}"), visible(_notes(layer, report.phase))))
-            styles.append(style_of[layer["style"]])
+            styles.append(style_of[layer.style])
         yield from table_segments(("#", "layer", "type", "bottoms -> tops", "notes"), rows, styles, width)
 
     def _summary(self, width: int) -> Iterator[Text | Segment]:
@@ -112,7 +136,7 @@ class GraphText:
         if summary.loss_layers:
             yield Text(f"loss layers ({len(summary.loss_layers)}): {_names(summary.loss_layers)}",
                        style=ROW_STYLES["loss"])
-        yield from (_finding_text(f) for f in report.lints[:MAX_FINDINGS_SHOWN])  # errors first
-        if len(report.lints) > MAX_FINDINGS_SHOWN:
-            more = Counter(f"{f.severity} [{f.code}]" for f in report.lints[MAX_FINDINGS_SHOWN:])
+        yield from (_lint_text(lint) for lint in report.lints[:MAX_LINTS_SHOWN])  # errors first
+        if len(report.lints) > MAX_LINTS_SHOWN:
+            more = Counter(f"{lint.severity} [{lint.code}]" for lint in report.lints[MAX_LINTS_SHOWN:])
             yield Text(f"... and {', '.join(f'{n} {kind}' for kind, n in more.items())} (--all lists them all)")

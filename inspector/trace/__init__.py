@@ -3,16 +3,20 @@
 - netload: build the net as the user would (layers' folder on sys.path, seeded, inputs filled).
 - netinfo: the net's parts (Caffe's phase filter, Python layers in build order, layer table,
   shared parameters, inserted Splits, why a backward never runs).
-- instrument: the Tracer: wraps Python layer classes or instances, times every layer through the
-  net's callbacks, turns calls into events and runs the per-call contract checks.
-- checks: the probes after the passes (diffs accumulated with +=, a loss ignoring top[0].diff,
-  backward never called).
+- tracer: the Tracer: each Python layer call recorded as an event; stats (blob statistics), watch (lossy
+  writes into float32 blobs); instrument puts it in front of a net (method wrappers, layer callbacks,
+  print capture) and takes it away.
+- contract: the contract checks as one table (id, severity, condition, message, fix) every finding comes
+  from; call_checks judges each recorded call, checks the run (the probes after the passes: diffs
+  accumulated with +=, a loss ignoring top[0].diff, backward never called).
 - report: TraceReport, built from the event stream, with its text and JSON views.
-- runner / child: the command runs the net in a child process that writes events to an event log
-  file the parent follows, so a Caffe abort loses nothing.
+- childrun: the one child-process runner (trace, training and gradcheck): spawn, session, parent death,
+  the event log followed, Caffe's log, the stack dump of a stopped child, the crash report; its child side.
+- runner / child: `inspector trace` runs the net in a child (through childrun) that writes events to an
+  event log the parent follows, so a Caffe abort loses nothing; runner folds them into the report.
 - api: `from inspector import trace; with trace(net) as t: ...` around a built net or solver.
-- gradcheck, finetune: the gradient check and the fine-tuning view, built on netload; the
-  command's check runs in gradcheck_child, through the same event log (runner.run_child, child.serve).
+- finetune: the fine-tuning view, built on netload. (The gradient check is a package of its own,
+  inspector.gradcheck, whose child runs through childrun too.)
 - solverfile, training, training_report, training_child, training_hooks, training_plot: the training
   view of a solver file (or `trace(solver)`): the solver read and prepared, the recorder on its callbacks
   (per-iteration values, the first non-finite value), the report folded from its events, the child that

@@ -17,9 +17,10 @@ layer callbacks. The records and findings are those of the command.
 from __future__ import annotations
 
 from .checks import check_backward_calls, check_diff_accumulation, check_loss, check_loss_uses_top_diff
-from .instrument import Tracer, class_source
+from .instrument import class_source
 from .netinfo import blob_shapes, describe_layers, loss_reader
 from .report import ReportBuilder, TraceReport
+from .tracer import Tracer
 
 PHASE_NAMES = {0: "train", 1: "test"}
 

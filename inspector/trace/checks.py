@@ -23,8 +23,8 @@ import random
 
 import numpy as np
 
-from .instrument import Tracer
 from .netinfo import backward_reason, zero_gradient_reason
+from .tracer import Tracer
 
 
 def _bottom_diffs(net, index: int) -> list[np.ndarray]:
@@ -45,11 +45,8 @@ def check_diff_accumulation(net, tracer: Tracer, seed: int) -> None:
     for i in python_layers:
         for j, (first, second) in enumerate(zip(passes[0][i], passes[1][i])):
             if first.shape != second.shape:
-                tracer.finding("probe_skipped", "info", names[i], "backward",
-                               f"the accumulation probe could not compare bottom[{j}].diff: its shape changed between "
-                               f"two identical passes ({list(first.shape)} then {list(second.shape)}).",
-                               "Nothing to fix; the check needs the same shapes on the same batch.",
-                               blob=f"bottom[{j}]")
+                tracer.finding("probe_skipped", names[i], "backward", blob=f"bottom[{j}]", case="shape",
+                               first=list(first.shape), second=list(second.shape))
                 continue
             if np.allclose(first, second, rtol=1e-5, atol=1e-8, equal_nan=True):
                 continue
@@ -60,17 +57,10 @@ def check_diff_accumulation(net, tracer: Tracer, seed: int) -> None:
             repeats_its_step = third.shape == second.shape and np.allclose(
                 second - first, third - second, rtol=1e-3, atol=1e-6 * max(after, 1e-12), equal_nan=True)
             if repeats_its_step and after > before * 1.01:
-                tracer.finding("diff_accumulates", "error", names[i], "backward",
-                               f"bottom[{j}].diff grew from norm {before:.4g} to {after:.4g} between two identical "
-                               "passes: backward adds to the diff instead of assigning it.",
-                               f"Assign the gradient (bottom[{j}].diff[...] = g), do not accumulate (+=); Caffe "
-                               "does not clear bottom diffs between iterations.", blob=f"bottom[{j}]")
+                tracer.finding("diff_accumulates", names[i], "backward", blob=f"bottom[{j}]", before=before,
+                               after=after)
             elif not repeats_its_step:
-                tracer.finding("probe_skipped", "info", names[i], "backward",
-                               f"the accumulation probe could not compare bottom[{j}].diff: identical passes, with "
-                               "numpy, random and Caffe reseeded, gave different diffs (randomness of the layer's "
-                               "own, or of a layer below).", "Nothing to fix; the check needs repeatable passes.",
-                               blob=f"bottom[{j}]")
+                tracer.finding("probe_skipped", names[i], "backward", blob=f"bottom[{j}]", case="randomness")
 
 
 def _probe_pass(net, tracer: Tracer, seed: int, python_layers: list[int]) -> dict[int, list[np.ndarray]]:
@@ -102,12 +92,8 @@ def check_loss(net, tracer: Tracer, loss: float) -> None:
     blobs = list(net._blobs)
     first = next(((names[i], blob_names[t]) for i in range(len(names)) for t in net._top_ids(i)
                   if blobs[t].count and not np.all(np.isfinite(blobs[t].data))), None)
-    layer, where = first if first else (names[-1], "")
-    source = f"; the first non-finite top is {where!r} of layer {layer!r}" if first else ""
-    tracer.finding("nonfinite_loss", "error", layer, "forward", f"the loss is {loss} at iteration "
-                   f"{tracer.iteration}{source}.",
-                   "Find where the NaN or Inf starts (the call log shows NaN/Inf counts per call); guard divisions "
-                   "and logs, lower the learning rate or the inputs' scale.")
+    layer, top = first if first else (names[-1], "")
+    tracer.finding("nonfinite_loss", layer, "forward", case="" if first else "no_top", loss=loss, top=top)
 
 
 def check_loss_uses_top_diff(net, tracer: Tracer) -> None:
@@ -138,10 +124,7 @@ def check_loss_uses_top_diff(net, tracer: Tracer) -> None:
             if not any(np.any(d != 0) for d in single):
                 continue
             if all(np.allclose(a, b, rtol=1e-5, atol=1e-12) for a, b in zip(single, doubled)):
-                tracer.finding("loss_ignores_top_diff", "error", names[i], "backward",
-                               "doubling top[0].diff left the bottom diffs unchanged: backward ignores "
-                               "top[0].diff, so loss_weight has no effect on this loss.",
-                               "Multiply the gradient by top[0].diff[0] (Caffe puts the loss_weight there).")
+                tracer.finding("loss_ignores_top_diff", names[i], "backward")
     finally:
         tracer.probing = False
 
@@ -154,25 +137,17 @@ def check_backward_calls(net, tracer: Tracer, propagate_down: dict[str, list[boo
         if not len(net._bottom_ids(i)) or calls.get(names[i], 0):
             continue
         reason = backward_reason(net, names[i], propagate_down, force_backward)
-        fix = ("Add a loss above it (a layer with loss_weight) if it should learn." if reason.startswith("no loss")
-               else "Set propagate_down: true (or remove it) on the layer above." if reason.startswith("propagate_down")
-               else "Add `force_backward: true` to the net to run its backward anyway.")
-        # no loss above a layer of a training net is often a forgotten loss_weight; the other reasons are
-        # Caffe doing as the net says (nothing below needs a gradient, propagate_down: false): facts, not faults
-        tracer.finding("backward_never_called", "warning" if reason.startswith("no loss") else "info", names[i],
-                       "backward", f"Caffe never called backward: {reason}.", fix)
+        # no loss above a layer of a training net is often a forgotten loss_weight (a warning); the other reasons
+        # are Caffe doing as the net says (propagate_down: false, nothing below needs a gradient): info rows
+        case = ("no_loss" if reason.startswith("no loss") else
+                "propagate_down" if reason.startswith("propagate_down") else "not_needed")
+        tracer.finding("backward_never_called", names[i], "backward", case=case, reason=reason)
     for state in tracer.states.values():
         for i, first in state.zero_diff_at.items():
             if i in state.nonzero_diff:
                 continue  # zero at some iterations only: a hinge whose margins all held, not a missing gradient
-            zero_calls = state.zero_diff_calls[i]
-            tracer.finding("zero_diff", "warning", state.name, "backward",
-                           f"backward left bottom[{i}].diff all zero in every one of its {zero_calls} call(s) although "
-                           f"propagate_down[{i}] is true and its top diff was not zero.",
-                           f"Assign the gradient to bottom[{i}].diff[...]; `inspector gradcheck NET --layer "
-                           f"{state.name}` shows whether it should be zero.", blob=f"bottom[{i}]", iteration=first)
+            tracer.finding("zero_diff", state.name, "backward", blob=f"bottom[{i}]", iteration=first, index=i,
+                           calls=state.zero_diff_calls[i])
         if state.zero_top_diff_at and state.index is not None:
-            tracer.finding("no_gradient_reaches", "info", state.name, "backward",
-                           f"its top diffs were all zero, so the zero bottom diffs it wrote are right: "
-                           f"{zero_gradient_reason(net, state.index)}.",
-                           "Nothing to fix in this layer's backward.", iteration=state.zero_top_diff_at)
+            tracer.finding("no_gradient_reaches", state.name, "backward", iteration=state.zero_top_diff_at,
+                           reason=zero_gradient_reason(net, state.index))

@@ -1,35 +1,22 @@
 """The process that runs the traced net: `python -m inspector.trace.child --events-fd N --marker-fd M --config JSON`.
 
-It builds the net with the real pycaffe, runs the passes and the contract checks, and writes
+A job of the one child-process runner (childrun.serve: the options, parent death, the event log): it
+builds the net with the real pycaffe, runs the passes and the contract checks, and writes
 every event as one JSON line to the event log file the parent reads, as it happens. Caffe may abort
 this process (a failed CHECK); the parent keeps what arrived and reads the marker file for the
 layer and method that were running. stdout is the user's (their layers may print, --pdb needs it).
-Both files come as open descriptors of files with no name (nothing to clean up after a kill -9), and
-the process ends when the parent does (die_with_parent), so it never outlives inspector.
 """
 from __future__ import annotations
 
-import argparse
-import contextlib
-import ctypes
-import faulthandler
-import json
-import os
-import signal
 import sys
-import threading
-import time
 from pathlib import Path
 
-from ..errors import InspectorError
 from . import checks
-from .events import EventLog
-from .instrument import Tracer, class_source, tracing
+from .childrun.serve import serve
+from .instrument import class_source, tracing
 from .marker import Marker
 from .tracebacks import format_traceback
-
-EVENT_LOG_BYTES = 16 << 20  # the event log starts again from the top past this, once the parent has read it
-EXIT_PARENT_GONE = 129  # as if ended by SIGHUP: no one is left to read it
+from .tracer import Tracer
 
 
 def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) -> None:
@@ -149,63 +136,6 @@ def finish_passes(net, tracer: Tracer, emit, iterations: int, param, training: b
 
 def main(argv: list[str] | None = None) -> int:
     return serve(run, argv, prog="inspector.trace.child")
-
-
-def serve(job, argv: list[str] | None = None, prog: str = "inspector.trace.child") -> int:
-    """The child's side of the event log, for any job (the trace here, inspector.trace.gradcheck_child):
-    job(config, emit, marker) runs; its InspectorError or other exception is sent as an event."""
-    parser = argparse.ArgumentParser(prog=prog)
-    parser.add_argument("--events-fd", type=int, required=True,
-                        help="the event log, an open file, written from its end")
-    parser.add_argument("--marker-fd", type=int)
-    parser.add_argument("--parent-pid", type=int, help="exit when this process is gone")
-    parser.add_argument("--config", required=True)
-    args = parser.parse_args(argv)
-    if args.parent_pid:
-        die_with_parent(args.parent_pid)
-    faulthandler.enable(sys.stderr)  # a Caffe abort still prints the Python stack that led to it
-    # SIGTERM (how the parent ends a run past its --timeout, or interrupted) prints the stack too, then ends
-    # the process as SIGTERM does: the report names the line that was running
-    faulthandler.register(signal.SIGTERM, file=sys.stderr, all_threads=True, chain=True)
-    # each line is in the file before the traced code goes on: an abort loses none
-    emit = EventLog(args.events_fd, rotate_after=EVENT_LOG_BYTES).emit
-
-    try:
-        job(json.loads(args.config), emit, Marker(args.marker_fd))
-    except InspectorError as exc:
-        emit({"event": "error", "kind": type(exc).__name__, "message": exc.message, "remedy": exc.remedy,
-              "exit_code": exc.exit_code})
-        return exc.exit_code
-    except BaseException as exc:  # the layer's own error: recorded by the tracer, or here if raised elsewhere
-        emit({"event": "exception", "layer": None, "method": None, "iteration": None, "outside_layer": True,
-              **format_traceback(exc)})
-        return 1
-    emit({"event": "done"})
-    return 0
-
-
-PR_SET_PDEATHSIG = 1  # linux/prctl.h
-PARENT_WATCH_SECONDS = 0.5
-
-
-def die_with_parent(parent_pid: int) -> None:
-    """End this process when `parent_pid` (inspector) ends, even by SIGKILL: on Linux the kernel's parent-death
-    signal, elsewhere a thread that watches the parent's pid (on Linux no thread: it would join every stack
-    dump of a crash); and at once if the parent is gone already."""
-    signal_asked = False
-    if sys.platform.startswith("linux"):
-        with contextlib.suppress(OSError, AttributeError):  # no prctl in this libc: the thread below does it
-            signal_asked = ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL) == 0
-
-    def watch() -> None:
-        while os.getppid() == parent_pid:
-            time.sleep(PARENT_WATCH_SECONDS)
-        os._exit(EXIT_PARENT_GONE)
-
-    if os.getppid() != parent_pid:  # gone before the signal was asked for
-        os._exit(EXIT_PARENT_GONE)
-    if not signal_asked:
-        threading.Thread(target=watch, name="inspector-parent-watch", daemon=True).start()
 
 
 if __name__ == "__main__":

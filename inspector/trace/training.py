@@ -33,7 +33,8 @@ from typing import Any
 
 import numpy as np
 
-from .instrument import array_stats
+from . import contract
+from .stats import array_stats
 
 _add, _vdot = np.add.reduce, np.vdot
 KIND_TEXT = {"nan": "NaN", "inf": "Inf"}
@@ -222,11 +223,8 @@ class TrainingRecorder:
             update_ratio.append(change / before if before > 0 else None)
             if param.frozen and change != 0 and param.key not in self.frozen_reported:
                 self.frozen_reported.add(param.key)
-                self._finding("frozen_changed", "error", param.layer, "update", current.iteration,
-                              f"{param.key} has lr_mult 0 (frozen) but changed by norm {change:.4g} since "
-                              "training began.",
-                              "Find what writes the blob (a Python layer assigning self.blobs, a shared param "
-                              "with lr_mult > 0).", param.key)
+                self.emit(contract.finding("frozen_changed", param.layer, "update", current.iteration, param.key,
+                                           change=change))
         wall_ms = (_clock() - current.started) * 1e3
         values = {"weight_norm": current.weight_norm, "grad_norm": current.grad_norm, "update_ratio": update_ratio}
         self.last_params = {"iteration": current.iteration, "lr": current.lr, **values}
@@ -315,20 +313,22 @@ class TrainingRecorder:
         self.anomaly = {"layer": layer, "blob": blob, "method": method, "iteration": iteration, "kind": kind,
                         "part": part, "coarse": coarse, "last_finite": self._last_finite(layer, layer_index)}
         self.emit({"event": "training_anomaly", **self.anomaly})
-        self._finding("nonfinite_training", "error", layer, method, iteration, self.anomaly_text(),
-                      "Look at the layer's last finite statistics below; guard divisions and logs, lower base_lr, "
-                      "or clip gradients (clip_gradients in the solver).", blob)
+        self.emit(contract.finding("nonfinite_training", layer, method, iteration, blob, **self._anomaly_words()))
 
     def anomaly_text(self) -> str:
+        """The nonfinite_training message of the anomaly."""
+        a = self.anomaly or {}
+        return contract.check("nonfinite_training").text(layer=a.get("layer"), blob=a.get("blob"),
+                                                         iteration=a.get("iteration"), **self._anomaly_words())
+
+    def _anomaly_words(self) -> dict:
+        """The anomaly's fields of the nonfinite_training message beside layer, blob and iteration."""
         a = self.anomaly or {}
         kind = KIND_TEXT.get(str(a.get("kind")), "?")
         what = {"forward": f"forward wrote {kind} to", "backward": f"backward wrote {kind} to",
                 "update": f"the solver's update left {kind} in"}[a.get("method", "forward")]
-        text = (f"first non-finite value: {what} {a.get('blob')}.{a.get('part')} in layer {a.get('layer')} "
-                f"at iteration {a.get('iteration')}")
-        if a.get("coarse"):
-            text += " (checked once an iteration, without --no-stats the first layer is named)"
-        return text + "."
+        grain = " (checked once an iteration, without --no-stats the first layer is named)" if a.get("coarse") else ""
+        return {"what": what, "part": a.get("part"), "grain": grain}
 
     def _last_finite(self, layer: str, layer_index: int | None) -> dict:
         """What led to it: the layer's tops when last finite, its bottoms now, its params in the last iteration."""
@@ -347,11 +347,6 @@ class TrainingRecorder:
                                        ("weight_norm", "grad_norm", "update_ratio")}
                                for j, p in enumerate(self.params) if p.layer == layer}
         return facts
-
-    def _finding(self, check: str, severity: str, layer: str, method: str, iteration: int, message: str, fix: str,
-                 blob: str | None) -> None:
-        self.emit({"event": "finding", "check": check, "severity": severity, "layer": layer, "method": method,
-                   "iteration": iteration, "blob": blob, "message": message, "fix": fix})
 
 
 class PythonLayerDebugger:

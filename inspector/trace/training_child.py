@@ -1,6 +1,6 @@
 """`inspector trace SOLVER.prototxt`: the solver trained for real in the traced child.
 
-`python -m inspector.trace.training_child` (through runner.run_child and child.serve; training_hooks starts
+`python -m inspector.trace.training_child` (through childrun: run_child and serve; training_hooks starts
 it): import the net's Python layers and wrap their classes (the Tracer, as for a net), build pycaffe's
 solver class for the solver's `type` from a prepared copy of the solver (solverfile), load --weights into
 its net, then step it one iteration at a time with the TrainingRecorder on its callbacks, until the
@@ -14,7 +14,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .child import finish_passes, load_traced_layers, serve
+from .child import finish_passes, load_traced_layers
+from .childrun.serve import serve
 from .instrument import tracing
 from .marker import Marker
 

@@ -27,6 +27,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from .contract import finding
 from .training import KIND_TEXT
 
 RATIO_BAND = (1e-5, 1e-1)
@@ -154,36 +155,21 @@ class TrainingReport:
             held = streak.length + 1 if streak.start is not None else 0  # the iterations at one value
             if held >= max(10, runs // 2) and values and values[-1] != 0 and math.isfinite(values[-1]):
                 since = streak.start - 1 if streak.start else 0
-                found.append(_warning("flat_loss", name, "forward", since,
-                                      f"the output {name} stayed at {values[-1]:.6g} from iteration {since} to the "
-                                      f"end ({held} iterations): nothing below it learns.",
-                                      "Check that backward assigns bottom diffs, that lr_mult is not 0 everywhere, "
-                                      "and that base_lr is not 0."))
+                found.append(finding("flat_loss", name, "forward", since, value=values[-1], held=held))
         for blob in self.blobs:
             streak = blob.ratio_streak
             if streak.start is not None and streak.length >= max(MIN_STREAK, runs // 4):
                 low, high = RATIO_BAND
-                found.append(_warning("update_ratio", blob.layer, "update", streak.start,
-                                      f"{blob.key}: the update ratio ||dw||/||w|| stayed {blob.ratio_side} "
-                                      f"{low if blob.ratio_side == 'below' else high:g} from iteration "
-                                      f"{streak.start} to the end (last {blob.last_ratio:.3g}; healthy is about 1e-3).",
-                                      "Lower base_lr (or this blob's lr_mult) when above; raise them when below."
-                                      if blob.ratio_side == "above" else
-                                      "Raise base_lr (or this blob's lr_mult); or it is meant to learn slowly.",
-                                      blob.key))
+                found.append(finding("update_ratio", blob.layer, "update", streak.start, blob.key,
+                                     case=blob.ratio_side, side=blob.ratio_side,
+                                     bound=low if blob.ratio_side == "below" else high, last=blob.last_ratio))
             if blob.exploding_at is not None:
-                found.append(_warning("exploding_gradient", blob.layer, "backward", blob.exploding_at,
-                                      f"{blob.key}: the gradient norm passed {EXPLODING_FACTOR:g} times its median "
-                                      f"over the first {BASELINE_ITERATIONS} iterations at iteration "
-                                      f"{blob.exploding_at} (max {max(blob.grad_norm):.4g}).",
-                                      "Lower base_lr, or set clip_gradients in the solver.", blob.key))
+                found.append(finding("exploding_gradient", blob.layer, "backward", blob.exploding_at, blob.key,
+                                     factor=EXPLODING_FACTOR, baseline=BASELINE_ITERATIONS,
+                                     largest=max(blob.grad_norm)))
         for name, streak in self.relu_streaks.items():
             if streak.start is not None and streak.length >= MIN_STREAK:
-                found.append(_warning("dead_relu", name, "forward", streak.start,
-                                      f"every value of {name}'s top was zero from iteration {streak.start} to the "
-                                      f"end: the ReLU passes no gradient.",
-                                      "Lower base_lr, check the layer below's initialisation and bias, or use a "
-                                      "leaky ReLU (negative_slope)."))
+                found.append(finding("dead_relu", name, "forward", streak.start))
         return found
 
     # -- views --
@@ -269,12 +255,6 @@ class TrainingReport:
         return Group(*lines)
 
 
-def _warning(check: str, layer: str, method: str, iteration: int, message: str, fix: str,
-             blob: str | None = None) -> dict:
-    return {"event": "finding", "check": check, "severity": "warning", "layer": layer, "method": method,
-            "iteration": iteration, "blob": blob, "message": message, "fix": fix}
-
-
 def _summary(values: array, iterations: array) -> list[str]:
     """first, last, min (at), max (at), and the mean of the first tenth against the last tenth."""
     finite = [(v, it) for v, it in zip(values, iterations) if math.isfinite(v)]
@@ -320,6 +300,6 @@ class TrainingFolder:
             from .report import Finding  # noqa: PLC0415
 
             for warning in training.warnings():
-                self.report.findings.append(Finding(warning["check"], "warning", warning["layer"], warning["method"],
-                                                    warning["iteration"], warning["message"], warning["fix"],
-                                                    warning["blob"]))
+                self.report.findings.append(Finding(warning["check"], warning["severity"], warning["layer"],
+                                                    warning["method"], warning["iteration"], warning["message"],
+                                                    warning["fix"], warning["blob"]))

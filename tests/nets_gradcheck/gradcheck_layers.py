@@ -231,3 +231,12 @@ class LemonahaTripletLayer(caffe.Layer):
 
     def reshape(self, bottom, top):
         pass
+
+
+class LabelRefusingLossLayer(CentreLossLayer):
+    """Correct for its data, but raises when asked for a gradient of its labels (they take none)."""
+
+    def backward(self, top, propagate_down, bottom):
+        if propagate_down[1]:
+            raise NotImplementedError("the labels take no gradient")
+        super().backward(top, propagate_down, bottom)
