@@ -28,6 +28,7 @@ from pathlib import Path
 
 from . import DISTRIBUTION_NAME
 from .errors import InputError, MissingDependency
+from .prototxt import PYTHON_LAYER_TYPE
 
 INSTALL_COMMAND = "make setup"
 # A checkout has the scripts that build Caffe (make setup); an installed wheel does not, so its hints name
@@ -160,7 +161,7 @@ def import_pycaffe():
 
 def has_python_layer(caffe_module) -> bool:
     """Whether this Caffe was built WITH_PYTHON_LAYER; without it nets fail with 'Unknown layer type: Python'."""
-    return "Python" in caffe_module.layer_type_list()
+    return PYTHON_LAYER_TYPE in caffe_module.layer_type_list()
 
 
 def require_python_layer(caffe_module) -> None:

@@ -68,8 +68,6 @@ def test_a_weights_run_parses_the_prototxt_once(tmp_path, base_weights):
     assert [e["event"] for e in events if e["event"] in ("finetune", "done")] == ["finetune", "done"]
 
 
-@pytest.mark.xfail(strict=True, reason="child.py still builds finetune_view's net before its own; it passes once the "
-                                      "child builds its net without weights and calls finetune.weights_into on it")
 def test_a_weights_run_builds_one_net(tmp_path, base_weights):
     _, nets_built, events = run_counted_child(tmp_path, FINETUNE_NETS / "finetune_compatible.prototxt", base_weights)
     assert nets_built == 1

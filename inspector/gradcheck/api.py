@@ -14,8 +14,9 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import InputError
-from ..trace.netinfo import python_layer_specs, require_layers
-from ..trace.netload import PHASES, build_net, existing_file, import_layer_class, put_layers_on_path
+from ..phases import parse_phase
+from ..trace.netinfo import is_python_layer, python_layer_specs, python_layers_of, require_layers
+from ..trace.netload import build_net, existing_file, import_layer_class, put_layers_on_path
 from .checker import Checker, restore, run_passes, snapshot
 from .report import GradcheckReport
 
@@ -69,12 +70,11 @@ def find_layer_spec(prototxt: Path, layer: str, phase: str, step: float, thresho
         raise InputError(f"--step and --threshold must be positive finite numbers and --samples a positive count "
                          f"(got {step:g}, {threshold:g}, {samples}).",
                          "Try the defaults: --step 1e-2 --threshold 1e-2 --samples 64.")
-    if phase not in PHASES:
-        raise InputError(f"Unknown phase {phase!r}.", "Use --phase train or --phase test.")
+    phase = parse_phase(phase)
     in_phase = require_layers(prototxt, phase)
     spec = next((s for s in in_phase if s.name == layer), None)
     if spec is None:
-        python_layers = [s.name for s in in_phase if s.is_python]
+        python_layers = [s.name for s in in_phase if is_python_layer(s)]
         raise InputError(
             f"No layer named {layer!r} in {prototxt} ({phase} phase).",
             f"Python layers there: {', '.join(python_layers) or 'none'}. Pass one with --layer.")
@@ -117,7 +117,7 @@ def check_layer(net, layer: str, step: float = DEFAULT_STEP, threshold: float = 
 
     names = list(net._layer_names)
     if layer not in names:
-        python_layers = [name for name, each in zip(names, net.layers) if each.type == "Python"]
+        python_layers = [p.name for p in python_layers_of(net)]
         raise InputError(f"No layer named {layer!r} in the net.",
                          f"Python layers there: {', '.join(python_layers) or 'none'}.")
     index = names.index(layer)

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import CheckFailed
+from ..trace.netinfo import is_python_layer
 from ..trace.tracebacks import without_inspector_frames
 from .report import FAIL, KINK, OK, BlobCheck, ElementCheck, GradcheckReport
 
@@ -117,7 +118,7 @@ class Checker:
         self.bottom_ids, self.top_ids = list(net._bottom_ids(index)), list(net._top_ids(index))
         self.bottoms = [blobs[j] for j in self.bottom_ids]
         self.tops = [blobs[j] for j in self.top_ids]
-        driver = PythonLayerDriver if net.layers[index].type == "Python" else NetLayerDriver
+        driver = PythonLayerDriver if is_python_layer(net.layers[index]) else NetLayerDriver
         self.driver = driver(net, index, self.bottoms, self.tops)
         self.params = self.driver.params
         self.in_place = [j in self.top_ids for j in self.bottom_ids]

@@ -16,13 +16,14 @@ layer callbacks. The records and findings are those of the command.
 """
 from __future__ import annotations
 
+from ..phases import PHASE_OPTIONS
 from .checks import check_backward_calls, check_diff_accumulation, check_loss, check_loss_uses_top_diff
 from .instrument import class_source
-from .netinfo import blob_shapes, describe_layers, loss_reader
+from .netinfo import blob_shapes, describe_layers, loss_reader, python_layers_of
 from .report import ReportBuilder, TraceReport
 from .tracer import Tracer
 
-PHASE_NAMES = {0: "train", 1: "test"}
+PHASE_NAMES = dict(enumerate(PHASE_OPTIONS))  # caffe.proto's Phase numbers: TRAIN 0, TEST 1
 
 
 def _net_of(target):
@@ -46,7 +47,7 @@ class Trace:
         self.seed = seed
         self.on_event = on_event
         self.events: list[dict] = []
-        python_objects = [layer for layer in self.net.layers if layer.type == "Python"]
+        python_objects = [p.layer for p in python_layers_of(self.net)]
         phase = PHASE_NAMES.get(getattr(python_objects[0], "phase", -1), "unknown") if python_objects else "unknown"
         self._builder = ReportBuilder("<in-process net>", phase, 0, seed, stats)
         self._folded = 0  # events the builder has taken: it folds them when the report is read, not in the passes
@@ -62,11 +63,10 @@ class Trace:
         net, tracer = self.net, self.tracer
         tracer.adopt(net)
         described = []
-        for name, layer in zip(net._layer_names, net.layers):
-            if layer.type == "Python":
-                cls = type(layer)
-                described.append({"name": name, "module": cls.__module__, "class": cls.__name__,
-                                  "source_file": class_source(cls), "param_str": layer.__dict__.get("param_str", "")})
+        for _, name, layer in python_layers_of(net):
+            cls = type(layer)
+            described.append({"name": name, "module": cls.__module__, "class": cls.__name__,
+                              "source_file": class_source(cls), "param_str": layer.__dict__.get("param_str", "")})
         self._emit({"event": "python_layers", "layers": described})
         self._emit({"event": "net", "layers": [i.to_dict() for i in describe_layers(net)],
                     "blob_shapes": blob_shapes(net)})

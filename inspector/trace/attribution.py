@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from ..prototxt import PYTHON_LAYER_TYPE
 from ..shapes import shape_text
 
 GLOG_MESSAGE = re.compile(r"^I\d{4,8} [\d:.]+ +\d+ \S+:\d+\] (.*)$")
@@ -231,10 +232,10 @@ def blame(culprit: Culprit, wiring: NetWiring, construction: ConstructionLog,
     layer_type = wiring.types.get(layer) or None
     fed: list[dict] = []
     shapes = None
-    if layer_type != "Python":
+    if layer_type != PYTHON_LAYER_TYPE:
         bottoms = wiring.bottoms.get(layer, [])
         producers = wiring.producers_before(layer)
-        python_layers = {name for name, kind in wiring.types.items() if kind == "Python"} | set(python_calls)
+        python_layers = {name for name, kind in wiring.types.items() if kind == PYTHON_LAYER_TYPE} | set(python_calls)
         methods: dict[str, str] = {}
         for name in python_layers:
             for blob in bottoms:

@@ -23,7 +23,7 @@ import random
 
 import numpy as np
 
-from .netinfo import backward_reason, zero_gradient_reason
+from .netinfo import backward_reason, python_layers_of, zero_gradient_reason
 from .tracer import Tracer
 
 
@@ -32,12 +32,8 @@ def _bottom_diffs(net, index: int) -> list[np.ndarray]:
     return [net.blobs[names[i]].diff.copy() for i in net._bottom_ids(index)]
 
 
-def python_layer_indices(net) -> list[int]:
-    return [i for i, layer in enumerate(net.layers) if layer.type == "Python"]
-
-
 def check_diff_accumulation(net, tracer: Tracer, seed: int) -> None:
-    python_layers = [i for i in python_layer_indices(net) if len(net._bottom_ids(i))]
+    python_layers = [p.index for p in python_layers_of(net) if len(net._bottom_ids(p.index))]
     if not python_layers:
         return
     passes = [_probe_pass(net, tracer, seed, python_layers) for _ in range(2)]
@@ -102,7 +98,7 @@ def check_loss_uses_top_diff(net, tracer: Tracer) -> None:
     weights = list(net._blob_loss_weights)
     tracer.probing = True
     try:
-        for i in python_layer_indices(net):
+        for i, _, _ in python_layers_of(net):
             tops = list(net._top_ids(i))
             if not any(weights[t] != 0 for t in tops) or not len(net._bottom_ids(i)):
                 continue
@@ -133,7 +129,7 @@ def check_backward_calls(net, tracer: Tracer, propagate_down: dict[str, list[boo
                          force_backward: bool | None) -> None:
     names = list(net._layer_names)
     calls = {state.name: state.backward_calls for state in tracer.states.values()}
-    for i in python_layer_indices(net):
+    for i, _, _ in python_layers_of(net):
         if not len(net._bottom_ids(i)) or calls.get(names[i], 0):
             continue
         reason = backward_reason(net, names[i], propagate_down, force_backward)

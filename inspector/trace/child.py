@@ -41,12 +41,12 @@ def run(config: dict, emit, marker: Marker) -> None:
     prototxt = Path(config["net"])
     phase = config["phase"]
     param, tracer = load_traced_layers(caffe, prototxt, phase, config, emit, marker)
-    if tracer is None:
-        return
     with tracing(tracer):
         inputs = {k: Path(v) for k, v in config["inputs"].items()}
         weights = Path(config["weights"]) if config.get("weights") else None
-        net = build_net(prototxt, phase, weights, inputs, config["seed"])
+        net = build_net(prototxt, phase, None, inputs, config["seed"])  # the weights: weights_into, once checked
+        if weights is not None and not load_weights(net, prototxt, weights, phase, emit):
+            return
         tracer.adopt(net)
         tracer.attach_timers(net)
         declared = {layer.name for layer in param.layer}
@@ -64,7 +64,7 @@ def run(config: dict, emit, marker: Marker) -> None:
 def load_traced_layers(caffe, prototxt: Path, phase: str, config: dict, emit, marker: Marker):
     """What a traced child does before Caffe builds the net: the net read with this Caffe's schema and checked
     against it (a field or layer type it lacks, no layer in the phase: bad input, not an abort), its Python layers
-    imported, and the Tracer wrapping their classes. (NetParameter, Tracer or None when the net is not to run)."""
+    imported, and the Tracer wrapping their classes: (NetParameter, Tracer)."""
     from .netinfo import check_net_for_caffe, python_layer_specs, require_layers  # noqa: PLC0415
     from .netload import put_layers_on_path  # noqa: PLC0415
 
@@ -99,18 +99,20 @@ def import_layer_classes(specs, emit, marker: Marker) -> list:
     return classes
 
 
-def start_tracer(config: dict, emit, marker: Marker, prototxt: Path, phase: str, specs, classes) -> Tracer | None:
-    """The fine-tuning view when weights are given, then the Tracer with the layer classes wrapped (before the
-    net is built, so setup is seen); None, with a "not_run" event, when Caffe would refuse the weights."""
-    if config.get("weights"):
-        from .finetune import finetune_view  # noqa: PLC0415
+def load_weights(net, prototxt: Path, weights: Path, phase: str, emit) -> bool:
+    """The fine-tuning view of the net built without weights, as a "finetune" event, and the weights copied in;
+    False, with a "not_run" event, when Caffe would abort loading them (the view names every mismatch)."""
+    from .finetune import not_run_reason, weights_into  # noqa: PLC0415
 
-        view = finetune_view(prototxt, Path(config["weights"]), phase)
-        emit({"event": "finetune", "view": view.to_dict()})
-        if not view.weights_loadable:  # Caffe would abort in CopyTrainedLayersFrom; the view names every mismatch
-            emit({"event": "not_run", "reason": f"Caffe would abort loading {Path(config['weights']).name} at layer "
-                                                f"{view.abort_at!r} (shape mismatch), so the net was not run."})
-            return None
+    view = weights_into(net, prototxt, weights, phase)
+    emit({"event": "finetune", "view": view.to_dict()})
+    if not view.weights_loadable:
+        emit({"event": "not_run", "reason": not_run_reason(view)})
+    return view.weights_loadable
+
+
+def start_tracer(config: dict, emit, marker: Marker, prototxt: Path, phase: str, specs, classes) -> Tracer:
+    """The Tracer with the layer classes wrapped (before the net is built, so setup is seen)."""
     tracer = Tracer(emit, stats=config["stats"], post_mortem=config["pdb"], marker=marker,
                     python_layer_names=[s.name for s in specs])
     tracer.wrap_classes(classes)

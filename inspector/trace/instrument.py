@@ -25,6 +25,7 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from .marker import METHOD_CODES
+from .netinfo import python_layers_of
 from .watch import sweep
 
 if TYPE_CHECKING:
@@ -92,9 +93,7 @@ def wrap_classes(tracer: Tracer, classes) -> None:
 
 def wrap_instances(tracer: Tracer, net) -> None:
     """Wrap the methods of the Python layer objects of an already built net."""
-    for layer in net.layers:
-        if layer.type != "Python":
-            continue
+    for _, _, layer in python_layers_of(net):
         cls = type(layer)
         for method in METHODS:
             function = getattr(cls, method, None)

@@ -17,10 +17,8 @@ import numpy as np
 
 from ..caffe_env import import_pycaffe, require_python_layer
 from ..errors import InputError
-from ..phases import PHASE_OPTIONS, Phase, parse_phase
+from ..phases import Phase, parse_phase
 from .netinfo import check_net_for_caffe
-
-PHASES = PHASE_OPTIONS  # ("train", "test"), for the modules that still import it from here
 
 
 def existing_file(path: Path, what: str, option: str) -> Path:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from ..errors import EXIT_CHECK_FAILED, EXIT_OK, InputError, InspectorError
+from ..phases import parse_phase
 from .childrun.crash import child_crash, child_error, written_layer_types
 from .childrun.spawn import run_child, validate_timeout
 from .events import encode_event
@@ -48,8 +49,7 @@ def validate(options: TraceOptions) -> TraceOptions:
         options.weights = existing_file(options.weights, "Weights file", "--weights")
     options.inputs = {blob: existing_file(p, f"Input file for blob {blob!r}", "--input")
                       for blob, p in options.inputs.items()}
-    if options.phase not in ("train", "test"):
-        raise InputError(f"Unknown phase {options.phase!r}.", "Use --phase train or --phase test.")
+    options.phase = parse_phase(options.phase)
     if options.iterations is None:  # a net runs 2 passes, a solver trains longer (training_child)
         from .training_hooks import DEFAULT_ITERATIONS  # noqa: PLC0415
 

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from . import call_checks, contract, instrument
 from .instrument import Replacements
 from .marker import METHOD_CODES, Marker
+from .netinfo import python_layers_of
 from .stats import blob_summary, bottom_entries, entry_summary, shape_summaries, shares_a_top
 from .tracebacks import format_traceback
 from .watch import WatchedBlob
@@ -126,19 +127,18 @@ class Tracer:
         self.layer_names = list(net._layer_names)
         self.net_outputs = frozenset(net._outputs)
         blobs = list(net._blobs)  # by index: a layer the net calls gets these
-        for index, (name, layer) in enumerate(zip(net._layer_names, net.layers)):
-            if layer.type == "Python":
-                state = self.states.get(id(layer))
-                if state is None:
-                    state = self.states[id(layer)] = LayerState(name, param_str=getattr(layer, "param_str", ""))
-                else:
-                    state.name = name
-                state.index = index
-                state.bottom_ids, state.top_ids = list(net._bottom_ids(index)), list(net._top_ids(index))
-                state.bottom_in_place = [blob_id in state.top_ids for blob_id in state.bottom_ids]
-                state.bottom_blobs = [blobs[j] for j in state.bottom_ids]
-                state.top_blobs = [blobs[j] for j in state.top_ids]
-                state.allocated = all(blob.count for blob in state.bottom_blobs + state.top_blobs)
+        for index, name, layer in python_layers_of(net):
+            state = self.states.get(id(layer))
+            if state is None:
+                state = self.states[id(layer)] = LayerState(name, param_str=getattr(layer, "param_str", ""))
+            else:
+                state.name = name
+            state.index = index
+            state.bottom_ids, state.top_ids = list(net._bottom_ids(index)), list(net._top_ids(index))
+            state.bottom_in_place = [blob_id in state.top_ids for blob_id in state.bottom_ids]
+            state.bottom_blobs = [blobs[j] for j in state.bottom_ids]
+            state.top_blobs = [blobs[j] for j in state.top_ids]
+            state.allocated = all(blob.count for blob in state.bottom_blobs + state.top_blobs)
 
     # -- findings --
     def finding(self, check: str, layer: str, method: str, blob: str | None = None, iteration: int | None = None,

@@ -34,6 +34,7 @@ from typing import Any
 import numpy as np
 
 from . import contract
+from .netinfo import python_layers_of
 from .stats import array_stats
 
 _add, _vdot = np.add.reduce, np.vdot
@@ -356,9 +357,7 @@ class PythonLayerDebugger:
     def __init__(self, recorder: TrainingRecorder):
         self.recorder = recorder
         self.codes: dict = {}  # code object -> "forward" | "backward"
-        for layer in recorder.net.layers:
-            if layer.type != "Python":
-                continue
+        for _, _, layer in python_layers_of(recorder.net):
             for method in ("forward", "backward"):
                 function = getattr(type(layer), method, None)
                 function = getattr(function, "__wrapped__", function)  # the user's method, not the tracer's wrapper

@@ -14,7 +14,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from .child import finish_passes, load_traced_layers
+from .child import finish_passes, load_traced_layers, load_weights
 from .childrun.serve import serve
 from .instrument import tracing
 from .marker import Marker
@@ -44,8 +44,6 @@ def run(config: dict, emit, marker: Marker) -> None:
     learning_rate = LearningRate(param)
     solver_cls = solver_class(caffe, param.type)
     net_param, tracer = load_traced_layers(caffe, net_file, "train", config, emit, marker)
-    if tracer is None:
-        return
     with tracing(tracer):  # what the layers print is told apart by layer, as for a net
         caffe.set_mode_cpu()
         np.random.seed(config["seed"])  # the solver's random_seed when it has one (training_hooks), as Caffe's
@@ -53,8 +51,8 @@ def run(config: dict, emit, marker: Marker) -> None:
         with tempfile.TemporaryDirectory(prefix="inspector-solver-") as folder:
             solver = solver_cls(str(prepared_solver_file(param, net_file, Path(folder))))
         net = solver.net
-        if config.get("weights"):
-            net.copy_from(config["weights"])
+        if config.get("weights") and not load_weights(net, net_file, Path(config["weights"]), "train", emit):
+            return
         tracer.adopt(net)
         tracer.attach_timers(net)
         tracer.watch_solver(solver)  # an abort in ApplyUpdate is the solver update's, not the last layer's
