@@ -5,6 +5,10 @@ builds the record again from it, reading the field types, so no record writes it
 from_dict. A field's metadata may rename its key (`key("class")`, for a name Python reserves), leave it out when it
 is None (`OMIT_NONE`) or keep it out of the data (`NOT_DATA`, for what a view derives). Records may still add a
 `to_dict` that calls `to_data(self)`, for the callers that know them by that name.
+
+to_data runs on every value of a report (each number of each recorded call), so a field whose type holds only JSON
+scalars (str, int, float, bool, None), or a list or a dict of them, is copied whole without a look at each value:
+its declared type is trusted.
 """
 from __future__ import annotations
 
@@ -32,15 +36,67 @@ def _data_fields(cls: type) -> tuple[tuple[dataclasses.Field, str], ...]:
                  if not f.metadata.get("not_data"))
 
 
+@functools.cache
+def _fields_to_write(cls: type) -> tuple[tuple[str, str, bool, str], ...] | None:
+    """(attribute, key, omitted when None, how to copy: _plain_copy) of each data field of a dataclass; None for
+    any other type."""
+    if not dataclasses.is_dataclass(cls):
+        return None
+    try:
+        hints = _hints(cls)
+    except NameError:  # a type named only for type checkers: every field the long way
+        hints = {}
+    return tuple((f.name, name, bool(f.metadata.get("omit_none")), _plain_copy(hints.get(f.name)))
+                 for f, name in _data_fields(cls))
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain_copy(hint: Any) -> str:
+    """"as_is" for a type of JSON scalars, "list" or "dict" for a list or a dict of them (copied with list() or
+    dict()), "" for anything else (to_data, value by value). None, in a union, is allowed anywhere."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        kinds = {_plain_copy(a) for a in args if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else ("as_is" if not kinds else "")
+    if hint in _SCALARS:
+        return "as_is"
+    if origin is list and args and _plain_copy(args[0]) == "as_is":
+        return "list"
+    if origin is dict and len(args) == 2 and args[0] is str and _plain_copy(args[1]) == "as_is":
+        return "dict"
+    return ""
+
+
+_AS_IS = frozenset({str, int, float, bool, type(None)})
+
+
 def to_data(value: Any) -> Any:
     """The value as JSON-ready data: dataclasses by their fields, tuples as lists, paths as text."""
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        out = {}
-        for f, name in _data_fields(type(value)):
-            item = getattr(value, f.name)
-            if item is None and f.metadata.get("omit_none"):
-                continue
-            out[name] = to_data(item)
+    kind: type = type(value)  # the exact types first: this runs on every value of a report (a call's every number)
+    if kind in _AS_IS:
+        return value
+    if kind is list or kind is tuple:
+        return [to_data(item) for item in value]
+    if kind is dict:
+        return {k: to_data(v) for k, v in value.items()}
+    fields = _fields_to_write(kind)
+    if fields is not None:
+        out: dict[str, Any] = {}
+        for attribute, name, omit_none, copy in fields:
+            item = getattr(value, attribute)
+            if item is None:
+                if not omit_none:
+                    out[name] = None
+            elif copy == "as_is":
+                out[name] = item
+            elif copy == "list":
+                out[name] = list(item)
+            elif copy == "dict":
+                out[name] = dict(item)
+            else:
+                out[name] = to_data(item)
         return out
     if isinstance(value, (list, tuple)):
         return [to_data(item) for item in value]

@@ -55,7 +55,7 @@ from .attribution import (
 from .events import encode_event, follow_event_log
 from .marker import Marker
 from .netload import existing_file
-from .report import Crash, ReportBuilder, TraceReport
+from .report import CallRecord, Crash, ReportBuilder, TraceReport
 from .solverfile import is_solver_file
 from .tracebacks import INSPECTOR_PACKAGE, is_user_file
 
@@ -472,7 +472,7 @@ class CallWindow:
             record.calls = calls[:start] + kept + calls[end:]
             self._decided[record.name] = start + len(kept)
 
-    def _notable(self, layer: str, call: dict) -> bool:
+    def _notable(self, layer: str, call: CallRecord) -> bool:
         if (layer, call["method"], call["iteration"]) in self._findings:
             return True
         return any(stats and (stats["nan"] or stats["inf"]) for blob in (*call["bottoms"], *call["tops"])
