@@ -3,8 +3,10 @@
 `to_data(record)` gives JSON-ready data (dicts, lists, str, int, float, bool, None) and `from_data(cls, data)`
 builds the record again from it, reading the field types, so no record writes its own to_dict or a positional
 from_dict. A field's metadata may rename its key (`key("class")`, for a name Python reserves), leave it out when it
-is None (`OMIT_NONE`) or keep it out of the data (`NOT_DATA`, for what a view derives). Records may still add a
-`to_dict` that calls `to_data(self)`, for the callers that know them by that name.
+is None (`OMIT_NONE`) or keep it out of the data (`NOT_DATA`, for what a view derives). What a record derives
+and its data shows (a property) is named in its class's DATA_DERIVED, {property: the key it follows}; from_data
+passes over it. Records may still add a `to_dict` that calls `to_data(self)`, for the callers that know them by
+that name.
 
 to_data runs on every value of a report (each number of each recorded call), so a field whose type holds only JSON
 scalars (str, int, float, bool, None), or a list or a dict of them, is copied whole without a look at each value:
@@ -46,8 +48,12 @@ def _fields_to_write(cls: type) -> tuple[tuple[str, str, bool, str], ...] | None
         hints = _hints(cls)
     except NameError:  # a type named only for type checkers: every field the long way
         hints = {}
-    return tuple((f.name, name, bool(f.metadata.get("omit_none")), _plain_copy(hints.get(f.name)))
-                 for f, name in _data_fields(cls))
+    derived: dict[str, str] = getattr(cls, "DATA_DERIVED", {})
+    written = []
+    for f, name in _data_fields(cls):
+        written.append((f.name, name, bool(f.metadata.get("omit_none")), _plain_copy(hints.get(f.name))))
+        written += [(prop, prop, False, "") for prop, after in derived.items() if after == name]
+    return tuple(written)
 
 
 _SCALARS = (str, int, float, bool, type(None))

@@ -312,12 +312,17 @@ def test_text_call_log_of_a_long_run_folds_its_middle_iterations_into_one_row_a_
                                                                ["3-27", "backward"]]
     assert all("25 calls," in " ".join(row) for row in rows if row[0] == "3-27")
     assert [row[0] for row in rows if row[1] == "forward"] == ["1", "2", "3-27", "28", "29", "30", "31*", "32*"]
-    assert "  iterations 3..27 folded: 75 calls in 3 row(s), one a method; --format json has each call" in log
+    assert "  iterations 3..27 folded: 75 calls in 3 row(s), one a method; --format json lists each" in log
+    losses = next(line for line in log if line.startswith("loss per iteration: "))
+    assert ", (24 more from " in losses and losses.endswith("; --format json lists each")
+    assert len(losses.split(", (")[0].split(", ")) == 3  # the first three, then the last three after the range
 
 
 def test_text_call_log_of_a_short_run_folds_nothing(tmp_path):
     result = run_cli("trace", NETS / "siamese.prototxt", "--iterations", "11", cwd=tmp_path)
     log = result.stdout[result.stdout.index("scale  tracetestlayers.Scale"):]
+    losses = next(line for line in result.stdout.splitlines() if line.startswith("loss per iteration: "))
+    assert len(losses.split(", ")) == 11 and "more" not in losses
     log = log[:log.index("  * a probe pass")]
     assert "folded" not in log
     assert [line.split()[0] for line in log.splitlines() if line.split()[1:2] == ["forward"]] == [

@@ -10,7 +10,7 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -197,7 +197,7 @@ class Crash:
 
 @dataclass
 class TraceReport:
-    # fields in the order of the data's keys ("ok", derived, goes in after "stats")
+    DATA_DERIVED: ClassVar[dict[str, str]] = {"ok": "stats"}  # fields in the order of the data's keys
     net: str
     phase: str
     iterations: int
@@ -214,7 +214,7 @@ class TraceReport:
     crash: Crash | None = None
     calls_left_out: int = 0  # calls of a long run's middle iterations not kept (runner.CallWindow)
     # the fine-tuning view (inspector.trace.finetune) when weights were given
-    finetune: FinetuneReport | None = field(default=None, metadata=NOT_DATA)
+    finetune: FinetuneReport | None = field(default=None, metadata=OMIT_NONE)
     # the training view (training_report) of a solver's run
     training: TrainingReport | None = field(default=None, metadata=NOT_DATA)
 
@@ -238,15 +238,9 @@ class TraceReport:
 
     def to_dict(self) -> dict:
         data = to_data(self)
-        keys = list(data)
-        out = {k: data[k] for k in keys[:keys.index("stats") + 1]}
-        out["ok"] = self.ok
-        out.update(data)
-        if self.finetune is not None:
-            out["finetune"] = self.finetune.to_dict()
-        if self.training is not None:
-            out["training"] = self.training.to_dict()
-        return out
+        if self.training is not None:  # its own view of the run: every iteration, not its fields
+            data["training"] = self.training.to_dict()
+        return data
 
     # -- text view --
     def __rich_console__(self, console, options):
@@ -265,7 +259,7 @@ class TraceReport:
         if self.training is not None:
             yield self.training
         elif self.losses:
-            yield Text("loss per iteration: " + ", ".join(f"{x:.6g}" for x in self.losses))
+            yield Text("loss per iteration: " + _losses_text(self.losses))
         if self.findings:
             yield self._findings_table()
         if self.crash:
@@ -338,7 +332,7 @@ class TraceReport:
             start = min(group.calls[0].iteration for group in folded)
             end = max(group.calls[-1].iteration for group in folded)
             lines.append(Text(f"  iterations {start}..{end} folded: {count:,} calls in {len(folded)} row(s), one a "
-                              "method; --format json has each call", style="dim"))
+                              "method; --format json lists each", style="dim"))
         if any(call.probe for call in record.calls):
             lines.append(Text("  * a probe pass of the contract checks, after the iterations", style="dim"))
         if record.output:
@@ -385,6 +379,17 @@ def finetune_from_dict(view: dict):
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+def _losses_text(losses: list[float]) -> str:
+    """The losses, each; a long run's first and last CALL_LOG_EDGE, and the range of those between."""
+    if len(losses) <= CALL_LOG_FOLD_ABOVE:
+        return ", ".join(f"{x:.6g}" for x in losses)
+    edge = CALL_LOG_EDGE
+    middle = [x for x in losses[edge:-edge] if not math.isnan(x)]
+    spread = f" from {min(middle):.6g} to {max(middle):.6g}" if middle else ""
+    return (", ".join(f"{x:.6g}" for x in losses[:edge]) + f", ({len(losses) - 2 * edge:,} more{spread}), "
+            + ", ".join(f"{x:.6g}" for x in losses[-edge:]) + "; --format json lists each")
 
 
 def _call_row(call: CallRecord, findings: dict[tuple, list[str]], infos: dict[tuple, list[str]]) -> tuple:
