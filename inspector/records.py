@@ -27,6 +27,20 @@ OMIT_NONE = {"omit_none": True}
 NOT_DATA = {"not_data": True}
 
 
+class ReadByKey:
+    """Dict-style reads (record["method"], record.get("probe")) of a record's fields, for code that still reads a
+    record as the event dict it was built from."""
+
+    def __getitem__(self, name: str) -> Any:
+        try:
+            return getattr(self, name)
+        except AttributeError:
+            raise KeyError(name) from None
+
+    def get(self, name: str, default: Any = None) -> Any:
+        return getattr(self, name, default)
+
+
 def key(name: str, **more: Any) -> dict:
     """Field metadata: the field is `name` in the data."""
     return {"key": name, **more}

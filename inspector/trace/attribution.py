@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 from ..shapes import shape_text
 
 if TYPE_CHECKING:
-    from .report import CallRecord, LayerRecord
+    from .netinfo import LayerInfo
+    from .report import CallRecord
 
 GLOG_MESSAGE = re.compile(r"^I\d{4,8} [\d:.]+ +\d+ \S+:\d+\] (.*)$")
 UNKNOWN_TYPE = re.compile(r"Unknown layer type: (\S+)")
@@ -189,7 +190,7 @@ class NetWiring:
     splits: set[str]
 
     @classmethod
-    def of(cls, construction: ConstructionLog, report_layers: list[LayerRecord],
+    def of(cls, construction: ConstructionLog, report_layers: list[LayerInfo],
            layer_types: dict[str, str]) -> NetWiring:
         if report_layers:  # the built net's own description
             return cls([layer.name for layer in report_layers],

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +22,7 @@ import numpy as np
 from ..errors import InputError
 from ..forks import POINT_AT_FORK, forks_with_field, forks_with_type, from_which_fork, unknown_field
 from ..prototxt import LayerSpec, read_net, read_prototxt_text
+from ..records import ReadByKey, to_data
 
 _LINE_COLUMN = re.compile(r"^(\d+:\d+)\s*:")  # text_format's error prefix
 
@@ -119,10 +120,14 @@ def data_pointer(array) -> int:
 
 
 @dataclass
-class LayerInfo:
+class LayerInfo(ReadByKey):
+    """A layer of the built net, as the "net" event carries it and the report keeps it (TraceReport.layers), with
+    its times once the passes ended. Fields in the order of the data's keys."""
+
     index: int
     name: str
     type: str
+    python: bool = field(default=False, kw_only=True)
     bottoms: list[str]
     tops: list[str]
     top_shapes: dict[str, list[int]]
@@ -133,17 +138,9 @@ class LayerInfo:
     needs_backward: bool | None = None
     forward_ms: float | None = None  # None until the passes finished (a crash cuts them short)
     backward_ms: float | None = None
-    python: bool = False
 
     def to_dict(self) -> dict:
-        return {
-            "index": self.index, "name": self.name, "type": self.type, "python": self.python,
-            "bottoms": self.bottoms, "tops": self.tops, "top_shapes": self.top_shapes,
-            "param_shapes": self.param_shapes, "param_count": self.param_count,
-            "shares_params_with": self.shares_params_with, "inserted_by_caffe": self.inserted_by_caffe,
-            "needs_backward": self.needs_backward,
-            "forward_ms": self.forward_ms, "backward_ms": self.backward_ms,
-        }
+        return to_data(self)
 
 
 def describe_layers(net, declared_names: set[str] | None = None) -> list[LayerInfo]:

@@ -10,15 +10,16 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from ..records import NOT_DATA, OMIT_NONE, from_data, key, to_data
+from ..records import NOT_DATA, OMIT_NONE, ReadByKey, from_data, key, to_data
 from ..shapes import named_shapes_text, shapes_text
+from .netinfo import LayerInfo
 
 if TYPE_CHECKING:
     from .finetune import FinetuneReport
@@ -31,20 +32,6 @@ SEVERITY_LABELS = {"error": ("error", "red"), "warning": ("warn", "yellow"), "in
 
 
 BlobStats = dict[str, float | None]  # min, max, mean, std (None when no value is finite), nan, inf (counts)
-
-
-class _ReadByKey:
-    """Dict-style reads (record["method"], record.get("probe")) of a record's fields, for code that still reads a
-    call, a blob or a layer as the event dict it was built from."""
-
-    def __getitem__(self, name: str) -> Any:
-        try:
-            return getattr(self, name)
-        except AttributeError:
-            raise KeyError(name) from None
-
-    def get(self, name: str, default: Any = None) -> Any:
-        return getattr(self, name, default)
 
 
 @dataclass
@@ -63,7 +50,7 @@ class Finding:
 
 
 @dataclass
-class BlobRecord(_ReadByKey):
+class BlobRecord(ReadByKey):
     """A blob as a call saw it: its shape and dtype, and the statistics of its data or diff when recorded
     (min, max, mean, std, nan, inf)."""
 
@@ -74,7 +61,7 @@ class BlobRecord(_ReadByKey):
 
 
 @dataclass
-class CallRecord(_ReadByKey):
+class CallRecord(ReadByKey):
     """One call of a Python layer's method: when, how long, and its bottoms and tops."""
 
     method: str
@@ -97,27 +84,6 @@ def _blob_record(blob: dict) -> BlobRecord:
     shape = blob["shape"]  # the tracer's tuples (in-process), as JSON gives them
     return BlobRecord(list(shape) if type(shape) is tuple else shape, blob["dtype"], blob.get("data"),
                       blob.get("diff"))
-
-
-@dataclass
-class LayerRecord(_ReadByKey):
-    """A layer of the built net (netinfo.LayerInfo as the "net" event carries it), with its times once the passes
-    ended."""
-
-    index: int
-    name: str
-    type: str
-    python: bool
-    bottoms: list[str]
-    tops: list[str]
-    top_shapes: dict[str, list[int]]
-    param_shapes: list[list[int]]
-    param_count: int  # parameters this layer owns; blobs shared with an earlier layer count 0 here
-    shares_params_with: list[str]
-    inserted_by_caffe: bool  # a Split layer Caffe added where one blob feeds several layers
-    needs_backward: bool | None = None
-    forward_ms: float | None = None  # None until the passes finished (a crash cuts them short)
-    backward_ms: float | None = None
 
 
 @dataclass
@@ -205,7 +171,7 @@ class TraceReport:
     stats: bool
     completed: bool = False
     not_run: str | None = None  # why the passes were never started (weights Caffe would abort loading)
-    layers: list[LayerRecord] = field(default_factory=list)
+    layers: list[LayerInfo] = field(default_factory=list)
     python_layers: list[PythonLayerRecord] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
@@ -540,7 +506,7 @@ class ReportBuilder:
                               for text in event["lines"]]
         elif kind == "net":
             self.force_backward = bool(event.get("force_backward"))
-            r.layers = [from_data(LayerRecord, layer) for layer in event["layers"]]
+            r.layers = [from_data(LayerInfo, layer) for layer in event["layers"]]
             r.blob_shapes = event["blob_shapes"]
             r.inputs = event.get("inputs", {})
         elif kind == "exception":
