@@ -3,8 +3,14 @@
 `to_data(record)` gives JSON-ready data (dicts, lists, str, int, float, bool, None) and `from_data(cls, data)`
 builds the record again from it, reading the field types, so no record writes its own to_dict or a positional
 from_dict. A field's metadata may rename its key (`key("class")`, for a name Python reserves), leave it out when it
-is None (`OMIT_NONE`) or keep it out of the data (`NOT_DATA`, for what a view derives). Records may still add a
-`to_dict` that calls `to_data(self)`, for the callers that know them by that name.
+is None (`OMIT_NONE`) or keep it out of the data (`NOT_DATA`, for what a view derives). What a record derives
+and its data shows (a property) is named in its class's DATA_DERIVED, {property: the key it follows}; from_data
+passes over it. Records may still add a `to_dict` that calls `to_data(self)`, for the callers that know them by
+that name.
+
+to_data runs on every value of a report (each number of each recorded call), so a field whose type holds only JSON
+scalars (str, int, float, bool, None), or a list or a dict of them, is copied whole without a look at each value:
+its declared type is trusted.
 """
 from __future__ import annotations
 
@@ -32,35 +38,76 @@ def _data_fields(cls: type) -> tuple[tuple[dataclasses.Field, str], ...]:
                  if not f.metadata.get("not_data"))
 
 
-_PLAIN_TYPES = frozenset({str, int, float, bool, type(None)})
-
-
 @functools.cache
-def _record_keys(cls: type) -> tuple[tuple[str, str, bool], ...] | None:
-    """(attribute, key, left out when None) of each data field of a dataclass; None for any other type."""
+def _fields_to_write(cls: type) -> tuple[tuple[str, str, bool, str], ...] | None:
+    """(attribute, key, omitted when None, how to copy: _plain_copy) of each data field of a dataclass; None for
+    any other type."""
     if not dataclasses.is_dataclass(cls):
         return None
-    return tuple((f.name, name, bool(f.metadata.get("omit_none"))) for f, name in _data_fields(cls))
+    try:
+        hints = _hints(cls)
+    except NameError:  # a type named only for type checkers: every field the long way
+        hints = {}
+    derived: dict[str, str] = getattr(cls, "DATA_DERIVED", {})
+    written = []
+    for f, name in _data_fields(cls):
+        written.append((f.name, name, bool(f.metadata.get("omit_none")), _plain_copy(hints.get(f.name))))
+        written += [(prop, prop, False, "") for prop, after in derived.items() if after == name]
+    return tuple(written)
+
+
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _plain_copy(hint: Any) -> str:
+    """"as_is" for a type of JSON scalars, "list" or "dict" for a list or a dict of them (copied with list() or
+    dict()), "" for anything else (to_data, value by value). None, in a union, is allowed anywhere."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        kinds = {_plain_copy(a) for a in args if a is not type(None)}
+        return kinds.pop() if len(kinds) == 1 else ("as_is" if not kinds else "")
+    if hint in _SCALARS:
+        return "as_is"
+    if origin is list and args and _plain_copy(args[0]) == "as_is":
+        return "list"
+    if origin is dict and len(args) == 2 and args[0] is str and _plain_copy(args[1]) == "as_is":
+        return "dict"
+    return ""
+
+
+_AS_IS = frozenset({str, int, float, bool, type(None)})
 
 
 def to_data(value: Any) -> Any:
     """The value as JSON-ready data: dataclasses by their fields, tuples as lists, paths as text."""
-    kind: type = type(value)
-    if kind in _PLAIN_TYPES:  # most values, returned at once: a 16,000-layer graph report holds a million
+    kind: type = type(value)  # the exact types first: this runs on every value of a report (a call's every number)
+    if kind in _AS_IS:
         return value
-    record_keys = _record_keys(kind)
-    if record_keys is not None:
-        out = {}
-        for attribute, name, omit_none in record_keys:
+    if kind is list or kind is tuple:
+        return [to_data(item) for item in value]
+    if kind is dict:
+        return {k: to_data(v) for k, v in value.items()}
+    fields = _fields_to_write(kind)
+    if fields is not None:
+        out: dict[str, Any] = {}
+        for attribute, name, omit_none, copy in fields:
             item = getattr(value, attribute)
-            if item is None and omit_none:
-                continue
-            out[name] = item if type(item) in _PLAIN_TYPES else to_data(item)
+            if item is None:
+                if not omit_none:
+                    out[name] = None
+            elif copy == "as_is":
+                out[name] = item
+            elif copy == "list":
+                out[name] = list(item)
+            elif copy == "dict":
+                out[name] = dict(item)
+            else:
+                out[name] = to_data(item)
         return out
     if isinstance(value, (list, tuple)):
-        return [item if type(item) in _PLAIN_TYPES else to_data(item) for item in value]
+        return [to_data(item) for item in value]
     if isinstance(value, dict):
-        return {k: v if type(v) in _PLAIN_TYPES else to_data(v) for k, v in value.items()}
+        return {k: to_data(v) for k, v in value.items()}
     if isinstance(value, PurePath):
         return str(value)
     return value

@@ -339,7 +339,7 @@ LONG = 205  # iterations: the first and last 100 kept, the 5 between left out
 
 def test_a_long_run_keeps_the_first_and_last_iterations_calls_and_counts_the_rest():
     report = run_trace(TraceOptions(NETS / "siamese.prototxt", iterations=LONG))
-    iterations = {c["iteration"] for c in report.calls("scale") if not c["probe"]}
+    iterations = {c.iteration for c in report.calls("scale") if not c.probe}
     assert iterations == set(range(0, 101)) | set(range(106, LONG + 1))
     assert report.calls_left_out == 5 * 3 * 2  # reshape, forward, backward of both Python layers
     assert len(report.losses) == LONG and report.ok
@@ -347,9 +347,9 @@ def test_a_long_run_keeps_the_first_and_last_iterations_calls_and_counts_the_res
 
 def test_a_long_run_keeps_every_call_with_a_nan(tmp_path):
     report = run_trace(TraceOptions(NETS / "nan_diff.prototxt", iterations=LONG))
-    backward = [c["iteration"] for c in report.calls("broken", "backward") if not c["probe"]]
+    backward = [c.iteration for c in report.calls("broken", "backward") if not c.probe]
     assert backward == list(range(1, LONG + 1))  # each wrote NaN: all kept
-    forward = [c["iteration"] for c in report.calls("broken", "forward") if not c["probe"]]
+    forward = [c.iteration for c in report.calls("broken", "forward") if not c.probe]
     assert 103 not in forward and 106 in forward
 
 

@@ -38,29 +38,29 @@ def checks_fired(report) -> set[str]:
 
 def test_every_python_layer_call_is_recorded_in_order():
     report = traced("siamese")
-    methods = [c["method"] for c in report.calls("scale") if not c["probe"]]
+    methods = [c.method for c in report.calls("scale") if not c.probe]
     assert methods[:2] == ["setup", "reshape"]
     assert methods[2:] == ["reshape", "forward", "backward"] * 2
-    assert [c["iteration"] for c in report.calls("scale", "forward") if not c["probe"]] == [1, 2]
+    assert [c.iteration for c in report.calls("scale", "forward") if not c.probe] == [1, 2]
 
 
 def test_calls_carry_shapes_dtypes_and_statistics():
     forward = traced("siamese").calls("scale", "forward")[0]
-    assert forward["bottoms"][0]["shape"] == [4, 5]
-    assert forward["tops"][0]["dtype"] == "float32"
-    stats = forward["tops"][0]["data"]
+    assert forward.bottoms[0].shape == [4, 5]
+    assert forward.tops[0].dtype == "float32"
+    stats = forward.tops[0].data
     assert set(stats) == {"min", "max", "mean", "std", "nan", "inf"}
     assert stats["min"] <= stats["mean"] <= stats["max"] and stats["nan"] == 0
     backward = traced("siamese").calls("loss", "backward")[0]
-    assert backward["propagate_down"] == [True, True]
-    assert backward["bottoms"][0]["diff"]["std"] > 0
+    assert backward.propagate_down == [True, True]
+    assert backward.bottoms[0].diff["std"] > 0
 
 
 def test_a_layer_whose_class_inherits_from_another_traced_class_is_recorded_once_a_call():
     """'zeroed' (ZeroDiff) inherits setup, reshape and forward from Scale, the class of 'scale' in the same net."""
     report = traced("subclassed_layer", iterations=1)
     for layer in ("scale", "zeroed"):
-        methods = [c["method"] for c in report.calls(layer) if not c["probe"]]
+        methods = [c.method for c in report.calls(layer) if not c.probe]
         assert methods == ["setup", "reshape", "reshape", "forward", "backward"], layer
 
 
@@ -72,31 +72,31 @@ def test_python_layer_identity_is_recorded():
 
 
 def test_every_layer_has_type_shapes_and_times():
-    layers = {layer["name"]: layer for layer in traced("siamese").layers}
-    assert layers["ip_a"]["type"] == "InnerProduct"
-    assert layers["ip_a"]["top_shapes"] == {"feat_a": [4, 5]}
-    assert layers["ip_a"]["param_shapes"] == [[5, 6], [5]]
-    assert layers["scale"]["python"] and layers["scale"]["forward_ms"] > 0
-    assert layers["ip_a"]["backward_ms"] > 0
+    layers = {layer.name: layer for layer in traced("siamese").layers}
+    assert layers["ip_a"].type == "InnerProduct"
+    assert layers["ip_a"].top_shapes == {"feat_a": [4, 5]}
+    assert layers["ip_a"].param_shapes == [[5, 6], [5]]
+    assert layers["scale"].python and layers["scale"].forward_ms > 0
+    assert layers["ip_a"].backward_ms > 0
 
 
 def test_shared_parameters_are_counted_once():
-    layers = {layer["name"]: layer for layer in traced("siamese").layers}
-    assert layers["ip_a"]["param_count"] == 35
-    assert layers["ip_b"]["param_count"] == 0
-    assert layers["ip_b"]["shares_params_with"] == ["ip_a"]
+    layers = {layer.name: layer for layer in traced("siamese").layers}
+    assert layers["ip_a"].param_count == 35
+    assert layers["ip_b"].param_count == 0
+    assert layers["ip_b"].shares_params_with == ["ip_a"]
 
 
 def test_split_layers_caffe_inserted_are_marked():
-    splits = [layer for layer in traced("siamese").layers if layer["inserted_by_caffe"]]
-    assert [s["type"] for s in splits] == ["Split"]
-    assert splits[0]["bottoms"] == ["data"]
+    splits = [layer for layer in traced("siamese").layers if layer.inserted_by_caffe]
+    assert [s.type for s in splits] == ["Split"]
+    assert splits[0].bottoms == ["data"]
 
 
 def test_needs_backward_comes_from_caffes_own_decision():
-    layers = {layer["name"]: layer for layer in traced("siamese").layers}
-    assert layers["loss"]["needs_backward"] is True
-    assert layers["data"]["needs_backward"] is False
+    layers = {layer.name: layer for layer in traced("siamese").layers}
+    assert layers["loss"].needs_backward is True
+    assert layers["data"].needs_backward is False
 
 
 def test_correct_layers_produce_no_findings():
@@ -107,8 +107,8 @@ def test_correct_layers_produce_no_findings():
 def test_no_stats_records_shapes_and_timings_only():
     report = traced("siamese", stats=False)
     forward = report.calls("scale", "forward")[0]
-    assert forward["tops"][0]["shape"] == [4, 5] and "data" not in forward["tops"][0]
-    assert report.layers[0]["forward_ms"] >= 0
+    assert forward.tops[0].shape == [4, 5] and forward.tops[0].data is None
+    assert report.layers[0].forward_ms >= 0
 
 
 # ---- contract checks, each on a layer that breaks it ----
@@ -116,8 +116,8 @@ def test_no_stats_records_shapes_and_timings_only():
 def test_top_reshaped_in_forward_is_not_blamed_but_the_backward_that_breaks_is():
     report = traced("reshape_in_forward")
     assert report.findings_of("reshape_in_forward") == []
-    assert report.calls("broken", "forward")[0]["tops"][0]["shape"] == [4, 6]
-    assert report.calls("loss", "forward")[0]["bottoms"][0]["shape"] == [4, 6]  # the layer above followed
+    assert report.calls("broken", "forward")[0].tops[0].shape == [4, 6]
+    assert report.calls("loss", "forward")[0].bottoms[0].shape == [4, 6]  # the layer above followed
     crash = report.crash  # ReshapeInForward keeps Scale's backward, which assumes top and bottom of one shape
     assert (crash.layer, crash.method) == ("broken", "backward") and "broadcast" in crash.traceback
 
@@ -125,7 +125,7 @@ def test_top_reshaped_in_forward_is_not_blamed_but_the_backward_that_breaks_is()
 def test_proposal_style_top_set_in_forward_runs_clean_and_the_layer_above_follows():
     report = traced("proposal_style")
     assert report.ok and [f for f in report.findings if f.severity != "info"] == []
-    rows = report.calls("proposal", "forward")[0]["tops"][0]["shape"][0]
+    rows = report.calls("proposal", "forward")[0].tops[0].shape[0]
     assert rows > 1 and report.blob_shapes["rois"] == [rows, 5] and report.blob_shapes["fc"] == [rows, 3]
 
 
@@ -173,8 +173,8 @@ def test_all_zero_diff_names_the_first_iteration_and_every_call():
 
 def test_a_hinge_loss_whose_gradient_is_zero_only_at_some_iterations_is_not_blamed():
     report = traced("hinge_sometimes_zero", iterations=4)
-    calls = [c for c in report.calls("hinge", "backward") if not c["probe"]]
-    zero = [c["bottoms"][0]["diff"]["max"] == c["bottoms"][0]["diff"]["min"] == 0 for c in calls]
+    calls = [c for c in report.calls("hinge", "backward") if not c.probe]
+    zero = [c.bottoms[0].diff["max"] == c.bottoms[0].diff["min"] == 0 for c in calls]
     assert zero == [True, False, True, False]  # the check had zero diffs under a non-zero top diff to judge
     assert report.findings_of("zero_diff") == [] and report.ok
 
@@ -189,7 +189,7 @@ def test_zero_diffs_under_zero_top_diffs_are_explained_not_blamed():
 
 def test_zero_gradient_of_a_label_under_force_backward_is_not_a_finding():
     report = traced("label_force_backward")
-    assert report.calls("loss", "backward")[0]["propagate_down"] == [True, True]
+    assert report.calls("loss", "backward")[0].propagate_down == [True, True]
     assert report.findings == [] and report.ok
 
 
@@ -242,7 +242,7 @@ def test_caffe_check_failure_keeps_the_record_and_names_the_layer():
     assert crash.kind == "caffe_abort" and crash.exit_code < 0
     assert (crash.layer, crash.method, crash.iteration) == ("ip2", "forward", 1)
     assert "Check failed" in crash.check_failed and "inner_product_layer.cpp" in crash.check_failed
-    assert [c["method"] for c in report.calls("widen")] == ["setup", "reshape", "reshape", "forward"]
+    assert [c.method for c in report.calls("widen")] == ["setup", "reshape", "reshape", "forward"]
     assert not report.ok
     assert (crash.stage, crash.layer_type) == ("forward", "InnerProduct")
     assert crash.summary == ("InnerProduct 'ip2' aborted in forward (iteration 1): 'wide' comes from Python layer "
@@ -301,6 +301,43 @@ def test_text_call_log_shows_nan_counts_and_the_finding_on_the_call_line(tmp_pat
     log = result.stdout[result.stdout.index("broken  tracetestlayers.NanDiff"):]
     line = next(line for line in log.splitlines() if line.split()[:2] == ["1", "backward"])
     assert "bottom[0].diff 20 NaN" in line and "nonfinite_diff" in line
+
+
+def test_text_call_log_of_a_long_run_folds_its_middle_iterations_into_one_row_a_method(tmp_path):
+    result = run_cli("trace", NETS / "siamese.prototxt", "--iterations", "30", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    log = result.stdout[result.stdout.index("scale  tracetestlayers.Scale"):].splitlines()
+    rows = [line.split() for line in log[3:log.index(next(line for line in log if "folded" in line))]]
+    assert [row[:2] for row in rows if row[0] == "3-27"] == [["3-27", "reshape"], ["3-27", "forward"],
+                                                               ["3-27", "backward"]]
+    assert all("25 calls," in " ".join(row) for row in rows if row[0] == "3-27")
+    assert [row[0] for row in rows if row[1] == "forward"] == ["1", "2", "3-27", "28", "29", "30", "31*", "32*"]
+    assert "  iterations 3..27 folded: 75 calls in 3 row(s), one a method; --format json lists each" in log
+    losses = next(line for line in log if line.startswith("loss per iteration: "))
+    assert ", (24 more from " in losses and losses.endswith("; --format json lists each")
+    assert len(losses.split(", (")[0].split(", ")) == 3  # the first three, then the last three after the range
+
+
+def test_text_call_log_of_a_short_run_folds_nothing(tmp_path):
+    result = run_cli("trace", NETS / "siamese.prototxt", "--iterations", "11", cwd=tmp_path)
+    log = result.stdout[result.stdout.index("scale  tracetestlayers.Scale"):]
+    losses = next(line for line in result.stdout.splitlines() if line.startswith("loss per iteration: "))
+    assert len(losses.split(", ")) == 11 and "more" not in losses
+    log = log[:log.index("  * a probe pass")]
+    assert "folded" not in log
+    assert [line.split()[0] for line in log.splitlines() if line.split()[1:2] == ["forward"]] == [
+        *map(str, range(1, 12)), "12*", "13*"]
+
+
+def test_folded_call_log_row_counts_the_nan_calls_and_their_findings(tmp_path):
+    result = run_cli("trace", NETS / "nan_diff.prototxt", "--iterations", "30", cwd=tmp_path)
+    log = result.stdout[result.stdout.index("broken  tracetestlayers.NanDiff"):]
+    row = next(line for line in log.splitlines() if line.split()[:2] == ["3-27", "backward"])
+    assert "25 calls," in row and "25 with NaN/Inf" in row
+    json_report = json.loads(run_cli("trace", NETS / "nan_diff.prototxt", "--iterations", "30", "--format", "json",
+                                     cwd=tmp_path).stdout)
+    broken = next(p for p in json_report["python_layers"] if p["name"] == "broken")
+    assert len([c for c in broken["calls"] if c["method"] == "backward" and not c["probe"]]) == 30  # JSON: each call
 
 
 def test_input_blob_from_npy_file(tmp_path):
@@ -372,7 +409,7 @@ def test_top_whose_shape_changed_after_reshape_is_found():
 def test_test_phase_runs_forward_only():
     report = traced("siamese", phase="test")
     assert report.phase == "test" and report.python_layer("scale").phase == "test"
-    assert [c["method"] for c in report.calls("scale")] == ["setup", "reshape", "reshape", "forward", "reshape", "forward"]
+    assert [c.method for c in report.calls("scale")] == ["setup", "reshape", "reshape", "forward", "reshape", "forward"]
     assert report.findings == []
 
 

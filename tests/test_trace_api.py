@@ -23,8 +23,8 @@ def test_trace_records_calls_on_an_existing_net():
     with trace(net) as t:
         net.forward()
         net.backward()
-    assert [c["method"] for c in t.report.calls("scale")] == ["reshape", "forward", "backward"]
-    assert t.report.calls("loss", "backward")[0]["propagate_down"] == [True, True]
+    assert [c.method for c in t.report.calls("scale")] == ["reshape", "forward", "backward"]
+    assert t.report.calls("loss", "backward")[0].propagate_down == [True, True]
     assert t.report.iterations == 1 and len(t.report.losses) == 1
     assert t.report.findings == [] and t.report.completed
 
@@ -34,8 +34,8 @@ def test_layer_times_are_recorded_for_every_layer():
     with trace(net) as t:
         net.forward()
         net.backward()
-    layers = {layer["name"]: layer for layer in t.report.layers}
-    assert layers["ip_a"]["forward_ms"] > 0 and layers["scale"]["backward_ms"] > 0
+    layers = {layer.name: layer for layer in t.report.layers}
+    assert layers["ip_a"].forward_ms > 0 and layers["scale"].backward_ms > 0
 
 
 def test_the_layers_methods_are_restored_after_the_trace():
@@ -67,7 +67,7 @@ def test_trace_on_a_solver_follows_its_training_net(tmp_path):
     with trace(solver) as t:
         solver.step(3)
     # numbered as Caffe's log numbers solver steps
-    assert [c["iteration"] for c in t.report.calls("scale", "backward")] == [0, 1, 2]
+    assert [c.iteration for c in t.report.calls("scale", "backward")] == [0, 1, 2]
     assert list(t.report.training.iteration) == [0, 1, 2] and t.report.phase == "train"
 
 

@@ -28,9 +28,9 @@ def test_triplet_sample_records_its_three_python_layers(triplet_report):
     assert [p.name for p in triplet_report.python_layers] == ["data", "triplet_select", "tripletloss"]
     select = triplet_report.python_layer("triplet_select")
     assert select.class_name == "TripletSelectLayer" and select.source_file.endswith("tripletselectlayer.py")
-    forward = [c for c in select.calls if c["method"] == "forward" and not c["probe"]]
-    assert [c["iteration"] for c in forward] == [1, 2]
-    assert len(forward[0]["tops"]) == 3 and forward[0]["tops"][0]["shape"] == forward[0]["bottoms"][0]["shape"]
+    forward = [c for c in select.calls if c.method == "forward" and not c.probe]
+    assert [c.iteration for c in forward] == [1, 2]
+    assert len(forward[0].tops) == 3 and forward[0].tops[0].shape == forward[0].bottoms[0].shape
     assert triplet_report.python_layer("tripletloss").param_str == "'margin': 0.2"
 
 

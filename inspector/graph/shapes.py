@@ -1,20 +1,20 @@
 """Blob shapes recorded by `inspector trace`, for drawing run-time shapes on a static graph.
 
-The trace command writes ./.inspector/last-trace.json: a JSON object with at least "net" (the
-prototxt's absolute path), "phase" ("train"/"test") and "blob_shapes" ({blob: [dims]}); it may
-also hold "param_shapes" ({layer: [[dims], ...]}). --shapes FILE reads the same format, or a
-full trace report with "blob_shapes" nested one level down.
+With no net, graph reads ./.inspector/last-trace.json, whose schema (the net's absolute path, its phase,
+"blob_shapes" {blob: [dims]}, "param_shapes" {layer: [[dims], ...]}, a version) lives in inspector.last_trace,
+beside its writer's encoder. --shapes FILE reads that file too, a trace report (--format json, "blob_shapes"
+nested one level down at most), or any JSON object with "blob_shapes".
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
-from ..prototxt import read_regular_file
+import orjson
 
-LAST_TRACE = Path(".inspector") / "last-trace.json"
+from ..errors import InputError
+from ..last_trace import LAST_TRACE, LastTrace, blob_shapes, checked, decode, param_shapes
+from ..prototxt import read_regular_file
 
 
 @dataclass
@@ -45,38 +45,34 @@ def _find_key(data, key: str, depth: int = 2):
 
 
 def load_shapes(path: str | Path) -> TraceShapes:
-    """Read a trace JSON; InputError when it is missing, not JSON, or holds no blob shapes."""
+    """Read a trace JSON; InputError when it is missing, not JSON, of another last-trace version, or holds no
+    blob shapes."""
     path = Path(path)
+    text = read_regular_file(path, "a trace report (JSON)")
     try:
-        data = json.loads(read_regular_file(path, "a trace report (JSON)"))
-    except (ValueError, RecursionError) as exc:  # RecursionError: JSON nested deeper than Python recurses
+        data = orjson.loads(text)
+    except orjson.JSONDecodeError as exc:  # also JSON nested deeper than orjson reads
         raise InputError(f"{path} is not a readable JSON file: {exc}.",
                          "Give the JSON a trace wrote (inspector trace ... --format json).") from None
-    shapes = _find_key(data, "blob_shapes")
-    if not isinstance(shapes, dict):
-        raise InputError(f"{path} has no \"blob_shapes\" object.",
-                         "Give a trace report or .inspector/last-trace.json written by inspector trace.")
-    try:
-        blob_shapes = {str(k): [int(d) for d in v] for k, v in shapes.items()}
-    except (TypeError, ValueError, OverflowError):
-        raise InputError(f"{path}: \"blob_shapes\" must map blob names to lists of dims.",
-                         "Give a trace report written by inspector trace.") from None
-    params = _find_key(data, "param_shapes")
-    param_shapes = None
-    if isinstance(params, dict):
-        try:
-            param_shapes = {str(k): [[int(d) for d in s] for s in v] for k, v in params.items()}
-        except (TypeError, ValueError, OverflowError):
-            param_shapes = None  # optional; a malformed one only costs the param count
+    if isinstance(data, dict) and "version" in data:  # a last-trace.json: its own schema
+        return _shapes_of(checked(data, path), path)
     net, phase = _find_key(data, "net"), _find_key(data, "phase")
     return TraceShapes(source=path, net=str(net) if isinstance(net, str) else None,
                        phase=str(phase).upper() if isinstance(phase, str) else None,
-                       blob_shapes=blob_shapes, param_shapes=param_shapes)
+                       blob_shapes=blob_shapes(_find_key(data, "blob_shapes"), path),
+                       param_shapes=param_shapes(_find_key(data, "param_shapes")))
+
+
+def _shapes_of(trace: LastTrace, path: Path) -> TraceShapes:
+    return TraceShapes(source=path, net=trace.net, phase=trace.phase.upper(), blob_shapes=trace.blob_shapes,
+                       param_shapes=trace.param_shapes)
 
 
 def load_last_trace(cwd: str | Path | None = None) -> TraceShapes:
+    """The shapes of ./.inspector/last-trace.json (inspector.last_trace's schema); InputError when there is none
+    or it is not one."""
     path = last_trace_path(cwd)
     if not path.is_file():
         raise InputError(f"no net given and no trace recorded here ({LAST_TRACE} not found).",
                          "Give a net: inspector graph NET.prototxt (or run inspector trace first).")
-    return load_shapes(path)
+    return _shapes_of(decode(read_regular_file(path, "a trace record (JSON)"), path), path)

@@ -20,9 +20,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..prototxt import PYTHON_LAYER_TYPE
 from ..shapes import shape_text
+
+if TYPE_CHECKING:
+    from .netinfo import LayerInfo
+    from .report import CallRecord
 
 GLOG_MESSAGE = re.compile(r"^I\d{4,8} [\d:.]+ +\d+ \S+:\d+\] (.*)$")
 UNKNOWN_TYPE = re.compile(r"Unknown layer type: (\S+)")
@@ -186,13 +191,14 @@ class NetWiring:
     splits: set[str]
 
     @classmethod
-    def of(cls, construction: ConstructionLog, report_layers: list[dict], layer_types: dict[str, str]) -> NetWiring:
+    def of(cls, construction: ConstructionLog, report_layers: list[LayerInfo],
+           layer_types: dict[str, str]) -> NetWiring:
         if report_layers:  # the built net's own description
-            return cls([layer["name"] for layer in report_layers],
-                       {layer["name"]: layer["bottoms"] for layer in report_layers},
-                       {layer["name"]: layer["tops"] for layer in report_layers},
-                       {layer["name"]: layer["type"] for layer in report_layers},
-                       {layer["name"] for layer in report_layers if layer["inserted_by_caffe"]})
+            return cls([layer.name for layer in report_layers],
+                       {layer.name: layer.bottoms for layer in report_layers},
+                       {layer.name: layer.tops for layer in report_layers},
+                       {layer.name: layer.type for layer in report_layers},
+                       {layer.name for layer in report_layers if layer.inserted_by_caffe})
         order = list(dict.fromkeys(construction.created + construction.factory_created))
         splits = {name for name in order if name not in layer_types and name.endswith("_split")}
         types = {name: layer_types.get(name, "Split" if name in splits else "") for name in order}
@@ -210,21 +216,21 @@ class NetWiring:
         return producers
 
 
-def shaping_method(calls: list[dict], top_index: int, stage: str | None) -> str:
+def shaping_method(calls: list[CallRecord], top_index: int, stage: str | None) -> str:
     """Which method of a Python layer gave its top its current shape, from the layer's recorded calls."""
     if stage in ("forward", "backward"):
-        forwards = [c for c in calls if c["method"] == "forward" and not c.get("probe")]
-        reshapes = [c for c in calls if c["method"] == "reshape" and not c.get("probe")]
-        if forwards and reshapes and top_index < len(forwards[-1]["tops"]) and top_index < len(reshapes[-1]["tops"]):
-            before = reshapes[-1]["tops"][top_index]["shape"]
-            after = forwards[-1]["tops"][top_index]["shape"]
+        forwards = [c for c in calls if c.method == "forward" and not c.probe]
+        reshapes = [c for c in calls if c.method == "reshape" and not c.probe]
+        if forwards and reshapes and top_index < len(forwards[-1].tops) and top_index < len(reshapes[-1].tops):
+            before = reshapes[-1].tops[top_index].shape
+            after = forwards[-1].tops[top_index].shape
             if list(before) != list(after):
                 return f"forward, which reshaped it from {shape_text(before)} to {shape_text(after)}"
     return "reshape"
 
 
 def blame(culprit: Culprit, wiring: NetWiring, construction: ConstructionLog,
-          python_calls: dict[str, list[dict]]) -> tuple[str | None, list[dict], str | None]:
+          python_calls: dict[str, list[CallRecord]]) -> tuple[str | None, list[dict], str | None]:
     """The culprit's layer type, the Python layers feeding it (see fed_by_python) and the summary line."""
     layer = culprit.layer
     if layer is None:

@@ -24,12 +24,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import ClassVar
 
 from rich.table import Table
 from rich.text import Text
 
 from ..errors import InputError
 from ..phases import Phase, parse_phase
+from ..records import to_data
 from ..shapes import shape_text, shapes_text
 from .netinfo import net_spec
 from .netload import build_net
@@ -42,12 +44,14 @@ STATUS_STYLE = {COPIED: "green", FRESH: "yellow", MISMATCHED: "bold red", IGNORE
 class LayerWeights:
     """One layer's fate when the caffemodel is loaded into the net."""
 
+    DATA_DERIVED: ClassVar[dict[str, str]] = {"frozen": "status"}  # fields in the order of the data's keys
+
     name: str
     type: str
     status: str  # copied | fresh | mismatched | ignored
+    lr_mults: list[float] = field(default_factory=list)  # per net param blob
     net_shapes: list[list[int]] = field(default_factory=list)  # the net's param blobs
     model_shapes: list[list[int]] = field(default_factory=list)  # the caffemodel's blobs
-    lr_mults: list[float] = field(default_factory=list)  # per net param blob
     problem: str | None = None  # Caffe's complaint, for a mismatch
 
     @property
@@ -55,18 +59,20 @@ class LayerWeights:
         return bool(self.lr_mults) and all(m == 0 for m in self.lr_mults)
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "type": self.type, "status": self.status, "frozen": self.frozen,
-                "lr_mults": self.lr_mults, "net_shapes": self.net_shapes, "model_shapes": self.model_shapes,
-                "problem": self.problem}
+        return to_data(self)
 
 
 @dataclass
 class FinetuneReport:
+    DATA_DERIVED: ClassVar[dict[str, str]] = {  # fields in the order of the data's keys
+        "weights_loadable": "phase", **dict.fromkeys(("copied", "fresh", "mismatched", "ignored", "frozen", "warnings"),
+                                                     "abort_at")}
+
     prototxt: Path
     weights: Path
     phase: str
-    layers: list[LayerWeights] = field(default_factory=list)
     abort_at: str | None = None  # the first mismatch in the caffemodel's order, where Caffe stops
+    layers: list[LayerWeights] = field(default_factory=list)
 
     def _named(self, status: str) -> list[str]:
         return [layer.name for layer in self.layers if layer.status == status]
@@ -109,13 +115,7 @@ class FinetuneReport:
         raise KeyError(name)
 
     def to_dict(self) -> dict:
-        return {
-            "prototxt": str(self.prototxt), "weights": str(self.weights), "phase": self.phase,
-            "weights_loadable": self.weights_loadable, "abort_at": self.abort_at,
-            "copied": self.copied, "fresh": self.fresh, "mismatched": self.mismatched,
-            "ignored": self.ignored, "frozen": self.frozen, "warnings": self.warnings,
-            "layers": [layer.to_dict() for layer in self.layers],
-        }
+        return to_data(self)
 
     def __rich_console__(self, console, options):
         table = Table(title=f"weights from {self.weights.name} into {self.prototxt.name} ({self.phase})",

@@ -19,7 +19,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from ..errors import InputError
 from ..forks import POINT_AT_FORK, forks_with_field, forks_with_type, from_which_fork, unknown_field
 from ..phases import Phase, parse_phase
 from ..prototxt import PYTHON_LAYER_TYPE, LayerSpec, NetSpec, read_net, read_prototxt_text
+from ..records import to_data
 
 _LINE_COLUMN = re.compile(r"^(\d+:\d+)\s*:")  # text_format's error prefix
 
@@ -169,9 +170,13 @@ def data_pointer(array) -> int:
 
 @dataclass
 class LayerInfo:
+    """A layer of the built net, as the "net" event carries it and the report keeps it (TraceReport.layers), with
+    its times once the passes ended. Fields in the order of the data's keys."""
+
     index: int
     name: str
     type: str
+    python: bool = field(default=False, kw_only=True)
     bottoms: list[str]
     tops: list[str]
     top_shapes: dict[str, list[int]]
@@ -182,17 +187,9 @@ class LayerInfo:
     needs_backward: bool | None = None
     forward_ms: float | None = None  # None until the passes finished (a crash cuts them short)
     backward_ms: float | None = None
-    python: bool = False
 
     def to_dict(self) -> dict:
-        return {
-            "index": self.index, "name": self.name, "type": self.type, "python": self.python,
-            "bottoms": self.bottoms, "tops": self.tops, "top_shapes": self.top_shapes,
-            "param_shapes": self.param_shapes, "param_count": self.param_count,
-            "shares_params_with": self.shares_params_with, "inserted_by_caffe": self.inserted_by_caffe,
-            "needs_backward": self.needs_backward,
-            "forward_ms": self.forward_ms, "backward_ms": self.backward_ms,
-        }
+        return to_data(self)
 
 
 def describe_layers(net, declared_names: set[str] | None = None) -> list[LayerInfo]:

@@ -7,23 +7,31 @@ TraceReport, so the command and a debugging session give the same records and fi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 from rich import box
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
+from ..records import NOT_DATA, OMIT_NONE, from_data, key, to_data
 from ..shapes import named_shapes_text, shapes_text
+from .netinfo import LayerInfo
 
 if TYPE_CHECKING:
+    from .finetune import FinetuneReport
     from .training_report import TrainingReport
 
 PRINTED_LINES_SHOWN = 5  # a layer's printed lines in the text view; JSON has them all
+CALL_LOG_FOLD_ABOVE = 12  # iterations a call log prints whole; a longer one folds its middle (fold_calls)
+CALL_LOG_EDGE = 3  # iterations printed whole at each end of a folded call log
 SEVERITY_LABELS = {"error": ("error", "red"), "warning": ("warn", "yellow"), "info": ("info", "dim")}
+
+
+BlobStats = dict[str, float | None]  # min, max, mean, std (None when no value is finite), nan, inf (counts)
 
 
 @dataclass
@@ -33,62 +41,94 @@ class Finding:
     layer: str
     method: str
     iteration: int
+    blob: str | None = field(default=None, kw_only=True)  # declared here: the data's keys keep this order
     message: str
     fix: str
-    blob: str | None = None
 
     def to_dict(self) -> dict:
-        return {"check": self.check, "severity": self.severity, "layer": self.layer, "method": self.method,
-                "iteration": self.iteration, "blob": self.blob, "message": self.message, "fix": self.fix}
+        return to_data(self)
+
+
+@dataclass
+class BlobRecord:
+    """A blob as a call saw it: its shape and dtype, and the statistics of its data or diff when recorded
+    (min, max, mean, std, nan, inf)."""
+
+    shape: list[int]
+    dtype: str
+    data: BlobStats | None = field(default=None, metadata=OMIT_NONE)
+    diff: BlobStats | None = field(default=None, metadata=OMIT_NONE)
+
+
+@dataclass
+class CallRecord:
+    """One call of a Python layer's method: when, how long, and its bottoms and tops."""
+
+    method: str
+    iteration: int
+    probe: bool  # a probe pass of the contract checks, after the iterations
+    wall_ms: float
+    bottoms: list[BlobRecord]
+    tops: list[BlobRecord]
+    propagate_down: list[bool] | None = field(default=None, metadata=OMIT_NONE)  # backward's flags
+
+    @classmethod
+    def of_event(cls, event: dict) -> CallRecord:
+        """The record of a "call" event (runs once a call, so built field by field rather than by from_data)."""
+        return cls(event["method"], event["iteration"], event.get("probe", False), event["wall_ms"],
+                   [_blob_record(b) for b in event["bottoms"]], [_blob_record(b) for b in event["tops"]],
+                   event.get("propagate_down"))
+
+
+def _blob_record(blob: dict) -> BlobRecord:
+    shape = blob["shape"]  # the tracer's tuples (in-process), as JSON gives them
+    return BlobRecord(list(shape) if type(shape) is tuple else shape, blob["dtype"], blob.get("data"),
+                      blob.get("diff"))
 
 
 @dataclass
 class PythonLayerRecord:
     name: str
     module: str
-    class_name: str
+    class_name: str = field(metadata=key("class"))
     source_file: str | None
     param_str: str
     phase: str
-    calls: list[dict] = field(default_factory=list)
+    calls: list[CallRecord] = field(default_factory=list)
     output: list[dict] = field(default_factory=list)  # each line its methods printed: iteration, method, stream, text
 
     def to_dict(self) -> dict:
-        return {"name": self.name, "module": self.module, "class": self.class_name,
-                "source_file": self.source_file, "param_str": self.param_str, "phase": self.phase,
-                "calls": self.calls, "output": self.output}
+        return to_data(self)
 
 
 @dataclass
 class Crash:
     """How the run ended early: the running layer and method, Caffe's CHECK line, the Python traceback."""
 
+    # fields in the order of the data's keys; those declared keyword-only are left out of the positional order
     # "caffe_abort" | "python_exception" | a signal's name ("SIGSEGV") | "exited" (on its own, before the end)
     # | "interrupted" (inspector got `signal` and ended the run) | "timeout" (past `timeout` seconds)
     kind: str
     exit_code: int | None
+    signal: str | None = field(default=None, kw_only=True)  # the signal that ended the process, or inspector got
+    timeout: float | None = field(default=None, kw_only=True)  # the --timeout the run went past
     layer: str | None
+    layer_type: str | None = field(default=None, kw_only=True)
     method: str | None
+    # import | net construction | forward | backward | after net construction (loading weights, inputs)
+    stage: str | None = field(default=None, kw_only=True)
     iteration: int | None
+    # "Eltwise 'sum' aborted in setup: bottom shapes 4x7 vs 4x6; 'p' comes from ..."
+    summary: str | None = field(default=None, kw_only=True)
+    fed_by: list[dict] = field(default_factory=list, kw_only=True)  # Python layers that fed a C++ culprit's bottoms
     check_failed: str | None = None
     traceback: str | None = None
     location: str | None = None  # file:line of the frame that raised (the layer's own code)
     log_tail: list[str] = field(default_factory=list)  # Caffe's last log lines (INFO left out)
     printed: list[str] = field(default_factory=list)  # the last lines the layers printed
-    # import | net construction | forward | backward | after net construction (loading weights, inputs)
-    stage: str | None = None
-    layer_type: str | None = None
-    fed_by: list[dict] = field(default_factory=list)  # Python layers that produced a C++ culprit's bottoms
-    summary: str | None = None  # "Eltwise 'sum' aborted in setup: bottom shapes 4x7 vs 4x6; 'p' comes from ..."
-    signal: str | None = None  # the signal that ended the process, or that inspector got ("interrupted")
-    timeout: float | None = None  # the --timeout the run went past
 
     def to_dict(self) -> dict:
-        return {"kind": self.kind, "exit_code": self.exit_code, "signal": self.signal, "timeout": self.timeout,
-                "layer": self.layer, "layer_type": self.layer_type,
-                "method": self.method, "stage": self.stage, "iteration": self.iteration, "summary": self.summary,
-                "fed_by": self.fed_by, "check_failed": self.check_failed, "traceback": self.traceback,
-                "location": self.location, "log_tail": self.log_tail, "printed": self.printed}
+        return to_data(self)
 
     @property
     def stopped(self) -> bool:
@@ -123,27 +163,30 @@ class Crash:
 
 @dataclass
 class TraceReport:
+    DATA_DERIVED: ClassVar[dict[str, str]] = {"ok": "stats"}  # fields in the order of the data's keys
     net: str
     phase: str
     iterations: int
     seed: int
     stats: bool
-    layers: list[dict] = field(default_factory=list)
+    completed: bool = False
+    not_run: str | None = None  # why the passes were never started (weights Caffe would abort loading)
+    layers: list[LayerInfo] = field(default_factory=list)
     python_layers: list[PythonLayerRecord] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     losses: list[float] = field(default_factory=list)
     blob_shapes: dict[str, list[int]] = field(default_factory=dict)
     inputs: dict[str, str] = field(default_factory=dict)
     crash: Crash | None = None
-    completed: bool = False
-    not_run: str | None = None  # why the passes were never started (weights Caffe would abort loading)
-    finetune: object | None = None  # the fine-tuning view (inspector.trace.finetune) when weights were given
     calls_left_out: int = 0  # calls of a long run's middle iterations not kept (runner.CallWindow)
-    training: TrainingReport | None = None  # the training view (training_report) of a solver's run
+    # the fine-tuning view (inspector.trace.finetune) when weights were given
+    finetune: FinetuneReport | None = field(default=None, metadata=OMIT_NONE)
+    # the training view (training_report) of a solver's run
+    training: TrainingReport | None = field(default=None, metadata=NOT_DATA)
 
     @property
     def weights_loadable(self) -> bool:
-        return self.finetune is None or bool(getattr(self.finetune, "weights_loadable", True))
+        return self.finetune is None or self.finetune.weights_loadable
 
     @property
     def ok(self) -> bool:
@@ -153,26 +196,17 @@ class TraceReport:
     def python_layer(self, name: str) -> PythonLayerRecord:
         return next(p for p in self.python_layers if p.name == name)
 
-    def calls(self, layer: str, method: str | None = None) -> list[dict]:
-        return [c for c in self.python_layer(layer).calls if method is None or c["method"] == method]
+    def calls(self, layer: str, method: str | None = None) -> list[CallRecord]:
+        return [c for c in self.python_layer(layer).calls if method is None or c.method == method]
 
     def findings_of(self, check: str) -> list[Finding]:
         return [f for f in self.findings if f.check == check]
 
     def to_dict(self) -> dict:
-        out = {
-            "net": self.net, "phase": self.phase, "iterations": self.iterations, "seed": self.seed,
-            "stats": self.stats, "ok": self.ok, "completed": self.completed, "not_run": self.not_run,
-            "layers": self.layers, "python_layers": [p.to_dict() for p in self.python_layers],
-            "findings": [f.to_dict() for f in self.findings], "losses": self.losses,
-            "blob_shapes": self.blob_shapes, "inputs": self.inputs,
-            "crash": self.crash.to_dict() if self.crash else None, "calls_left_out": self.calls_left_out,
-        }
-        if self.finetune is not None:
-            out["finetune"] = self.finetune.to_dict() if hasattr(self.finetune, "to_dict") else self.finetune
-        if self.training is not None:
-            out["training"] = self.training.to_dict()
-        return out
+        data = to_data(self)
+        if self.training is not None:  # its own view of the run: every iteration, not its fields
+            data["training"] = self.training.to_dict()
+        return data
 
     # -- text view --
     def __rich_console__(self, console, options):
@@ -191,7 +225,7 @@ class TraceReport:
         if self.training is not None:
             yield self.training
         elif self.losses:
-            yield Text("loss per iteration: " + ", ".join(f"{x:.6g}" for x in self.losses))
+            yield Text("loss per iteration: " + _losses_text(self.losses))
         if self.findings:
             yield self._findings_table()
         if self.crash:
@@ -218,22 +252,23 @@ class TraceReport:
         table.add_column("bwd ms", justify="right")
         table.add_column("bwd")
         for layer in self.layers:
-            params = f"{layer['param_count']:,}" if layer["param_shapes"] else ""
-            if layer["shares_params_with"]:
-                params += f" (shared with {', '.join(layer['shares_params_with'])})"
-            needs = layer.get("needs_backward")
-            kind = layer["type"] + (" (inserted)" if layer["inserted_by_caffe"] else "")
-            table.add_row(str(layer["index"]), layer["name"], kind,
-                          named_shapes_text(layer["top_shapes"]), params,
-                          _ms(layer["forward_ms"]), _ms(layer["backward_ms"]),
+            params = f"{layer.param_count:,}" if layer.param_shapes else ""
+            if layer.shares_params_with:
+                params += f" (shared with {', '.join(layer.shares_params_with)})"
+            needs = layer.needs_backward
+            kind = layer.type + (" (inserted)" if layer.inserted_by_caffe else "")
+            top_shapes: dict[str, Sequence[int]] = dict(layer.top_shapes)
+            table.add_row(str(layer.index), layer.name, kind, named_shapes_text(top_shapes), params,
+                          _ms(layer.forward_ms), _ms(layer.backward_ms),
                           "" if needs is None else ("yes" if needs else "no"),
-                          style="bold cyan" if layer["python"] else None)
+                          style="bold cyan" if layer.python else None)
         return table
 
     def _call_log(self, record: PythonLayerRecord) -> Group:
         """One line a call, as a debugger's log: iteration, method, time, shapes (bottoms -> tops), propagate_down,
         and the tops' data (forward) or the bottoms' diffs (backward) in brief; NaN and Inf counts and the
-        findings of the call in red. Every number stays in the JSON view."""
+        findings of the call in red. A long run's middle iterations fold into one row a method (fold_calls), so
+        the log stays a screen whatever the run's length. Every number stays in the JSON view."""
         head = Text.assemble((record.name, "bold cyan"), f"  {record.module}.{record.class_name}",
                              f"  param_str={record.param_str!r}" if record.param_str else "",
                              f"  phase {record.phase}")
@@ -250,21 +285,21 @@ class TraceReport:
         table.add_column("bottoms -> tops", overflow="fold")
         table.add_column("p.down")
         table.add_column("top data / bottom diff", overflow="fold", ratio=1)
-        for call in record.calls:
-            stats = _call_stats(call)
-            checks = findings.pop((call["method"], call["iteration"]), None)
-            if checks:
-                stats.append(("  " if stats else "") + "! " + ", ".join(checks), "bold red")
-            notes = infos.pop((call["method"], call["iteration"]), None)
-            if notes:
-                stats.append(("  " if stats else "") + "i " + ", ".join(notes), "dim")
-            flags = call.get("propagate_down")
-            table.add_row(f"{call['iteration']}{'*' if call.get('probe') else ''}", call["method"],
-                          f"{call['wall_ms']:.3f}", f"{shapes_text(b['shape'] for b in call['bottoms'])} -> "
-                          f"{shapes_text(t['shape'] for t in call['tops'])}",
-                          "" if flags is None else ",".join("T" if flag else "F" for flag in flags), stats)
+        first, folded, last = fold_calls(record.calls)
+        for call in first:
+            table.add_row(*_call_row(call, findings, infos))
+        for group in folded:
+            table.add_row(*group.row(findings, infos), style="dim")
+        for call in last:
+            table.add_row(*_call_row(call, findings, infos))
         lines: list[RenderableType] = [head, source, table]
-        if any(call.get("probe") for call in record.calls):
+        if folded:
+            count = sum(len(group.calls) for group in folded)
+            start = min(group.calls[0].iteration for group in folded)
+            end = max(group.calls[-1].iteration for group in folded)
+            lines.append(Text(f"  iterations {start}..{end} folded: {count:,} calls in {len(folded)} row(s), one a "
+                              "method; --format json lists each", style="dim"))
+        if any(call.probe for call in record.calls):
             lines.append(Text("  * a probe pass of the contract checks, after the iterations", style="dim"))
         if record.output:
             shown = record.output[-PRINTED_LINES_SHOWN:]
@@ -303,15 +338,95 @@ class TraceReport:
 
 def finetune_from_dict(view: dict):
     """The fine-tuning view the child sent, as its own result object again (for its text view)."""
-    from .finetune import FinetuneReport, LayerWeights  # noqa: PLC0415
+    from .finetune import FinetuneReport  # noqa: PLC0415
 
-    layers = [LayerWeights(d["name"], d["type"], d["status"], d["net_shapes"], d["model_shapes"], d["lr_mults"],
-                           d["problem"]) for d in view["layers"]]
-    return FinetuneReport(Path(view["prototxt"]), Path(view["weights"]), view["phase"], layers, view["abort_at"])
+    return from_data(FinetuneReport, view)
 
 
 def _ms(value: float | None) -> str:
     return "-" if value is None else f"{value:.3f}"
+
+
+def _losses_text(losses: list[float]) -> str:
+    """The losses, each; a long run's first and last CALL_LOG_EDGE, and the range of those between."""
+    if len(losses) <= CALL_LOG_FOLD_ABOVE:
+        return ", ".join(f"{x:.6g}" for x in losses)
+    edge = CALL_LOG_EDGE
+    middle = [x for x in losses[edge:-edge] if not math.isnan(x)]
+    spread = f" from {min(middle):.6g} to {max(middle):.6g}" if middle else ""
+    return (", ".join(f"{x:.6g}" for x in losses[:edge]) + f", ({len(losses) - 2 * edge:,} more{spread}), "
+            + ", ".join(f"{x:.6g}" for x in losses[-edge:]) + "; --format json lists each")
+
+
+def _call_row(call: CallRecord, findings: dict[tuple, list[str]], infos: dict[tuple, list[str]]) -> tuple:
+    """A call's row of the call log; `findings` and `infos` (method, iteration) -> checks, taken as shown."""
+    stats = _call_stats(call)
+    checks = findings.pop((call.method, call.iteration), None)
+    if checks:
+        stats.append(("  " if stats else "") + "! " + ", ".join(checks), "bold red")
+    notes = infos.pop((call.method, call.iteration), None)
+    if notes:
+        stats.append(("  " if stats else "") + "i " + ", ".join(notes), "dim")
+    flags = call.propagate_down
+    return (f"{call.iteration}{'*' if call.probe else ''}", call.method, f"{call.wall_ms:.3f}", _call_row_shapes(call),
+            "" if flags is None else ",".join("T" if flag else "F" for flag in flags), stats)
+
+
+@dataclass
+class FoldedCalls:
+    """A method's calls in the folded middle of a long run's call log, shown as one row."""
+
+    method: str
+    calls: list[CallRecord]
+
+    def row(self, findings: dict[tuple, list[str]], infos: dict[tuple, list[str]]) -> tuple:
+        """iterations, method, mean ms, the shapes (when all alike), then the count, the total time, the calls
+        with a NaN or an Inf and the findings among them."""
+        calls = self.calls
+        total = sum(call.wall_ms for call in calls)
+        shapes = {_call_row_shapes(call) for call in calls}
+        text = Text(f"{len(calls):,} calls, {total:.3f} ms in all")
+        nonfinite = sum(_has_nonfinite(call) for call in calls)
+        if nonfinite:
+            text.append(f"  {nonfinite:,} with NaN/Inf", "bold red")
+        for found, style, mark in ((findings, "bold red", "!"), (infos, "dim", "i")):
+            counts: dict[str, int] = {}
+            for call in calls:
+                for check in found.pop((call.method, call.iteration), ()):
+                    counts[check] = counts.get(check, 0) + 1
+            if counts:
+                text.append(f"  {mark} " + ", ".join(f"{check} x{n}" for check, n in counts.items()), style)
+        return (f"{calls[0].iteration}-{calls[-1].iteration}", self.method, f"{total / len(calls):.3f}",
+                shapes.pop() if len(shapes) == 1 else "(varied)", "", text)
+
+
+def _call_row_shapes(call: CallRecord) -> str:
+    return f"{shapes_text(b.shape for b in call.bottoms)} -> {shapes_text(t.shape for t in call.tops)}"
+
+
+def _has_nonfinite(call: CallRecord) -> bool:
+    return any(stats and (stats["nan"] or stats["inf"]) for blob in (*call.bottoms, *call.tops)
+               for stats in (blob.data, blob.diff))
+
+
+def fold_calls(calls: list[CallRecord]) -> tuple[list[CallRecord], list[FoldedCalls], list[CallRecord]]:
+    """A call log in three parts: the calls of its first CALL_LOG_EDGE iterations, its middle ones folded by
+    method, the calls of its last CALL_LOG_EDGE iterations (and the probe passes). Nothing folds unless the
+    log spans more than CALL_LOG_FOLD_ABOVE iterations, so a short run prints every call."""
+    iterations = sorted({call.iteration for call in calls if not call.probe})
+    if len(iterations) <= CALL_LOG_FOLD_ABOVE:
+        return calls, [], []
+    head_end, tail_start = iterations[CALL_LOG_EDGE - 1], iterations[-CALL_LOG_EDGE]
+    first, last = [], []
+    by_method: dict[str, FoldedCalls] = {}
+    for call in calls:
+        if call.probe or call.iteration >= tail_start:
+            last.append(call)
+        elif call.iteration <= head_end:
+            first.append(call)
+        else:
+            by_method.setdefault(call.method, FoldedCalls(call.method, [])).calls.append(call)
+    return first, list(by_method.values()), last
 
 
 def _pooled(parts: list[tuple[dict, int]]) -> dict | None:
@@ -326,16 +441,16 @@ def _pooled(parts: list[tuple[dict, int]]) -> dict | None:
             "mean": mean, "std": variance ** 0.5}
 
 
-def _call_stats(call: dict) -> Text:
+def _call_stats(call: CallRecord) -> Text:
     """The tops' data after forward or the bottoms' diffs after backward (pooled over blobs of one shape,
     else the first one's and how many more), then every non-zero NaN or Inf count of the call's blobs, in red."""
     text = Text()
-    part, blobs = ("data", call["tops"]) if call["method"] == "forward" else ("diff", call["bottoms"])
-    blobs = [b for b in blobs if b.get(part)]
-    if blobs and all(b["shape"] == blobs[0]["shape"] for b in blobs):
-        pooled, more = _pooled([(b[part], math.prod(b["shape"])) for b in blobs]), 0
+    part, blobs = ("data", call.tops) if call.method == "forward" else ("diff", call.bottoms)
+    stats = [(b, getattr(b, part)) for b in blobs if getattr(b, part)]
+    if stats and all(b.shape == stats[0][0].shape for b, _ in stats):
+        pooled, more = _pooled([(s, math.prod(b.shape)) for b, s in stats]), 0
     else:
-        pooled, more = ((_pooled([(blobs[0][part], math.prod(blobs[0]["shape"]))]), len(blobs) - 1) if blobs
+        pooled, more = ((_pooled([(stats[0][1], math.prod(stats[0][0].shape))]), len(stats) - 1) if stats
                         else (None, 0))
     if pooled and pooled["min"] == pooled["max"]:
         text.append(f"all {pooled['min']:.3g}")
@@ -346,10 +461,9 @@ def _call_stats(call: dict) -> Text:
         text.append(f" σ{pooled['std']:.3g}")
         if more:
             text.append(f" +{more} more", "dim")
-    for side in ("bottoms", "tops"):
-        for i, blob in enumerate(call[side]):
-            for name in ("data", "diff"):
-                s = blob.get(name)
+    for side, side_blobs in (("bottoms", call.bottoms), ("tops", call.tops)):
+        for i, blob in enumerate(side_blobs):
+            for name, s in (("data", blob.data), ("diff", blob.diff)):
                 counts = [f"{s[kind]} {label}" for kind, label in (("nan", "NaN"), ("inf", "Inf")) if s and s[kind]]
                 if counts:
                     text.append(f"{'  ' if text else ''}{side[:-1]}[{i}].{name} {' '.join(counts)}", "bold red")
@@ -379,18 +493,12 @@ class ReportBuilder:
         kind = event.get("event")
         r = self.report
         if kind == "call":  # by far the most frequent
-            call = dict(event)
-            del call["event"]
-            for blob in (*call["bottoms"], *call["tops"]):  # the tracer's tuples (in-process), as JSON gives them
-                if type(blob["shape"]) is tuple:
-                    blob["shape"] = list(blob["shape"])
-            self._record(call.pop("layer")).calls.append(call)
+            self._record(event["layer"]).calls.append(CallRecord.of_event(event))
         elif kind in self.handlers:
             self.handlers[kind](event)
         elif kind == "python_layers":
             for spec in event["layers"]:
-                r.python_layers.append(PythonLayerRecord(spec["name"], spec["module"], spec["class"],
-                                                         spec.get("source_file"), spec["param_str"], r.phase))
+                r.python_layers.append(from_data(PythonLayerRecord, {**spec, "phase": r.phase}))
         elif kind == "output":
             record = self._record(event["layer"])
             record.output += [{"iteration": event["iteration"], "probe": event.get("probe", False),
@@ -398,29 +506,28 @@ class ReportBuilder:
                               for text in event["lines"]]
         elif kind == "net":
             self.force_backward = bool(event.get("force_backward"))
-            r.layers = event["layers"]
+            r.layers = [from_data(LayerInfo, layer) for layer in event["layers"]]
             r.blob_shapes = event["blob_shapes"]
             r.inputs = event.get("inputs", {})
         elif kind == "exception":
             if self.last_exception is None or event.get("layer"):  # the layer's own record beats the re-raise
                 self.last_exception = event
         elif kind == "finding":
-            r.findings.append(Finding(event["check"], event["severity"], event["layer"], event["method"],
-                                      event["iteration"], event["message"], event["fix"], event.get("blob")))
+            r.findings.append(from_data(Finding, event))
         elif kind == "iteration":
             r.losses.append(event["loss"])
         elif kind == "timings":
             for layer in r.layers:
-                layer["forward_ms"] = round(event["forward_ms"].get(str(layer["index"]), 0.0), 4)
-                layer["backward_ms"] = round(event["backward_ms"].get(str(layer["index"]), 0.0), 4)
+                layer.forward_ms = round(event["forward_ms"].get(str(layer.index), 0.0), 4)
+                layer.backward_ms = round(event["backward_ms"].get(str(layer.index), 0.0), 4)
             r.blob_shapes = event.get("blob_shapes", r.blob_shapes)
             for layer in r.layers:
-                layer["top_shapes"] = {t: r.blob_shapes.get(t, s) for t, s in layer["top_shapes"].items()}
+                layer.top_shapes = {t: r.blob_shapes.get(t, s) for t, s in layer.top_shapes.items()}
         elif kind == "needs_backward":
             for layer in r.layers:
-                if layer["name"] in event["layers"]:
+                if layer.name in event["layers"]:
                     # Net::Init logs its decision before force_backward, which then makes every layer run backward
-                    layer["needs_backward"] = self.force_backward or event["layers"][layer["name"]]
+                    layer.needs_backward = self.force_backward or event["layers"][layer.name]
         elif kind == "finetune":
             r.finetune = finetune_from_dict(event["view"])
         elif kind == "error":
@@ -439,13 +546,13 @@ class ReportBuilder:
 
 
 def write_last_trace(report: TraceReport, folder: Path | None = None) -> Path:
-    """./.inspector/last-trace.json: the net, its phase and run-time blob shapes (for `inspector graph`), and the
-    report.
+    """./.inspector/last-trace.json (inspector.last_trace's schema): the net, its phase and run-time blob shapes
+    (for `inspector graph`), and the report.
 
     Strict JSON, written atomically; OutputError (the path and the OS's reason) when it cannot be.
     """
+    from ..last_trace import LastTrace, encode  # noqa: PLC0415
     from ..outputs import OutputError, write_output  # noqa: PLC0415
-    from ..render import strict_json  # noqa: PLC0415
 
     folder = (folder or Path.cwd()) / ".inspector"
     try:
@@ -453,7 +560,7 @@ def write_last_trace(report: TraceReport, folder: Path | None = None) -> Path:
     except OSError as exc:
         raise OutputError(folder, exc.strerror or type(exc).__name__) from None
     net = report.training.net if report.training is not None and report.training.net else report.net  # a solver's
-    data = {"net": str(Path(net).resolve()), "phase": report.phase, "blob_shapes": report.blob_shapes,
-            "param_shapes": {layer["name"]: layer["param_shapes"] for layer in report.layers if layer["param_shapes"]},
-            "report": report.to_dict()}
-    return write_output(folder / "last-trace.json", strict_json(data, indent=1))
+    record = LastTrace(str(Path(net).resolve()), report.phase, report.blob_shapes,
+                       {layer.name: layer.param_shapes for layer in report.layers if layer.param_shapes},
+                       report.to_dict())
+    return write_output(folder / "last-trace.json", encode(record))

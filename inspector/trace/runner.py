@@ -23,7 +23,7 @@ from .childrun.crash import child_crash, child_error, written_layer_types
 from .childrun.spawn import run_child, validate_timeout
 from .events import encode_event
 from .netload import existing_file
-from .report import ReportBuilder, TraceReport
+from .report import CallRecord, ReportBuilder, TraceReport
 from .solverfile import is_solver_file
 
 CALL_ITERATIONS_KEPT = 100  # a long run's report keeps the calls of its first and last this many iterations
@@ -137,19 +137,19 @@ class CallWindow:
         for record in self.report.python_layers:
             calls, start = record.calls, self._decided.get(record.name, 0)
             end = start
-            while end < len(calls) and calls[end]["iteration"] <= last_to_decide and not calls[end].get("probe"):
+            while end < len(calls) and calls[end].iteration <= last_to_decide and not calls[end].probe:
                 end += 1
             kept = [call for call in calls[start:end]
-                    if call["iteration"] <= self.kept or self._notable(record.name, call)]
+                    if call.iteration <= self.kept or self._notable(record.name, call)]
             self.report.calls_left_out += end - start - len(kept)
             record.calls = calls[:start] + kept + calls[end:]
             self._decided[record.name] = start + len(kept)
 
-    def _notable(self, layer: str, call: dict) -> bool:
-        if (layer, call["method"], call["iteration"]) in self._findings:
+    def _notable(self, layer: str, call: CallRecord) -> bool:
+        if (layer, call.method, call.iteration) in self._findings:
             return True
-        return any(stats and (stats["nan"] or stats["inf"]) for blob in (*call["bottoms"], *call["tops"])
-                   for stats in (blob.get("data"), blob.get("diff")))
+        return any(stats and (stats["nan"] or stats["inf"]) for blob in (*call.bottoms, *call.tops)
+                   for stats in (blob.data, blob.diff))
 
 
 def exit_status(report: TraceReport) -> int:

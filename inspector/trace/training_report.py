@@ -27,6 +27,7 @@ from rich.console import Group
 from rich.table import Table
 from rich.text import Text
 
+from ..records import from_data
 from .contract import finding
 from .training import KIND_TEXT
 
@@ -300,6 +301,4 @@ class TrainingFolder:
             from .report import Finding  # noqa: PLC0415
 
             for warning in training.warnings():
-                self.report.findings.append(Finding(warning["check"], warning["severity"], warning["layer"],
-                                                    warning["method"], warning["iteration"], warning["message"],
-                                                    warning["fix"], warning["blob"]))
+                self.report.findings.append(from_data(Finding, warning))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import signal
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import CheckFailed, InputError, InspectorError, MissingDependency
 from ...prototxt import read_net
@@ -28,9 +29,12 @@ from ..attribution import (
     culprit_after_construction,
     python_exception_stage,
 )
-from ..report import Crash
+from ..report import CallRecord, Crash
 from .caffelog import CaffeLog, check_failed_line, readable_log_tail
 from .stackdump import running_line, split_stack_dump, stack_text, stopped_stack
+
+if TYPE_CHECKING:
+    from ..netinfo import LayerInfo
 
 SIGNAL_NUMBERS = {int(number) for number in signal.Signals}
 # kinds whose headline says it all (nothing aborted), or whose traceback says it better than a summary
@@ -89,7 +93,7 @@ def child_error(event: dict) -> InspectorError:
 
 
 def child_crash(child: ChildRun, exception: dict | None, layer_types: dict[str, str],
-                layers: list[dict] | None = None, python_calls: dict[str, list[dict]] | None = None,
+                layers: list[LayerInfo] | None = None, python_calls: dict[str, list[CallRecord]] | None = None,
                 running: str | None = None) -> Crash:
     """The Crash of a child that died (see the module doc). `exception` is the child's last "exception" event,
     `layer_types` the net's layers as written (name -> type), `layers` the built net's own description when
@@ -121,11 +125,11 @@ def child_crash(child: ChildRun, exception: dict | None, layer_types: dict[str, 
     return child.add_log(crash)
 
 
-def _named_mark(mark: dict | None, layers: list[dict]) -> dict | None:
+def _named_mark(mark: dict | None, layers: list[LayerInfo]) -> dict | None:
     """The mark with its layer named: the marker names a layer of the built net by its index."""
     if mark and mark["layer"] is None and mark["index"] is not None:
         index = mark["index"]
-        mark = {**mark, "layer": layers[index]["name"] if index < len(layers) else f"layer #{index}"}
+        mark = {**mark, "layer": layers[index].name if index < len(layers) else f"layer #{index}"}
     return mark
 
 
