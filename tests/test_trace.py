@@ -574,7 +574,7 @@ def test_text_view_shows_a_layers_last_printed_lines_and_json_all_of_them(tmp_pa
 
 def test_bwd_column_says_yes_for_every_layer_under_force_backward():
     layers = traced("identity_chain").layers
-    assert [layer["needs_backward"] for layer in layers] == [True] * len(layers)
+    assert [layer.needs_backward for layer in layers] == [True] * len(layers)
 
 
 def test_caffes_own_python_layer_test_net_runs_clean():
