@@ -537,13 +537,6 @@ class ReportBuilder:
         elif kind == "done":
             r.completed = r.not_run is None
 
-    def python_exception_crash(self, exit_code: int | None) -> Crash | None:
-        exc = self.last_exception
-        if exc is None:
-            return None
-        return Crash("python_exception", exit_code, exc["layer"], exc["method"], exc["iteration"],
-                     traceback=exc.get("text"), location=exc.get("location"))
-
 
 def write_last_trace(report: TraceReport, folder: Path | None = None) -> Path:
     """./.inspector/last-trace.json (inspector.last_trace's schema): the net, its phase and run-time blob shapes
