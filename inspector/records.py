@@ -56,7 +56,7 @@ def _fields_to_write(cls: type) -> tuple[tuple[str, str, bool, str], ...] | None
     return tuple(written)
 
 
-_SCALARS = (str, int, float, bool, type(None))
+_SCALARS = frozenset({str, int, float, bool, type(None)})  # JSON scalars, as their exact types
 
 
 def _plain_copy(hint: Any) -> str:
@@ -75,13 +75,11 @@ def _plain_copy(hint: Any) -> str:
     return ""
 
 
-_AS_IS = frozenset({str, int, float, bool, type(None)})
-
 
 def to_data(value: Any) -> Any:
     """The value as JSON-ready data: dataclasses by their fields, tuples as lists, paths as text."""
     kind: type = type(value)  # the exact types first: this runs on every value of a report (a call's every number)
-    if kind in _AS_IS:
+    if kind in _SCALARS:
         return value
     if kind is list or kind is tuple:
         return [to_data(item) for item in value]

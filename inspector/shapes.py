@@ -1,7 +1,7 @@
 """How a blob shape is written everywhere inspector prints one: `100x32`, a scalar `()`, lists counted."""
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 
 def shape_text(shape: Sequence[int] | None) -> str:
@@ -23,7 +23,7 @@ def shapes_text(shapes: Iterable[Sequence[int]]) -> str:
     return ", ".join(text if count == 1 else f"{count}x {text}" for text, count in runs)
 
 
-def named_shapes_text(shapes: dict[str, Sequence[int]]) -> str:
+def named_shapes_text(shapes: Mapping[str, Sequence[int]]) -> str:
     """`data 100x1x8x8, labels 100`; blobs of one shape in a row share it: `archor, positive, negative 100x32`."""
     runs: list[list] = []
     for name, shape in shapes.items():

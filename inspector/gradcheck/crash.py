@@ -8,8 +8,6 @@ during the check proper, is inspector's own failure and says so.
 """
 from __future__ import annotations
 
-import signal
-
 from ..errors import CheckFailed
 from ..trace.childrun.crash import ChildRun, child_crash
 from ..trace.report import Crash
@@ -49,23 +47,18 @@ def crash_error(layer: str, stage: str | None, child: ChildRun, exception: dict 
                  else f"was interrupted ({crash.signal})")
         at = f" (at {crash.location})" if crash.location else ""
         error = GradcheckCrash(f"The gradcheck of {layer!r} {ended}{doing}{at}.", REMEDY, stage, crash, None)
-        if crash.kind == "interrupted" and crash.signal is not None:
-            error.exit_code = 128 + signal.Signals[crash.signal]
+        if crash.interrupt_exit_code is not None:
+            error.exit_code = crash.interrupt_exit_code
         return error
     if crash.summary:
         doing += f" ({crash.summary})"
     if crash.check_failed:
         message = f"Caffe aborted the gradcheck of {layer!r}{doing} (exit code {child.returncode})."
         return GradcheckCrash(message, REMEDY, stage, crash, crash.check_failed)
-    if child.returncode < 0:
-        message = f"The process running the gradcheck of {layer!r} died of {_signal_name(-child.returncode)}{doing}."
+    if child.returncode < 0:  # the crash names a known signal (ChildRun.add_log)
+        died_of = crash.signal or f"signal {-child.returncode}"
+        message = f"The process running the gradcheck of {layer!r} died of {died_of}{doing}."
     else:
         message = f"The gradcheck of {layer!r} ended without a result{doing} (exit code {child.returncode})."
     return GradcheckCrash(message, REMEDY, stage, crash, "\n".join(crash.log_tail[-15:]).strip() or None)
 
-
-def _signal_name(number: int) -> str:
-    try:
-        return signal.Signals(number).name
-    except ValueError:
-        return f"signal {number}"

@@ -7,7 +7,8 @@ TraceReport, so the command and a debugging session give the same records and fi
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+import signal
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
@@ -72,6 +73,12 @@ class CallRecord:
     tops: list[BlobRecord]
     propagate_down: list[bool] | None = field(default=None, metadata=OMIT_NONE)  # backward's flags
 
+    @property
+    def has_nonfinite(self) -> bool:
+        """Whether any of its blobs' recorded data or diff holds a NaN or an Inf."""
+        return any(stats and (stats["nan"] or stats["inf"]) for blob in (*self.bottoms, *self.tops)
+                   for stats in (blob.data, blob.diff))
+
     @classmethod
     def of_event(cls, event: dict) -> CallRecord:
         """The record of a "call" event (runs once a call, so built field by field rather than by from_data)."""
@@ -129,6 +136,14 @@ class Crash:
 
     def to_dict(self) -> dict:
         return to_data(self)
+
+    @property
+    def interrupt_exit_code(self) -> int | None:
+        """128 + the signal's number when inspector was interrupted (130 for Ctrl-C), as a shell reports a process
+        a signal ended; None for any other ending."""
+        if self.kind == "interrupted" and self.signal is not None:
+            return 128 + signal.Signals[self.signal]
+        return None
 
     @property
     def stopped(self) -> bool:
@@ -257,8 +272,7 @@ class TraceReport:
                 params += f" (shared with {', '.join(layer.shares_params_with)})"
             needs = layer.needs_backward
             kind = layer.type + (" (inserted)" if layer.inserted_by_caffe else "")
-            top_shapes: dict[str, Sequence[int]] = dict(layer.top_shapes)
-            table.add_row(str(layer.index), layer.name, kind, named_shapes_text(top_shapes), params,
+            table.add_row(str(layer.index), layer.name, kind, named_shapes_text(layer.top_shapes), params,
                           _ms(layer.forward_ms), _ms(layer.backward_ms),
                           "" if needs is None else ("yes" if needs else "no"),
                           style="bold cyan" if layer.python else None)
@@ -386,7 +400,7 @@ class FoldedCalls:
         total = sum(call.wall_ms for call in calls)
         shapes = {_call_row_shapes(call) for call in calls}
         text = Text(f"{len(calls):,} calls, {total:.3f} ms in all")
-        nonfinite = sum(_has_nonfinite(call) for call in calls)
+        nonfinite = sum(call.has_nonfinite for call in calls)
         if nonfinite:
             text.append(f"  {nonfinite:,} with NaN/Inf", "bold red")
         for found, style, mark in ((findings, "bold red", "!"), (infos, "dim", "i")):
@@ -402,11 +416,6 @@ class FoldedCalls:
 
 def _call_row_shapes(call: CallRecord) -> str:
     return f"{shapes_text(b.shape for b in call.bottoms)} -> {shapes_text(t.shape for t in call.tops)}"
-
-
-def _has_nonfinite(call: CallRecord) -> bool:
-    return any(stats and (stats["nan"] or stats["inf"]) for blob in (*call.bottoms, *call.tops)
-               for stats in (blob.data, blob.diff))
 
 
 def fold_calls(calls: list[CallRecord]) -> tuple[list[CallRecord], list[FoldedCalls], list[CallRecord]]:

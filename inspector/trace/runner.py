@@ -11,7 +11,6 @@ stream ends with an "end" event; exit_status and summary_line say how the run en
 """
 from __future__ import annotations
 
-import signal
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,18 +145,14 @@ class CallWindow:
             self._decided[record.name] = start + len(kept)
 
     def _notable(self, layer: str, call: CallRecord) -> bool:
-        if (layer, call.method, call.iteration) in self._findings:
-            return True
-        return any(stats and (stats["nan"] or stats["inf"]) for blob in (*call.bottoms, *call.tops)
-                   for stats in (blob.data, blob.diff))
+        return (layer, call.method, call.iteration) in self._findings or call.has_nonfinite
 
 
 def exit_status(report: TraceReport) -> int:
     """The command's exit code for a report: 0 all well, 1 a finding, a crash or a timeout, 128 + the signal
     number when inspector was interrupted (130 for Ctrl-C), as a shell reports a process a signal ended."""
-    crash = report.crash
-    if crash is not None and crash.kind == "interrupted" and crash.signal is not None:
-        return 128 + signal.Signals[crash.signal]
+    if report.crash is not None and report.crash.interrupt_exit_code is not None:
+        return report.crash.interrupt_exit_code
     return EXIT_OK if report.ok else EXIT_CHECK_FAILED
 
 

@@ -28,6 +28,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..records import from_data
+from ..shapes import shape_text
 from .contract import finding
 from .training import KIND_TEXT
 
@@ -224,7 +225,7 @@ class TrainingReport:
             else:
                 ratio_text = "-"
             shared = f" (shared with {', '.join(blob.shared_with)})" if blob.shared_with else ""
-            table.add_row(blob.key + shared, "x".join(map(str, blob.shape)),
+            table.add_row(blob.key + shared, shape_text(blob.shape),
                           "?" if blob.lr_mult is None else f"{blob.lr_mult:g}",
                           f"{weights[0]:.4g} -> {weights[-1]:.4g}" if weights else "-",
                           f"{blob.grad_norm[-1]:.3g} ({max(blob.grad_norm):.3g})" if blob.grad_norm else "-",
