@@ -34,7 +34,7 @@ def run_pass(net, tracer: Tracer, emit, iteration: int, training: bool, loss) ->
 def run(config: dict, emit, marker: Marker) -> None:
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
     from .netinfo import blob_shapes, describe_layers, loss_reader  # noqa: PLC0415
-    from .netload import build_net, fill_inputs  # noqa: PLC0415
+    from .netload import build_net, input_sources  # noqa: PLC0415
 
     caffe = import_pycaffe()
     require_python_layer(caffe)
@@ -51,7 +51,7 @@ def run(config: dict, emit, marker: Marker) -> None:
         tracer.attach_timers(net)
         declared = {layer.name for layer in param.layer}
         emit({"event": "net", "layers": [info.to_dict() for info in describe_layers(net, declared)],
-              "blob_shapes": blob_shapes(net), "inputs": fill_inputs(net, inputs, config["seed"]),
+              "blob_shapes": blob_shapes(net), "inputs": input_sources(net, inputs, config["seed"]),
               "force_backward": bool(param.force_backward)})
         training = phase == "train"
         iterations = config["iterations"]

@@ -75,8 +75,8 @@ def build_net(prototxt: Path, phase: str | Phase = Phase.TRAIN, weights: Path | 
     return net
 
 
-def fill_inputs(net, inputs: dict[str, Path] | None = None, seed: int = 0) -> dict[str, str]:
-    """Fill net.inputs: from the given .npy files, else seeded standard-normal data. Returns {blob: source}."""
+def fill_inputs(net, inputs: dict[str, Path] | None = None, seed: int = 0) -> None:
+    """Fill net.inputs: from the given .npy files, else seeded standard-normal data (input_sources says which)."""
     inputs = dict(inputs or {})
     unknown = sorted(set(inputs) - set(net.inputs))
     if unknown:
@@ -86,7 +86,6 @@ def fill_inputs(net, inputs: dict[str, Path] | None = None, seed: int = 0) -> di
             "Give --input BLOB=FILE.npy only for blobs of Input layers or `input:` lines.",
         )
     rng = np.random.default_rng(seed)
-    sources = {}
     for name in net.inputs:
         blob = net.blobs[name]
         shape = tuple(blob.data.shape)
@@ -106,8 +105,11 @@ def fill_inputs(net, inputs: dict[str, Path] | None = None, seed: int = 0) -> di
                     f"Save an array of shape {list(shape)}, or change the blob's shape in the prototxt.",
                 )
             blob.data[...] = array.astype(np.float32, copy=False)
-            sources[name] = str(inputs[name])
         else:
             blob.data[...] = rng.standard_normal(shape, dtype=np.float32)
-            sources[name] = f"random (seed {seed})"
-    return sources
+
+
+def input_sources(net, inputs: dict[str, Path] | None = None, seed: int = 0) -> dict[str, str]:
+    """Where fill_inputs took each input blob's data from: {blob: the .npy file, or "random (seed N)"}."""
+    inputs = inputs or {}
+    return {name: str(inputs[name]) if name in inputs else f"random (seed {seed})" for name in net.inputs}
