@@ -21,7 +21,15 @@ memory lands alone moves one net's passes by a few percent against another's. Th
 ratios are printed against their goals (<= 1.05 and <= 1.15), the API's beside them.
 
 Then trace's per-layer times beside `caffe time -model X -iterations N` (build/tools/caffe in the
-Caffe tree, PYTHONPATH set to the layers' folder) on the same net.
+Caffe tree, PYTHONPATH set to the layers' folder) on the same net, and the tracer's own time inside
+the Python layer calls a pass (Tracer.call's time minus the user's methods'), --no-stats and default:
+what recording costs, without the noise of timing whole passes.
+
+--slope measures instead the whole-process cost of a pass as a user pays it, the report included:
+`inspector trace NET --iterations N` (--no-stats, default, --format json) against a plain pycaffe
+script running N passes, each at 10 and 1010 passes, (T(1010) - T(10)) / 1000 a pass. Every round
+runs each command once in a rotating order, and each ratio is taken against plain's slope of the same
+round; the median round's ratio is printed with the spread over --rounds rounds.
 
 Last, trace's fixed cost, as whole processes on the sample net: `inspector trace NET --iterations 1`
 against a plain pycaffe script that builds the same net and runs one forward+backward pass
@@ -31,6 +39,7 @@ imports each side pays (interpreter start, inspector's command line and trace mo
 modules with pycaffe). --fixed-cost runs this part alone.
 
     .venv/bin/python benchmarks/bench_trace.py [--passes 100] [--builds 6] [--batch 0 256] [--fixed-cost]
+    .venv/bin/python benchmarks/bench_trace.py --slope [--rounds 7]
 """
 from __future__ import annotations
 
@@ -173,12 +182,13 @@ def main() -> None:
                              "default: the sample's, then 256")
     parser.add_argument("--fixed-cost", action="store_true", help="measure only trace's fixed cost")
     parser.add_argument("--slope", action="store_true",
-                        help="measure only the whole-process cost per pass (10 against 310 passes)")
+                        help="measure only the whole-process cost per pass (10 against 1010 passes, --rounds times)")
+    parser.add_argument("--rounds", type=int, default=7, help="rounds of the whole-process cost per pass")
     parser.add_argument("--repeat", type=int, default=7, help="whole-process runs of each, for the fixed cost")
     args = parser.parse_args()
     os.environ.setdefault("GLOG_minloglevel", "2")
     if args.slope:
-        per_pass_slope(max(1, args.repeat // 3))
+        per_pass_slope(args.rounds)
         return
     if not args.fixed_cost:
         for batch in args.batch:
@@ -198,28 +208,48 @@ for _ in range({passes}):
 """
 
 
-def per_pass_slope(repeat: int, few: int = 10, many: int = 310) -> None:
+def per_pass_slope(rounds: int, few: int = 10, many: int = 1010) -> None:
     """The whole-process cost of a pass (the report included): (T(many) - T(few)) / (many - few), traced
-    against plain, with --format json beside the text report to show what rendering a row per call costs."""
+    against plain, with --format json beside the text report to show what rendering costs.
+
+    Paired by round: each round runs every command once (the order rotating) and gives each configuration's
+    ratio to plain's slope of the same round, so load that comes and goes hits both sides of a ratio alike;
+    the median round's ratio is the result, the spread over rounds beside it. The long run is 1000 passes
+    longer than the short one, so a few milliseconds of start-up jitter move a ratio by well under 0.01."""
     import tempfile
 
+    from whole_process import run_child
+
     python, inspector, net = sys.executable, str(Path(sys.executable).parent / "inspector"), str(SAMPLE)
+    labels = ("plain", "--no-stats", "default", "default json")
     commands = {}
     for passes in (few, many):
-        commands[f"plain {passes}"] = [python, "-c", PLAIN_PASSES.format(folder=str(SAMPLE.parent), prototxt=net,
-                                                                         passes=passes)]
+        commands["plain", passes] = [python, "-c", PLAIN_PASSES.format(folder=str(SAMPLE.parent), prototxt=net,
+                                                                       passes=passes)]
         for label, extra in (("--no-stats", ["--no-stats"]), ("default", []), ("default json", ["--format", "json"])):
-            commands[f"{label} {passes}"] = [inspector, "trace", net, "--iterations", str(passes), *extra]
-    with tempfile.TemporaryDirectory() as cwd:
-        median = median_runs(commands, repeat, cwd=Path(cwd))
-    print(f"whole-process cost per pass (slope over {few}..{many} passes), median of {repeat} "
+            commands[label, passes] = [inspector, "trace", net, "--iterations", str(passes), *extra]
+    names = list(commands)
+    slopes: dict[str, list[tuple[float, float]]] = {label: [] for label in labels}  # (wall, CPU) seconds a pass
+    with tempfile.TemporaryDirectory() as cwd:  # trace writes .inspector/last-trace.json where it runs
+        for i in range(rounds):
+            runs = {name: run_child(commands[name], cwd=Path(cwd))
+                    for name in names[i % len(names):] + names[:i % len(names)]}
+            for label in labels:
+                slopes[label].append(((runs[label, many].wall - runs[label, few].wall) / (many - few),
+                                      (runs[label, many].cpu - runs[label, few].cpu) / (many - few)))
+    print(f"whole-process cost per pass (slope over {few}..{many} passes), {rounds} rounds, ratios paired by round "
           f"(load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores)")
-    slope = {label: ((median[f"{label} {many}"].wall - median[f"{label} {few}"].wall) / (many - few),
-                     (median[f"{label} {many}"].cpu - median[f"{label} {few}"].cpu) / (many - few))
-             for label in ("plain", "--no-stats", "default", "default json")}
-    for label, (wall, cpu) in slope.items():
-        print(f"  {label:13s} {wall * 1e3:7.2f} ms wall  {cpu * 1e3:7.2f} ms CPU a pass;  ratio to plain "
-              f"{wall / slope['plain'][0]:.2f} wall, {cpu / slope['plain'][1]:.2f} CPU")
+    plain = slopes["plain"]
+    for label, goal in zip(labels, (None, 1.05, 1.15, 1.15)):
+        wall = statistics.median(s[0] for s in slopes[label])
+        cpu = statistics.median(s[1] for s in slopes[label])
+        ratios = sorted(s[0] / p[0] for s, p in zip(slopes[label], plain))
+        cpu_ratio = statistics.median(s[1] / p[1] for s, p in zip(slopes[label], plain))
+        verdict = "" if goal is None else (f"  (goal <= {goal:.2f}: "
+                                           f"{'met' if statistics.median(ratios) <= goal else 'MISSED'})")
+        print(f"  {label:13s} {wall * 1e3:6.2f} ms wall {cpu * 1e3:6.2f} ms CPU a pass;  ratio to plain "
+              f"{statistics.median(ratios):.3f} wall (rounds {ratios[0]:.3f} to {ratios[-1]:.3f}), "
+              f"{cpu_ratio:.3f} CPU{verdict}")
 
 
 PLAIN_ONE_PASS = PLAIN_PASSES.replace("{passes}", "1")
@@ -255,6 +285,50 @@ def fixed_cost(repeat: int) -> None:
     print(f"ratio inspector trace / plain: {traced.wall / plain.wall:.2f} wall, {traced.cpu / plain.cpu:.2f} CPU; "
           f"difference {traced.wall - plain.wall:+.3f} s wall, {traced.cpu - plain.cpu:+.3f} s CPU "
           f"(goal <= +0.5 s: {'met' if traced.wall - plain.wall <= 0.5 else 'MISSED'})")
+
+
+def tracer_time_in_calls(prototxt: Path, marker: Path, events: Path, stats: bool, passes: int) -> float:
+    """Microseconds a pass that Tracer.call spends around the user's methods (the pass's Python layer calls,
+    the user's own code left out), on a net of its own set up as the command's child sets one up: what
+    recording costs, free of the noise of whole passes. The clocks read for it add about 0.1 us a call."""
+    from inspector.trace.netload import build_net
+    from inspector.trace.tracer import Tracer
+
+    clock, spent = time.perf_counter_ns, [0]
+    recording = Tracer.call
+
+    def call(self, layer, method, function, args):
+        def user(layer, *args):
+            started = clock()
+            try:
+                return function(layer, *args)
+            finally:
+                spent[0] -= clock() - started
+        started = clock()
+        try:
+            return recording(self, layer, method, user, args)
+        finally:
+            spent[0] += clock() - started
+
+    events.write_bytes(b"")
+    net = build_net(prototxt)
+    time_passes(net, 2)
+    Tracer.call = call  # type: ignore[method-assign]  # before the wrappers take the tracer's call
+    tracer, one_pass = command_tracer(net, stats, events, marker)
+    try:
+        for _ in range(20):
+            one_pass()
+        runs = []
+        for _ in range(15):
+            spent[0] = 0
+            for _ in range(passes):
+                one_pass()
+            runs.append(spent[0] / passes / 1e3)
+    finally:
+        Tracer.call = recording  # type: ignore[method-assign]
+        tracer.restore()
+        tracer.active = False
+    return statistics.median(runs)
 
 
 def benchmark(batch: int | None, passes: int, builds: int) -> None:
@@ -296,6 +370,10 @@ def benchmark(batch: int | None, passes: int, builds: int) -> None:
             ref = reference.get(name, (float("nan"), float("nan")))
             print(f"  {name:16s} {forward_ns[i] / 1e6 / traced_passes:10.3f} {ref[0]:10.3f} "
                   f"{backward_ns[i] / 1e6 / traced_passes:10.3f} {ref[1]:10.3f}")
+        in_calls = {label: tracer_time_in_calls(prototxt, marker, events[label], stats, passes)
+                    for label, stats in (("--no-stats", False), ("default", True))}
+        print("the tracer's own time inside the Python layer calls, microseconds a pass (median of 15 runs of "
+              f"{passes} passes): " + ", ".join(f"{label} {us:.1f}" for label, us in in_calls.items()))
     finally:
         for path in (prototxt, marker, *events.values()):
             path.unlink(missing_ok=True)

@@ -4,6 +4,7 @@ import json
 import math
 import multiprocessing
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from inspector.trace.events import (
     encode_event,
     follow_event_log,
 )
-from inspector.trace.stats import array_stats
+from inspector.trace.stats import SUM_CHUNK, array_stats
 
 
 def read_all(path):
@@ -163,3 +164,29 @@ def test_statistics_of_huge_values_and_non_finite_ones():
     assert array_stats(np.zeros(0, dtype=np.float32))["mean"] is None
     assert array_stats(np.zeros(9, dtype=np.float32)) == {"min": 0.0, "max": 0.0, "mean": 0.0, "std": 0.0,
                                                          "nan": 0, "inf": 0}
+
+
+@pytest.mark.parametrize("count", [1, SUM_CHUNK - 1, SUM_CHUNK, SUM_CHUNK + 1, 5 * SUM_CHUNK + 17, 2_000_003])
+@pytest.mark.parametrize("offset", [0.0, 1.0, 1000.0])
+def test_the_mean_of_a_blob_of_any_size_is_within_a_millionth_of_its_rms(count, offset):
+    """The sum goes through BLAS a chunk at a time (float32 inside a chunk): every size around a chunk's edge,
+    on values centred on zero (where float32 sums cancel most) and off it."""
+    array = (offset + np.random.default_rng(count).standard_normal(count)).astype(np.float32)
+    values = array.astype(np.float64)
+    got = array_stats(array)
+    assert abs(got["mean"] - values.mean()) <= 1e-6 * math.sqrt(np.mean(values ** 2))
+    assert got["std"] == pytest.approx(values.std(), rel=1e-3, abs=1e-12)
+
+
+def test_the_mean_of_sums_past_float32s_range_and_of_other_layouts():
+    """A chunk's float32 sum that overflows is redone in float64, without a numpy warning; a strided view and
+    a float64 array give the same figures as numpy."""
+    huge = np.array([3e38, 3e38, -3e38], dtype=np.float32)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        got = array_stats(huge)
+    assert got["mean"] == pytest.approx(huge.astype(np.float64).mean(), rel=1e-6)
+    assert got["std"] == pytest.approx(huge.astype(np.float64).std(), rel=1e-3)
+    strided = np.random.default_rng(3).standard_normal((300, 200)).astype(np.float32)[:, ::3]
+    assert_stats(strided)
+    assert_stats(np.random.default_rng(4).standard_normal(SUM_CHUNK + 5))  # float64: numpy's own sum

@@ -128,21 +128,33 @@ class EventLog:
         self._end = _HEADER.size
         self._rotations = 0
         self._rotate_after = rotate_after
+        self._count_base = -_HEADER.size  # the count stored for a line ending at `end`: this plus end
+        self._limit = self._room()  # a line ending past this takes _make_room first
 
     def emit(self, event: dict) -> None:
         self.write(encode_event(event))
 
     def write(self, line: bytes) -> None:
         start = self._end
-        if self._rotate_after is not None and start > _HEADER.size and start + len(line) > self._rotate_after:
-            start = self._start_again()
         end = start + len(line)
-        if end > len(self._map):
-            self._grow(end)
+        if end > self._limit:  # past the map's end, or time to start again from the top
+            start, end = self._make_room(start, len(line))
         self._map[start:end] = line
         # after the copy: a reader never counts a line still being written
-        self._words[0] = self._rotations << _COUNT_BITS | (end - _HEADER.size)
+        self._words[0] = self._count_base + end
         self._end = end
+
+    def _room(self) -> int:
+        return len(self._map) if self._rotate_after is None else min(len(self._map), self._rotate_after)
+
+    def _make_room(self, start: int, size: int) -> tuple[int, int]:
+        if self._rotate_after is not None and start > _HEADER.size and start + size > self._rotate_after:
+            start = self._start_again()
+        end = start + size
+        if end > len(self._map):
+            self._grow(end)
+        self._limit = self._room()
+        return start, end
 
     def _start_again(self) -> int:
         counted = self._words[0]
@@ -150,6 +162,7 @@ class EventLog:
             time.sleep(WRITER_WAIT_SECONDS)
         self._rotations += 1
         self._words[0] = self._rotations << _COUNT_BITS
+        self._count_base = (self._rotations << _COUNT_BITS) - _HEADER.size
         return _HEADER.size
 
     def _grow(self, needed: int) -> None:

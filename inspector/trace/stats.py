@@ -1,10 +1,11 @@
 """Statistics of blobs, as the tracer records them on every Python layer call.
 
 How: array_stats reduces a blob's data or diff to min, max, mean, std and its NaN and Inf counts with
-as few numpy calls as the all-finite case allows; blob_summary and shape_summaries give a call record's
-per-blob entry (shape, dtype, and the statistics of one part); entry_summary takes the statistics a
-blob's writer left earlier in the same sweep of the net instead of measuring them again. The rest are
-facts the contract checks ask of a blob: all zero, whole numbers, sharing memory with a top.
+as few numpy calls as the all-finite case allows (the sum by BLAS dot products, not numpy's float64
+sum); blob_summary and shape_summaries give a call record's per-blob entry (shape, dtype, and the
+statistics of one part); entry_summary takes the statistics a blob's writer left earlier in the same
+sweep of the net instead of measuring them again. The rest are facts the contract checks ask of a
+blob: all zero, whole numbers, sharing memory with a top.
 """
 from __future__ import annotations
 
@@ -12,8 +13,15 @@ import math
 
 import numpy as np
 
+from .watch import FLOAT32
+
 NO_VALUES = {"min": None, "max": None, "mean": None, "std": None}
-_minimum, _maximum, _add, _vdot = np.minimum.reduce, np.maximum.reduce, np.add.reduce, np.vdot
+_minimum, _maximum, _add, _vdot, _dot = np.minimum.reduce, np.maximum.reduce, np.add.reduce, np.vdot, np.dot
+# a float32 sum as BLAS dot products against ones, SUM_CHUNK values each, added up in float64: about five
+# times faster than numpy's float64 sum (which casts every value), and the mean within 1e-6 of the values'
+# root mean square (float32 accumulates inside a chunk: far below the digits the report prints)
+SUM_CHUNK = 1 << 14
+_ONES = np.ones(SUM_CHUNK, dtype=np.float32)
 # mean square minus squared mean loses about float32's precision times mean_square / variance: kept
 # when that ratio is under 100 (std within a few 1e-6), else the variance comes from centred values
 VARIANCE_KEPT = 0.01
@@ -24,9 +32,9 @@ def array_stats(array: np.ndarray) -> dict:
 
     Four numpy calls on the common all-finite path, since this runs on every blob of every call:
     min and max (which propagate NaN and show Inf, so two finite ones prove every value finite),
-    a float64 sum for the mean and a dot product for the mean square. Where the variance is small
-    beside the mean square, mean square minus squared mean cancels badly in float32, so it is
-    computed again from the centred values.
+    a sum for the mean (_sum: BLAS, a chunk at a time) and a dot product for the mean square.
+    Where the variance is small beside the mean square, mean square minus squared mean cancels
+    badly in float32, so it is computed again from the centred values.
     """
     count = array.size
     if not count:
@@ -36,11 +44,12 @@ def array_stats(array: np.ndarray) -> dict:
     if -math.inf < low and high < math.inf:
         if low == high:  # constant (an all-zero diff, often): nothing more to compute
             return {"min": low, "max": high, "mean": low, "std": 0.0, "nan": 0, "inf": 0}
-        mean = float(_add(array, None, np.float64)) / count
+        mean = _sum(array, count) / count
         mean_square = float(_vdot(array, array)) / count  # BLAS: overflows to Inf without a numpy warning
         variance = mean_square - mean * mean
         if not VARIANCE_KEPT * mean_square < variance < math.inf:
-            centred = array - mean
+            with np.errstate(over="ignore"):  # values past float32's range once centred: redone in float64 below
+                centred = array - mean
             square_sum = float(_vdot(centred, centred))
             if square_sum == math.inf:  # squares past float32's range: redo in float64 (the stats stay finite)
                 centred = array.astype(np.float64) - mean
@@ -57,6 +66,22 @@ def array_stats(array: np.ndarray) -> dict:
     stats = array_stats(values)
     stats.update(nan=nan, inf=inf)
     return stats
+
+
+def _sum(array: np.ndarray, count: int) -> float:
+    """The sum of an array's `count` finite values, by BLAS for float32 (see SUM_CHUNK), else numpy's float64 sum."""
+    if array.dtype == FLOAT32:
+        flat = array.reshape(-1)
+        if count <= SUM_CHUNK:
+            total = float(_dot(flat, _ONES[:count]))
+        else:
+            whole = count - count % SUM_CHUNK
+            total = float(_add(_dot(flat[:whole].reshape(-1, SUM_CHUNK), _ONES), None, np.float64))
+            if whole < count:
+                total += float(_dot(flat[whole:], _ONES[:count - whole]))
+        if -math.inf < total < math.inf:
+            return total
+    return float(_add(array, None, np.float64))  # past float32's range in a chunk (or not float32)
 
 
 def blob_shape(blob, allocated: bool = False) -> tuple[int, ...]:
