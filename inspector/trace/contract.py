@@ -54,6 +54,10 @@ class Check:
                 "fix": self.fix.format(**fields)}
 
 
+# conditions shared by the rows of one check (rows of one id and severity with one condition are listed once)
+NONFINITE_LOSS = "a NaN or Inf loss (with the first layer whose top is not finite)"
+SKIPPED_BY_NET = "backward never called for another reason (`propagate_down: false`, nothing below needs a gradient)"
+RATIO_OUTSIDE = "an update ratio that stays outside 1e-5..1e-1 to the end of the run"
 GUARD = "Guard divisions and logs (add an epsilon, clip) in {method}."
 NOT_COMPARED = "a probe that could not compare its passes (shapes or randomness that reseeding does not reach)"
 SHAPE_AFTER_RESHAPE = "a top whose shape changed after `reshape` (a layer above reshaping its bottoms)"
@@ -85,10 +89,10 @@ ROWS: tuple[Check, ...] = (
           "forward wrote {nan} NaN and {inf} Inf values to {blob}.", GUARD),
     Check("nonfinite_diff", "error", "net", "NaN/Inf in a bottom diff written by `backward`",
           "backward wrote {nan} NaN and {inf} Inf values to {blob}.diff.", GUARD),
-    Check("nonfinite_loss", "error", "net", "a NaN or Inf loss (with the first layer whose top is not finite)",
+    Check("nonfinite_loss", "error", "net", NONFINITE_LOSS,
           "the loss is {loss} at iteration {iteration}; the first non-finite top is {top!r} of layer {layer!r}.",
           NONFINITE_LOSS_FIX),
-    Check("nonfinite_loss", "error", "net", "a NaN or Inf loss (with the first layer whose top is not finite)",
+    Check("nonfinite_loss", "error", "net", NONFINITE_LOSS,
           "the loss is {loss} at iteration {iteration}.", NONFINITE_LOSS_FIX, case="no_top"),
     Check("diff_accumulates", "error", "net", "diffs accumulated with `+=` (the same batch twice, numpy, `random` "
           "and Caffe reseeded)",
@@ -118,11 +122,9 @@ ROWS: tuple[Check, ...] = (
     Check("backward_never_called", "warning", "net", "backward never called because no loss is above the layer",
           NOT_CALLED, "Add a loss above it (a layer with loss_weight) if it should learn.", case="no_loss"),
     # -- the net view: info notes (never a failure) --
-    Check("backward_never_called", "info", "net", "backward never called for another reason (`propagate_down: "
-          "false`, nothing below needs a gradient)",
+    Check("backward_never_called", "info", "net", SKIPPED_BY_NET,
           NOT_CALLED, "Set propagate_down: true (or remove it) on the layer above.", case="propagate_down"),
-    Check("backward_never_called", "info", "net", "backward never called for another reason (`propagate_down: "
-          "false`, nothing below needs a gradient)",
+    Check("backward_never_called", "info", "net", SKIPPED_BY_NET,
           NOT_CALLED, "Add `force_backward: true` to the net to run its backward anyway.", case="not_needed"),
     Check("no_gradient_reaches", "info", "net", "a zero bottom diff because the top diff was zero (no loss above, "
           "the layers above passed none down; with why)",
@@ -153,9 +155,9 @@ ROWS: tuple[Check, ...] = (
           "the output {layer} stayed at {value:.6g} from iteration {iteration} to the end ({held} iterations): "
           "nothing below it learns.",
           "Check that backward assigns bottom diffs, that lr_mult is not 0 everywhere, and that base_lr is not 0."),
-    Check("update_ratio", "warning", "training", "an update ratio that stays outside 1e-5..1e-1 to the end of the run",
+    Check("update_ratio", "warning", "training", RATIO_OUTSIDE,
           UPDATE_RATIO, "Lower base_lr (or this blob's lr_mult) when above; raise them when below.", case="above"),
-    Check("update_ratio", "warning", "training", "an update ratio that stays outside 1e-5..1e-1 to the end of the run",
+    Check("update_ratio", "warning", "training", RATIO_OUTSIDE,
           UPDATE_RATIO, "Raise base_lr (or this blob's lr_mult); or it is meant to learn slowly.", case="below"),
     Check("exploding_gradient", "warning", "training", "a gradient norm 100 times its early median",
           "{blob}: the gradient norm passed {factor:g} times its median over the first {baseline} iterations at "
