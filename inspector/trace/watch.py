@@ -18,8 +18,19 @@ FLOAT32_EXACT_INTEGER = 2 ** 24  # larger integers do not survive Caffe's cast t
 
 
 def cast_to_float32(value) -> tuple[str | None, np.ndarray]:
-    """`value` cast to float32 as Caffe's float32 blob stores it, and how the cast changed it (or None)."""
+    """`value` cast to float32 as Caffe's float32 blob stores it, and how the cast changed it (or None).
+
+    Floats are cast first with numpy's overflow and underflow errors raised: a cast that raises neither
+    changed no value's range, which proves it without a pass over the values. Otherwise (a value past
+    float32's range, or small enough to lose digits or become zero) the cast is made again as the
+    assignment would make it, under the caller's own np.seterr, and the values are looked at."""
     array = np.asarray(value)
+    if array.dtype.kind == "f":
+        try:
+            with np.errstate(over="raise", under="raise"):
+                return None, array.astype(np.float32)
+        except FloatingPointError:
+            pass
     cast = array.astype(np.float32)  # warns (or raises, under np.seterr) just as the assignment's own cast would
     if array.dtype.kind == "f" and array.size:
         # cheap proofs first: a finite sum means no Inf in the cast, no zero in it means nothing underflowed
@@ -43,7 +54,10 @@ FLOAT32 = np.dtype(np.float32)
 
 
 class WatchedArray(np.ndarray):
-    """A view of a blob's data or diff that reports writes whose values the float32 cast changes."""
+    """A view of a blob's data or diff that reports writes whose values the float32 cast changes. `watch` is
+    (WatchedBlob, part) on the view a WatchedBlob hands out; arrays numpy derives from it have none."""
+
+    __slots__ = ("watch",)
 
     def __setitem__(self, key, value):
         watch = getattr(self, "watch", None)
@@ -60,23 +74,24 @@ class WatchedBlob:
     """Stands in for a Blob forward writes (a top) or backward writes (a bottom); .data and .diff come back
     as WatchedArray views. `report(where, part, problem)` hears of lossy writes."""
 
-    __slots__ = ("_blob", "report", "where")
+    __slots__ = ("_blob", "_data", "_diff", "report", "where")
 
     def __init__(self, blob, where: str, report: Callable[[str, str, str], None]):
         self._blob = blob
         self.where = where
         self.report = report
+        self._data, self._diff = (self, "data"), (self, "diff")  # the views' `watch`, made once
 
     @property
     def data(self):
         view = self._blob.data.view(WatchedArray)
-        view.watch = (self, "data")
+        view.watch = self._data
         return view
 
     @property
     def diff(self):
         view = self._blob.diff.view(WatchedArray)
-        view.watch = (self, "diff")
+        view.watch = self._diff
         return view
 
     def __getattr__(self, name):
