@@ -45,7 +45,7 @@ def gradcheck(prototxt: Path, layer: str, step: float = DEFAULT_STEP, threshold:
               "seed": seed, "phase": phase, "inputs": {blob: str(path) for blob, path in inputs.items()}}
     received: dict = {"stage": None, "report": None, "error": None, "exception": None}
 
-    def on_event(line: str, event: dict) -> None:
+    def on_event(line: bytes, event: dict) -> None:
         kind = event.get("event")
         if kind == "stage":
             received["stage"] = event["stage"]

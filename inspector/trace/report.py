@@ -50,7 +50,7 @@ class Finding:
         return to_data(self)
 
 
-@dataclass
+@dataclass(slots=True)
 class BlobRecord:
     """A blob as a call saw it: its shape and dtype, and the statistics of its data or diff when recorded
     (min, max, mean, std, nan, inf)."""
@@ -61,7 +61,7 @@ class BlobRecord:
     diff: BlobStats | None = field(default=None, metadata=OMIT_NONE)
 
 
-@dataclass
+@dataclass(slots=True)
 class CallRecord:
     """One call of a Python layer's method: when, how long, and its bottoms and tops."""
 

@@ -79,13 +79,14 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
         module, progress_bar = start_training(options, config, builder, progress)
         window = CallWindow(builder.report, TRAINING_CALL_ITERATIONS)
 
-    def write(line: str) -> None:
-        if jsonl is not None:
-            jsonl.write(line if line.endswith("\n") else line + "\n")
+    def write(line: str | bytes) -> None:
+        if jsonl is not None:  # a line as the child wrote it (bytes, without its newline) or encode_event's
+            text = line.decode() if isinstance(line, bytes) else line
+            jsonl.write(text if text.endswith("\n") else text + "\n")
             jsonl.flush()
 
     with progress_bar as advance:
-        def on_event(line: str, event: dict) -> None:
+        def on_event(line: bytes, event: dict) -> None:
             builder.add(event)
             write(line)
             kind = event.get("event")
@@ -100,17 +101,17 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
     if log.needs_backward:
         event = {"event": "needs_backward", "layers": log.needs_backward}
         builder.add(event)
-        write(encode_event(event).decode())
+        write(encode_event(event))
     if builder.error:
         error = child_error(builder.error)
-        write(encode_event(end_event(None, error)).decode())
+        write(encode_event(end_event(None, error)))
         raise error
     report = builder.report
     if not report.completed and report.not_run is None:
         python_calls = {record.name: record.calls for record in report.python_layers}
         report.crash = child_crash(child, builder.last_exception, written_layer_types(options.net, options.phase),
                                    report.layers, python_calls)
-    write(encode_event(end_event(report)).decode())
+    write(encode_event(end_event(report)))
     return report
 
 

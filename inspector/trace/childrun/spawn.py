@@ -109,13 +109,13 @@ class Ending:
                 signal.signal(number, handler)
 
 
-def run_child(module: str, config: dict, on_event: Callable[[str, dict], None], glog_level: int = 0,
+def run_child(module: str, config: dict, on_event: Callable[[bytes, dict], None], glog_level: int = 0,
               interactive: bool = False, timeout: float | None = None) -> ChildRun:
     """Run `python -m MODULE --events-fd N --marker-fd M --parent-pid P --config JSON`, passing each event line
-    it writes (raw and parsed) to on_event as it comes, and return how it ended. Caffe may abort the child:
-    whatever it wrote before that has been passed on, and the marker holds what was running. Past `timeout`
-    seconds, or when inspector gets SIGINT, SIGTERM or SIGHUP, the child is ended and the run returns as one
-    that crashed (ChildRun.abort_kind "timeout" or "interrupted")."""
+    it writes (raw bytes without the newline, and parsed) to on_event as it comes, and return how it ended. Caffe
+    may abort the child: whatever it wrote before that has been passed on, and the marker holds what was running.
+    Past `timeout` seconds, or when inspector gets SIGINT, SIGTERM or SIGHUP, the child is ended and the run
+    returns as one that crashed (ChildRun.abort_kind "timeout" or "interrupted")."""
     with tempfile.TemporaryDirectory(prefix="inspector-child-") as tmp:
         marker_path, events_path = Path(tmp) / "marker", Path(tmp) / "events.jsonl"
         Marker.create(marker_path)
@@ -140,8 +140,7 @@ def run_child(module: str, config: dict, on_event: Callable[[str, dict], None], 
                 assert child.stderr is not None  # stderr=PIPE
                 log = CaffeLog(child.stderr)
                 printed = CaffeLog(child.stdout) if child.stdout else None
-                follow_event_log(events_fd, lambda: ending.finished(child),
-                                 lambda line, event: on_event(line.decode() + "\n", event), POLL_SECONDS)
+                follow_event_log(events_fd, lambda: ending.finished(child), on_event, POLL_SECONDS)
                 returncode = child.wait()
             finally:
                 if child.poll() is None:  # inspector itself failed while the child ran: the child goes too
