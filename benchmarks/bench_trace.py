@@ -43,7 +43,7 @@ imports each side pays (interpreter start, inspector's command line and trace mo
 modules with pycaffe). --fixed-cost runs this part alone.
 
     .venv/bin/python benchmarks/bench_trace.py [--passes 100] [--builds 6] [--batch 0 256] [--fixed-cost]
-    .venv/bin/python benchmarks/bench_trace.py --slope [--rounds 7]
+    .venv/bin/python benchmarks/bench_trace.py --slope [--rounds 11]
 """
 from __future__ import annotations
 
@@ -194,7 +194,7 @@ def main() -> None:
     parser.add_argument("--fixed-cost", action="store_true", help="measure only trace's fixed cost")
     parser.add_argument("--slope", action="store_true",
                         help="measure only the whole-process cost per pass (10 against 1010 passes, --rounds times)")
-    parser.add_argument("--rounds", type=int, default=7, help="rounds of the whole-process cost per pass")
+    parser.add_argument("--rounds", type=int, default=11, help="rounds of the whole-process cost per pass")
     parser.add_argument("--repeat", type=int, default=7, help="whole-process runs of each, for the fixed cost")
     args = parser.parse_args()
     os.environ.setdefault("GLOG_minloglevel", "2")
