@@ -2,10 +2,12 @@
 
 Two measurements, each against a reference taken in the same run:
 - time per iteration: three solvers built alike from sample_nets/triplet/solver.prototxt step one iteration
-  at a time, interleaved (the order rotating, so load from other processes hits all alike): plain
-  solver.step(1), and solver.step(1) inside `inspector.trace(solver)` with statistics (the non-finite
-  search, the Python layers' call statistics) and with stats=False (--no-stats: norms, ratios and losses
-  only). The median iteration of each is compared. Then the command itself: the median of the wall_ms
+  at a time, in blocks of BLOCK_ITERATIONS of one solver taken in turn (the order rotating, so load from
+  other processes hits all alike; blocks, since single iterations in turn leave each one's caches cold from
+  the other solvers, which shrinks the ratios): plain solver.step(1), and solver.step(1) inside
+  `inspector.trace(solver)` with statistics (the non-finite search, the Python layers' call statistics) and
+  with stats=False (--no-stats: norms, ratios and losses only). The median block's mean iteration of each
+  is compared. Then the command itself: the median of the wall_ms
   its child measured per iteration (its event log written, the parent reading it), against the plain
   median measured just before and after it.
 - memory: the whole command (`inspector trace SOLVER --iterations N --format json --out FILE`) at N and 10N
@@ -36,8 +38,11 @@ def make_solver(caffe, seed: int = 0):
     return caffe.SGDSolver(str(SOLVER))
 
 
+BLOCK_ITERATIONS = 20  # iterations of one solver back to back, as a run makes them
+
+
 def time_interleaved(iterations: int) -> dict[str, float]:
-    """Median seconds of one solver.step(1): plain, traced with statistics, traced without."""
+    """The median block's mean seconds of one solver.step(1): plain, traced with statistics, traced without."""
     import caffe
 
     from inspector import trace
@@ -50,12 +55,14 @@ def time_interleaved(iterations: int) -> dict[str, float]:
     clock = time.perf_counter
     with trace(solvers["trace"]), trace(solvers["trace --no-stats"], stats=False):
         names = list(solvers)
-        for k in range(iterations):
+        block = min(BLOCK_ITERATIONS, iterations)
+        for k in range(max(1, iterations // block)):
             for name in names[k % 3:] + names[:k % 3]:
                 solver = solvers[name]
                 started = clock()
-                solver.step(1)
-                times[name].append(clock() - started)
+                for _ in range(block):
+                    solver.step(1)
+                times[name].append((clock() - started) / block)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
