@@ -80,3 +80,42 @@ def test_exception_in_a_layer_is_recorded_with_its_traceback():
     [event] = [e for e in t.events if e["event"] == "exception"]
     assert (event["layer"], event["method"], event["iteration"]) == ("broken", "forward", 2)
     assert event["frames"][-1]["file"] == str(NETS / "tracetestlayers.py")
+
+
+def test_a_long_run_keeps_its_events_bounded_and_its_report_as_the_commands(monkeypatch):
+    from inspector.trace import api
+    from inspector.trace.runner import CALL_ITERATIONS_KEPT
+
+    monkeypatch.setattr(api, "KEEP_EVENTS", 50)
+    passes = 2 * CALL_ITERATIONS_KEPT + 30
+    net = build_net(NETS / "siamese.prototxt")
+    seen, longest = [], [0]
+
+    def on_event(event):
+        seen.append(event["event"])
+        longest[0] = max(longest[0], len(t.events))
+
+    t = trace(net, on_event=on_event)
+    with t:
+        for _ in range(passes):
+            net.forward()
+            net.backward()
+    report = t.report
+    assert longest[0] <= 50 and len(t.events) < 50  # folded as the run went
+    assert seen.count("call") > 50 * 10 and seen.count("iteration") == passes  # on_event saw every one
+    iterations = sorted({c.iteration for c in report.calls("scale")})
+    expected = [*range(1, CALL_ITERATIONS_KEPT + 1), *range(passes - CALL_ITERATIONS_KEPT + 1, passes + 1)]
+    assert iterations == expected  # the first and last iterations whole, as `inspector trace` keeps them
+    assert report.calls_left_out == 30 * 3 * 2  # reshape, forward, backward of both Python layers
+    assert len(report.losses) == passes and report.iterations == passes and report.completed
+
+
+def test_a_short_run_keeps_every_event_and_call():
+    net = build_net(NETS / "siamese.prototxt")
+    with trace(net) as t:
+        for _ in range(5):
+            net.forward()
+            net.backward()
+    assert [e["event"] for e in t.events].count("iteration") == 5
+    assert sorted({c.iteration for c in t.report.calls("scale")}) == [1, 2, 3, 4, 5]
+    assert t.report.calls_left_out == 0

@@ -13,8 +13,15 @@ solver_file="solver.prototxt") adds what pycaffe does not expose: the lr_policy 
 The net is already built, so setup is past: the Python layer objects' own methods are wrapped
 (instance attributes, removed on exit) and every pass the net makes is recorded through its
 layer callbacks. The records and findings are those of the command.
+
+Events are kept (`events`) and folded into the report when it is read. A long run folds them as it goes,
+past KEEP_EVENTS of them, and from then on its report keeps calls as the command's does (runner.CallWindow:
+the first and last iterations whole, and every call with a finding or a NaN or Inf), so that memory stays
+bounded however long a notebook trains; `on_event` still sees every event.
 """
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from ..phases import PHASE_OPTIONS
 from .checks import check_backward_calls, check_diff_accumulation, check_loss, check_loss_uses_top_diff
@@ -23,7 +30,11 @@ from .netinfo import blob_shapes, describe_layers, loss_reader, python_layers_of
 from .report import ReportBuilder, TraceReport
 from .tracer import Tracer
 
+if TYPE_CHECKING:
+    from .runner import CallWindow
+
 PHASE_NAMES = dict(enumerate(PHASE_OPTIONS))  # caffe.proto's Phase numbers: TRAIN 0, TEST 1
+KEEP_EVENTS = 20_000  # events kept unfolded at most (a few thousand passes): past this, folded as the run goes
 
 
 def _net_of(target):
@@ -51,6 +62,8 @@ class Trace:
         phase = PHASE_NAMES.get(getattr(python_objects[0], "phase", -1), "unknown") if python_objects else "unknown"
         self._builder = ReportBuilder("<in-process net>", phase, 0, seed, stats)
         self._folded = 0  # events the builder has taken: it folds them when the report is read, not in the passes
+        self._window: CallWindow | None = None  # the report's call window, once the run is long (see the module doc)
+        self._kept_iterations: int | None = None  # iterations the window keeps whole at each end (None: runner's)
         self.tracer = Tracer(self._emit, stats=stats, post_mortem=post_mortem)
         self._backward_passes = 0
 
@@ -58,6 +71,32 @@ class Trace:
         self.events.append(event)
         if self.on_event is not None:
             self.on_event(event)
+        if len(self.events) >= KEEP_EVENTS:  # a long run: fold what came, keep only what the report keeps
+            self._fold_long_run()
+
+    def _fold_long_run(self) -> None:
+        if self._window is None:
+            from .runner import CALL_ITERATIONS_KEPT, CallWindow  # noqa: PLC0415
+
+            self._window = CallWindow(self._builder.report, self._kept_iterations or CALL_ITERATIONS_KEPT)
+            for found in self._builder.report.findings:  # folded before the window was made (a report read early)
+                self._window.finding({"layer": found.layer, "method": found.method, "iteration": found.iteration})
+        self._fold()
+        self.events.clear()
+        self._folded = 0
+
+    def _fold(self) -> None:
+        events, builder, window = self.events, self._builder, self._window
+        while self._folded < len(events):
+            event = events[self._folded]
+            self._folded += 1
+            builder.add(event)
+            if window is not None:
+                kind = event.get("event")
+                if kind in ("iteration", "train_iteration"):
+                    window.iteration_done(event["iteration"])
+                elif kind == "finding":
+                    window.finding(event)
 
     def __enter__(self) -> Trace:
         net, tracer = self.net, self.tracer
@@ -73,8 +112,9 @@ class Trace:
         self._loss = loss_reader(net)
         tracer.wrap_instances(net)
         if self.solver is not None:  # the recorder numbers the iterations (solver.iter) and reads the losses
-            from .training_hooks import attach_to_solver  # noqa: PLC0415
+            from .training_hooks import TRAINING_CALL_ITERATIONS, attach_to_solver  # noqa: PLC0415
 
+            self._kept_iterations = TRAINING_CALL_ITERATIONS
             tracer.attach_timers(net, on_backward_end=self._backward_ended)
             self._recorder = attach_to_solver(self.solver, self._emit, self._builder, tracer, self.tracer.stats,
                                               self.tracer.post_mortem, self.solver_file)
@@ -116,11 +156,8 @@ class Trace:
 
     @property
     def report(self) -> TraceReport:
-        events, builder = self.events, self._builder
-        while self._folded < len(events):
-            builder.add(events[self._folded])
-            self._folded += 1
-        return builder.report
+        self._fold()
+        return self._builder.report
 
 
 def trace(target, *, stats: bool = True, seed: int = 0, post_mortem: bool = False, on_event=None,
