@@ -63,7 +63,6 @@ class Trace:
         self._builder = ReportBuilder("<in-process net>", phase, 0, seed, stats)
         self._folded = 0  # events the builder has taken: it folds them when the report is read, not in the passes
         self._window: CallWindow | None = None  # the report's call window, once the run is long (see the module doc)
-        self._kept_iterations: int | None = None  # iterations the window keeps whole at each end (None: runner's)
         self.tracer = Tracer(self._emit, stats=stats, post_mortem=post_mortem)
         self._backward_passes = 0
 
@@ -77,10 +76,10 @@ class Trace:
     def _fold_long_run(self) -> None:
         if self._window is None:
             from .runner import CALL_ITERATIONS_KEPT, CallWindow  # noqa: PLC0415
+            from .training_hooks import TRAINING_CALL_ITERATIONS  # noqa: PLC0415
 
-            self._window = CallWindow(self._builder.report, self._kept_iterations or CALL_ITERATIONS_KEPT)
-            for found in self._builder.report.findings:  # folded before the window was made (a report read early)
-                self._window.finding({"layer": found.layer, "method": found.method, "iteration": found.iteration})
+            kept = CALL_ITERATIONS_KEPT if self.solver is None else TRAINING_CALL_ITERATIONS  # as the command keeps
+            self._window = CallWindow(self._builder.report, kept)
         self._fold()
         self.events.clear()
         self._folded = 0
@@ -92,11 +91,7 @@ class Trace:
             self._folded += 1
             builder.add(event)
             if window is not None:
-                kind = event.get("event")
-                if kind in ("iteration", "train_iteration"):
-                    window.iteration_done(event["iteration"])
-                elif kind == "finding":
-                    window.finding(event)
+                window.take(event)
 
     def __enter__(self) -> Trace:
         net, tracer = self.net, self.tracer
@@ -112,9 +107,8 @@ class Trace:
         self._loss = loss_reader(net)
         tracer.wrap_instances(net)
         if self.solver is not None:  # the recorder numbers the iterations (solver.iter) and reads the losses
-            from .training_hooks import TRAINING_CALL_ITERATIONS, attach_to_solver  # noqa: PLC0415
+            from .training_hooks import attach_to_solver  # noqa: PLC0415
 
-            self._kept_iterations = TRAINING_CALL_ITERATIONS
             tracer.attach_timers(net, on_backward_end=self._backward_ended)
             self._recorder = attach_to_solver(self.solver, self._emit, self._builder, tracer, self.tracer.stats,
                                               self.tracer.post_mortem, self.solver_file)

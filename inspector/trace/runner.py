@@ -79,9 +79,9 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
         module, progress_bar = start_training(options, config, builder, progress)
         window = CallWindow(builder.report, TRAINING_CALL_ITERATIONS)
 
-    def write(line: str | bytes) -> None:
-        if jsonl is not None:  # a line as the child wrote it (bytes, without its newline) or encode_event's
-            text = line.decode() if isinstance(line, bytes) else line
+    def write(line: bytes) -> None:
+        if jsonl is not None:  # a line as the child wrote it (without its newline) or as encode_event gives it
+            text = line.decode()
             jsonl.write(text if text.endswith("\n") else text + "\n")
             jsonl.flush()
 
@@ -89,12 +89,8 @@ def run_trace(options: TraceOptions, jsonl: IO[str] | None = None, progress: boo
         def on_event(line: bytes, event: dict) -> None:
             builder.add(event)
             write(line)
-            kind = event.get("event")
-            if kind in ("iteration", "train_iteration"):
-                window.iteration_done(event["iteration"])
+            if window.take(event):
                 advance()
-            elif kind == "finding":
-                window.finding(event)
 
         child = run_child(module, config, on_event, glog_level=0, interactive=options.pdb, timeout=options.timeout)
     log = child.log
@@ -124,10 +120,18 @@ class CallWindow:
         self.report = report
         self.kept = kept  # iterations kept whole at each end
         self._decided: dict[str, int] = {}  # a layer's record -> how many of its first calls are kept for good
-        self._findings: set[tuple[str, str, int]] = set()  # (layer, method, iteration) of each finding
+        # (layer, method, iteration) of each finding, starting with those the report holds already
+        self._findings: set[tuple[str, str, int]] = {(f.layer, f.method, f.iteration) for f in report.findings}
 
-    def finding(self, event: dict) -> None:
-        self._findings.add((event["layer"], event["method"], event["iteration"]))
+    def take(self, event: dict) -> bool:
+        """Follow an event the report has just taken; True when it ends an iteration."""
+        kind = event.get("event")
+        if kind in ("iteration", "train_iteration"):
+            self.iteration_done(event["iteration"])
+            return True
+        if kind == "finding":
+            self._findings.add((event["layer"], event["method"], event["iteration"]))
+        return False
 
     def iteration_done(self, iteration: int) -> None:
         """The calls older than the last `kept` iterations, past the first ones, go unless notable."""
