@@ -6,7 +6,8 @@ each run, nets built alike:
 - plain: forward+backward passes in pycaffe;
 - trace --no-stats: each pass as the command's child runs it (inspector.trace.child.run_pass), its
   Tracer set up as the child sets it up: the marker file, every event written as a JSON line to an
-  event log (inspector.trace.events.EventLog), shapes and timings only. The differences: the Python
+  event log (inspector.trace.events.EventLog), both files made as the command makes them
+  (childrun.spawn.shared_file: in memory on Linux), shapes and timings only. The differences: the Python
   layers are wrapped on the instances, not the classes (the plain net shares the classes), and
   nothing reads the event log (the command's parent reads it every 20 ms, in its own process);
 - trace (default): the same with the statistics of the Python layers' blobs and the write checks;
@@ -113,17 +114,17 @@ def caffe_time(prototxt: Path, iterations: int) -> dict[str, tuple[float, float]
     return {k: tuple(v) for k, v in times.items()}
 
 
-def command_tracer(net, stats: bool, events: Path, marker_path: Path):
+def command_tracer(net, stats: bool):
     """A Tracer on `net` set up as the command's child sets one up (see the module's docstring), and its pass."""
     from inspector.trace.child import run_pass
+    from inspector.trace.childrun.spawn import shared_file
     from inspector.trace.events import EventLog
     from inspector.trace.tracer import Tracer
     from inspector.trace.marker import Marker
     from inspector.trace.netinfo import loss_reader
 
-    events.touch()
-    emit = EventLog(events).emit
-    tracer = Tracer(emit, stats=stats, marker=Marker(str(marker_path)))
+    emit = EventLog(shared_file("events", 0)).emit  # each file lasts as long as its map
+    tracer = Tracer(emit, stats=stats, marker=Marker(shared_file("marker", Marker.SIZE)))
     tracer.adopt(net)
     tracer.wrap_instances(net)
     tracer.attach_timers(net)
@@ -140,8 +141,7 @@ CONFIGS = ("plain", "hooks only", "--no-stats", "default", "API")
 BLOCK_PASSES = 25  # passes of one configuration back to back, as a run makes them (see the module doc)
 
 
-def build_round(prototxt: Path, marker: Path, events: dict[str, Path], order: int, passes: int,
-                pass_times: dict[str, list[float]]):
+def build_round(prototxt: Path, order: int, passes: int, pass_times: dict[str, list[float]]):
     """Fresh nets for every configuration (built in a rotating order), `passes` passes of each in blocks taken in
     turn, each block's mean pass appended to pass_times; returns the default configuration's tracer for its
     per-layer times."""
@@ -152,10 +152,10 @@ def build_round(prototxt: Path, marker: Path, events: dict[str, Path], order: in
     nets = {name: build_net(prototxt) for name in names}
     for net in nets.values():  # warm up (first-call allocations, numpy caches)
         time_passes(net, 2)
-    hooks_tracer, hooks_pass = command_tracer(nets["hooks only"], False, events["hooks only"], marker)
+    hooks_tracer, hooks_pass = command_tracer(nets["hooks only"], False)
     hooks_tracer.active = False  # the wrappers and callbacks still run, and return at once
-    quick_tracer, quick_pass = command_tracer(nets["--no-stats"], False, events["--no-stats"], marker)
-    full_tracer, full_pass = command_tracer(nets["default"], True, events["default"], marker)
+    quick_tracer, quick_pass = command_tracer(nets["--no-stats"], False)
+    full_tracer, full_pass = command_tracer(nets["default"], True)
 
     def plain_pass(net=nets["plain"]) -> None:
         net.forward()
@@ -298,7 +298,7 @@ def fixed_cost(repeat: int) -> None:
           f"(goal <= +0.5 s: {'met' if traced.wall - plain.wall <= 0.5 else 'MISSED'})")
 
 
-def tracer_time_in_calls(prototxt: Path, marker: Path, events: Path, stats: bool, passes: int) -> float:
+def tracer_time_in_calls(prototxt: Path, stats: bool, passes: int) -> float:
     """Microseconds a pass that Tracer.call spends around the user's methods (the pass's Python layer calls,
     the user's own code left out), on a net of its own set up as the command's child sets one up: what
     recording costs, free of the noise of whole passes. The clocks read for it add about 0.1 us a call."""
@@ -321,11 +321,10 @@ def tracer_time_in_calls(prototxt: Path, marker: Path, events: Path, stats: bool
         finally:
             spent[0] += clock() - started
 
-    events.write_bytes(b"")
     net = build_net(prototxt)
     time_passes(net, 2)
     Tracer.call = call  # type: ignore[method-assign]  # before the wrappers take the tracer's call
-    tracer, one_pass = command_tracer(net, stats, events, marker)
+    tracer, one_pass = command_tracer(net, stats)
     try:
         for _ in range(20):
             one_pass()
@@ -344,20 +343,12 @@ def tracer_time_in_calls(prototxt: Path, marker: Path, events: Path, stats: bool
 
 def benchmark(batch: int | None, passes: int, builds: int) -> None:
     """The measurement at one batch size (None: the sample's own), printed."""
-    from inspector.trace.marker import Marker
-
     prototxt = batch_prototxt(batch)
-    marker = prototxt.with_suffix(".marker")
-    events = {name: prototxt.with_suffix(f".events-{name.lstrip('-').replace(' ', '-')}")
-              for name in ("hooks only", "--no-stats", "default")}
     try:
-        Marker.create(marker)
         pass_times: dict[str, list[float]] = {name: [] for name in CONFIGS}
         forward_ns, backward_ns, traced_passes, names = None, None, 0, []
         for build in range(builds):
-            for path in events.values():
-                path.write_bytes(b"")
-            tracer = build_round(prototxt, marker, events, build, passes, pass_times)
+            tracer = build_round(prototxt, build, passes, pass_times)
             names = tracer.layer_names
             forward_ns = [a + b for a, b in zip(forward_ns or [0] * len(names), tracer.forward_ns)]
             backward_ns = [a + b for a, b in zip(backward_ns or [0] * len(names), tracer.backward_ns)]
@@ -382,13 +373,12 @@ def benchmark(batch: int | None, passes: int, builds: int) -> None:
             ref = reference.get(name, (float("nan"), float("nan")))
             print(f"  {name:16s} {forward_ns[i] / 1e6 / traced_passes:10.3f} {ref[0]:10.3f} "
                   f"{backward_ns[i] / 1e6 / traced_passes:10.3f} {ref[1]:10.3f}")
-        in_calls = {label: tracer_time_in_calls(prototxt, marker, events[label], stats, passes)
+        in_calls = {label: tracer_time_in_calls(prototxt, stats, passes)
                     for label, stats in (("--no-stats", False), ("default", True))}
         print("the tracer's own time inside the Python layer calls, microseconds a pass (median of 15 runs of "
               f"{passes} passes): " + ", ".join(f"{label} {us:.1f}" for label, us in in_calls.items()))
     finally:
-        for path in (prototxt, marker, *events.values()):
-            path.unlink(missing_ok=True)
+        prototxt.unlink(missing_ok=True)
 
 
 if __name__ == "__main__":

@@ -166,6 +166,30 @@ def test_a_killed_inspector_takes_its_child_along_and_leaves_no_file(hung):
     assert list(trace.tmpdir.iterdir()) == []
 
 
+@pytest.fixture
+def small_tmpdir(tmp_path):
+    """A temporary folder on a filesystem of 128 KiB (a tmpfs mounted for the test, so root only)."""
+    folder = tmp_path / "small"
+    folder.mkdir()
+    mounted = os.geteuid() == 0 and subprocess.run(["mount", "-t", "tmpfs", "-o", "size=128k", "tmpfs", str(folder)],
+                                                   capture_output=True).returncode == 0
+    if not mounted:
+        pytest.skip("mounting a small filesystem needs root")
+    yield folder
+    subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_a_nearly_full_temporary_folder_neither_stops_a_run_nor_is_blamed_on_a_layer(tmp_path, small_tmpdir):
+    """300 passes write about 800 KB of events: an event log on that disk ended in SIGBUS at the first page it
+    could not get, reported as the running Python layer aborting."""
+    sample = Path(__file__).resolve().parent.parent / "sample_nets" / "triplet" / "train.prototxt"
+    result = run_cli("trace", sample, "--iterations", "300", "--no-stats", "--format", "json", cwd=tmp_path,
+                     env={"TMPDIR": str(small_tmpdir)})
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert report["crash"] is None and report["completed"] and len(report["losses"]) == 300
+
+
 # ---- --timeout ----
 # The timeout counts from the start of the run: it must leave the child time to import Caffe and reach the
 # hanging layer on a busy machine, so the runs below take that long.

@@ -9,12 +9,14 @@ import warnings
 import numpy as np
 import pytest
 
+from inspector.trace.childrun.spawn import shared_file
 from inspector.trace.events import (
     EventLog,
     decode_event,
     encode_event,
     follow_event_log,
 )
+from inspector.trace.marker import Marker
 from inspector.trace.stats import SUM_CHUNK, array_stats
 
 
@@ -98,6 +100,50 @@ def test_a_rotating_log_keeps_its_size_and_loses_no_line(tmp_path):
     assert process.exitcode == 0
     assert seen == list(range(50_000))
     assert path.stat().st_size == EventLog.INITIAL_SIZE  # never grew past its first megabyte
+
+
+@pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="memfd_create is Linux's")
+def test_the_files_parent_and_child_share_are_in_memory():
+    fd = shared_file("events", 0)
+    try:
+        assert os.readlink(f"/proc/self/fd/{fd}").startswith("/memfd:inspector-events")
+        assert os.fstat(fd).st_size == 0
+    finally:
+        os.close(fd)
+
+
+def _no_memfd(name):
+    raise OSError(38, "Function not implemented")
+
+
+@pytest.mark.parametrize("system", ["no memfd_create", "memfd_create refused"])
+def test_without_memory_files_the_shared_file_is_made_with_no_name_left(monkeypatch, system):
+    if system == "no memfd_create":
+        monkeypatch.delattr(os, "memfd_create", raising=False)
+    else:
+        monkeypatch.setattr(os, "memfd_create", _no_memfd, raising=False)
+    fd = shared_file("marker", Marker.SIZE)
+    try:
+        assert os.fstat(fd).st_nlink == 0  # its folder is gone: a killed inspector leaves nothing behind
+        assert os.pread(fd, Marker.SIZE + 1, 0) == b"\0" * Marker.SIZE
+    finally:
+        os.close(fd)
+
+
+def test_a_shared_file_carries_the_log_from_a_writer_that_starts_again_and_dies():
+    """What the runner does with the file it makes: a forked writer's 50,000 lines, through a log that starts again
+    past 64 KiB, all read, and the file never larger than its first megabyte."""
+    fd = shared_file("events", 0)
+    try:
+        process = multiprocessing.get_context("fork").Process(target=_write_many, args=(fd, 50_000, 1 << 16))
+        process.start()
+        seen = []
+        follow_event_log(fd, lambda: process.exitcode is not None, lambda line, event: seen.append(event["i"]), 0.001)
+        assert process.exitcode == 0
+        assert seen == list(range(50_000))
+        assert os.fstat(fd).st_size == EventLog.INITIAL_SIZE
+    finally:
+        os.close(fd)
 
 
 def test_an_empty_log_ends_when_the_writer_has(tmp_path):

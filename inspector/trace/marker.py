@@ -22,12 +22,14 @@ class Marker:
     the net is two stores into the mapped file (`slots`), and the iteration a third, once a pass.
     """
 
+    SIZE = _SLOTS.size + _NAME_BYTES  # bytes of the file
+
     def __init__(self, path: str | int | None):  # a path, or an open descriptor of the file
         self._map = None
         self.slots = None  # the three slots as a memoryview of int32, None when there is no file
         if path:
             with open(path, "r+b") as handle:
-                self._map = mmap.mmap(handle.fileno(), _SLOTS.size + _NAME_BYTES)
+                self._map = mmap.mmap(handle.fileno(), Marker.SIZE)
             self.slots = memoryview(self._map)[:_SLOTS.size].cast("i")
 
     def mark(self, layer: str, method: str, iteration: int) -> None:
@@ -39,14 +41,14 @@ class Marker:
 
     @staticmethod
     def create(path: Path) -> None:
-        path.write_bytes(b"\0" * (_SLOTS.size + _NAME_BYTES))
+        path.write_bytes(b"\0" * Marker.SIZE)
 
     @staticmethod
     def read(path: Path | int) -> dict | None:
         """The last mark: layer (None when the mark gives its index in the net instead), index, method, iteration.
         `path` may be an open descriptor of the file."""
-        raw = os.pread(path, _SLOTS.size + _NAME_BYTES, 0) if isinstance(path, int) else Path(path).read_bytes()
-        if len(raw) < _SLOTS.size + _NAME_BYTES:
+        raw = os.pread(path, Marker.SIZE, 0) if isinstance(path, int) else Path(path).read_bytes()
+        if len(raw) < Marker.SIZE:
             return None
         code, index, iteration = _SLOTS.unpack_from(raw)
         if not code:

@@ -1,12 +1,13 @@
 """Starting a child, following it and ending it: the parent's side of every child inspector runs.
 
 run_child starts `python -m MODULE` (the trace, the training or the gradient check) with an event log and
-a marker passed as open descriptors of files with no name (made in a temporary folder removed before the
-child starts, so no kill leaves one behind), a session of its own (a terminal's Ctrl-C reaches inspector
-only) and its parent's pid (it dies with inspector: serve.die_with_parent). While it runs, the event log
-is read every POLL_SECONDS and each event passed on, Caffe's log (its stderr) is read on a thread
-(caffelog.CaffeLog), and Ending decides whether inspector must end it: past the timeout, or on SIGINT,
-SIGTERM or SIGHUP, the child gets SIGTERM (it dumps its stack, stackdump.py) and SIGKILL if that fails.
+a marker passed as open descriptors of files with no name (shared_file: in memory on Linux, elsewhere in a
+temporary folder removed before the child starts; no kill leaves one behind), a session of its own (a
+terminal's Ctrl-C reaches inspector only) and its parent's pid (it dies with inspector:
+serve.die_with_parent). While it runs, the event log is read every POLL_SECONDS and each event passed on,
+Caffe's log (its stderr) is read on a thread (caffelog.CaffeLog), and Ending decides whether inspector
+must end it: past the timeout, or on SIGINT, SIGTERM or SIGHUP, the child gets SIGTERM (it dumps its
+stack, stackdump.py) and SIGKILL if that fails.
 What comes back is a crash.ChildRun: how the child ended, its log, its marker's last mark.
 """
 from __future__ import annotations
@@ -109,6 +110,24 @@ class Ending:
                 signal.signal(number, handler)
 
 
+def shared_file(name: str, size: int) -> int:
+    """An open descriptor (read and write) of a file of `size` zero bytes with no name, for the parent and the child
+    to share: in memory where the system makes such files (Linux's memfd_create), so writing it never waits on a
+    disk, nor fails with SIGBUS on a full one; elsewhere made in a temporary folder that is removed at once."""
+    if hasattr(os, "memfd_create"):
+        try:
+            fd = os.memfd_create(f"inspector-{name}")  # close-on-exec: Popen's pass_fds hands it to the child
+        except OSError:  # a kernel without it (before Linux 3.17), or a sandbox that forbids it
+            fd = None
+        if fd is not None:
+            os.ftruncate(fd, size)
+            return fd
+    with tempfile.TemporaryDirectory(prefix="inspector-child-") as tmp:
+        fd = os.open(Path(tmp) / name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    os.ftruncate(fd, size)
+    return fd
+
+
 def run_child(module: str, config: dict, on_event: Callable[[bytes, dict], None], glog_level: int = 0,
               interactive: bool = False, timeout: float | None = None) -> ChildRun:
     """Run `python -m MODULE --events-fd N --marker-fd M --parent-pid P --config JSON`, passing each event line
@@ -116,11 +135,12 @@ def run_child(module: str, config: dict, on_event: Callable[[bytes, dict], None]
     may abort the child: whatever it wrote before that has been passed on, and the marker holds what was running.
     Past `timeout` seconds, or when inspector gets SIGINT, SIGTERM or SIGHUP, the child is ended and the run
     returns as one that crashed (ChildRun.abort_kind "timeout" or "interrupted")."""
-    with tempfile.TemporaryDirectory(prefix="inspector-child-") as tmp:
-        marker_path, events_path = Path(tmp) / "marker", Path(tmp) / "events.jsonl"
-        Marker.create(marker_path)
-        marker_fd = os.open(marker_path, os.O_RDWR)
-        events_fd = os.open(events_path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    marker_fd = shared_file("marker", Marker.SIZE)
+    try:
+        events_fd = shared_file("events", 0)
+    except BaseException:
+        os.close(marker_fd)
+        raise
     try:
         env = dict(os.environ, GLOG_minloglevel=str(glog_level), GLOG_logtostderr="1", PYTHONUNBUFFERED="1")
         command = [sys.executable, "-m", module, "--events-fd", str(events_fd), "--marker-fd", str(marker_fd),
