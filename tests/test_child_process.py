@@ -190,6 +190,25 @@ def test_a_nearly_full_temporary_folder_neither_stops_a_run_nor_is_blamed_on_a_l
     assert report["crash"] is None and report["completed"] and len(report["losses"]) == 300
 
 
+SAMPLE_FOLDER = Path(__file__).resolve().parent.parent / "sample_nets" / "triplet"
+
+
+@pytest.mark.parametrize("args", [("trace", "train.prototxt", "--iterations", "1"),
+                                  ("trace", "solver.prototxt", "--iterations", "1"),
+                                  ("gradcheck", "train.prototxt", "--layer", "tripletloss")])
+def test_inspectors_own_process_never_loads_numpy_or_caffe(tmp_path, args):
+    """Only the child needs them: numpy's import alone is about a sixth of a second before the child can start."""
+    command, net, *rest = args
+    script = ("import sys\nfrom inspector.cli import main\n"
+              f"try:\n    main([{command!r}, {str(SAMPLE_FOLDER / net)!r}, *{rest!r}, '--format', 'json'])\n"
+              "except SystemExit as exc:\n    code = exc.code\n"
+              "print(code, sorted({'numpy', 'caffe'} & set(sys.modules)), file=sys.stderr)")
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=tmp_path,
+                          timeout=WAIT_LIMIT_SECONDS)
+    assert json.loads(proc.stdout)  # the whole run, its report included
+    assert proc.stderr.strip().splitlines()[-1] == "0 []"
+
+
 # ---- --timeout ----
 # The timeout counts from the start of the run: it must leave the child time to import Caffe and reach the
 # hanging layer on a busy machine, so the runs below take that long.

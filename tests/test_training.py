@@ -207,7 +207,8 @@ def test_the_lr_is_the_one_caffes_own_log_prints(tmp_path, policy):
 
 @pytest.mark.parametrize("policy", list(POLICIES))
 def test_the_lr_mirror_equals_caffes_get_learning_rate_to_the_last_bit(tmp_path, policy, caffe, monkeypatch):
-    from inspector.trace.solverfile import LearningRate, read_solver_parameter
+    from inspector.trace.learning_rate import LearningRate
+    from inspector.trace.solverfile import read_solver_parameter
 
     solver_file = policy_solver(tmp_path, policy)
     monkeypatch.chdir(solver_file.parent)

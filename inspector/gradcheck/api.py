@@ -17,7 +17,6 @@ from ..errors import InputError
 from ..phases import parse_phase
 from ..trace.netinfo import is_python_layer, python_layer_specs, python_layers_of, require_layers
 from ..trace.netload import build_net, existing_file, import_layer_class, put_layers_on_path
-from .checker import Checker, restore, run_passes, snapshot
 from .report import GradcheckReport
 
 DEFAULT_STEP = 1e-2
@@ -114,6 +113,8 @@ def check_layer(net, layer: str, step: float = DEFAULT_STEP, threshold: float = 
     on_stage hears each step before it runs ("checking blob bottom[0] x").
     """
     import caffe  # noqa: PLC0415 - the net exists, so pycaffe is loaded
+
+    from .checker import Checker, restore, run_passes, snapshot  # noqa: PLC0415 - numpy's: not in inspector's process
 
     names = list(net._layer_names)
     if layer not in names:

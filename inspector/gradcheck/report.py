@@ -8,10 +8,10 @@ rich (two tables and the verdict line).
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from rich.table import Table
 from rich.text import Text
 
@@ -64,7 +64,7 @@ class BlobCheck:
     note: str = ""  # how a checked blob was checked, when it is not the plain way
 
     def __post_init__(self) -> None:
-        self.count = int(np.prod(self.shape))
+        self.count = math.prod(self.shape)
 
     def to_dict(self) -> dict:
         return to_data(self)

@@ -187,6 +187,7 @@ def finding(check_id: str, layer: str, method: str, iteration: int, blob: str | 
     return check(check_id, case).finding(layer, method, iteration, blob, **values)
 
 
+KIND_TEXT = {"nan": "NaN", "inf": "Inf"}  # a non-finite value's kind, as messages write it
 SEVERITY_HEADINGS = {"error": "Errors (exit code 1):", "warning": "Warnings:", "info": "Info notes (never a failure):"}
 
 

@@ -23,8 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..errors import InputError
 from ..forks import POINT_AT_FORK, forks_with_field, forks_with_type, from_which_fork, unknown_field
 from ..phases import Phase, parse_phase
@@ -224,6 +222,8 @@ def describe_layers(net, declared_names: set[str] | None = None) -> list[LayerIn
 def loss_reader(net):
     """loss() -> the net's weighted loss as it stands (after a forward pass). The loss blobs are found once:
     this runs every pass, and pycaffe's blob_loss_weights builds a dict on every access."""
+    import numpy as np  # noqa: PLC0415 - the child's (with pycaffe): inspector's own process reads nets without it
+
     blobs = list(net._blobs)
     weighted = [(blobs[i], float(w)) for i, w in enumerate(net._blob_loss_weights) if w]
     add = np.add.reduce  # ndarray.sum without its Python wrapper

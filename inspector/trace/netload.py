@@ -13,8 +13,6 @@ import importlib
 import sys
 from pathlib import Path
 
-import numpy as np
-
 from ..caffe_env import import_pycaffe, require_python_layer
 from ..errors import InputError
 from ..phases import Phase, parse_phase
@@ -58,6 +56,8 @@ def import_layer_class(spec):
 def build_net(prototxt: Path, phase: str | Phase = Phase.TRAIN, weights: Path | None = None,
               inputs: dict[str, Path] | None = None, seed: int = 0):
     """A caffe.Net built from `prototxt` in `phase`, CPU mode, seeded, its input blobs filled."""
+    import numpy as np  # noqa: PLC0415 - with pycaffe: inspector's own process takes only existing_file from here
+
     phase = parse_phase(phase)  # before anything is built
     prototxt = existing_file(prototxt, "Net definition", "the NET argument")
     weights = existing_file(weights, "Weights file", "--weights") if weights else None
@@ -77,6 +77,8 @@ def build_net(prototxt: Path, phase: str | Phase = Phase.TRAIN, weights: Path | 
 
 def fill_inputs(net, inputs: dict[str, Path] | None = None, seed: int = 0) -> None:
     """Fill net.inputs: from the given .npy files, else seeded standard-normal data (input_sources says which)."""
+    import numpy as np  # noqa: PLC0415 - see build_net
+
     inputs = dict(inputs or {})
     unknown = sorted(set(inputs) - set(net.inputs))
     if unknown:

@@ -38,7 +38,6 @@ from .netinfo import python_layers_of
 from .stats import array_stats
 
 _add, _vdot = np.add.reduce, np.vdot
-KIND_TEXT = {"nan": "NaN", "inf": "Inf"}
 _clock = time.perf_counter
 
 
@@ -325,7 +324,7 @@ class TrainingRecorder:
     def _anomaly_words(self) -> dict:
         """The anomaly's fields of the nonfinite_training message beside layer, blob and iteration."""
         a = self.anomaly or {}
-        kind = KIND_TEXT.get(str(a.get("kind")), "?")
+        kind = contract.KIND_TEXT.get(str(a.get("kind")), "?")
         what = {"forward": f"forward wrote {kind} to", "backward": f"backward wrote {kind} to",
                 "update": f"the solver's update left {kind} in"}[a.get("method", "forward")]
         grain = " (checked once an iteration, without --no-stats the first layer is named)" if a.get("coarse") else ""
@@ -391,7 +390,7 @@ class PythonLayerDebugger:
             if not math.isfinite(finite_sum(values)):
                 self.opened = True
                 side = "top" if method == "forward" else "bottom"
-                print(f"inspector: {method} left {KIND_TEXT[nonfinite_kind(values)]} in {side}[{i}].{part}; "
+                print(f"inspector: {method} left {contract.KIND_TEXT[nonfinite_kind(values)]} in {side}[{i}].{part}; "
                       f"pdb in the layer's frame as it returns (iteration {self.recorder.current.iteration}).",
                       flush=True)
                 debugger = pdb_module.Pdb()

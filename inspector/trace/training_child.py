@@ -26,9 +26,9 @@ def run(config: dict, emit, marker: Marker) -> None:
     import numpy as np  # noqa: PLC0415
 
     from ..caffe_env import import_pycaffe, require_python_layer  # noqa: PLC0415
+    from .learning_rate import LearningRate  # noqa: PLC0415
     from .netinfo import blob_shapes, describe_layers  # noqa: PLC0415
     from .solverfile import (  # noqa: PLC0415
-        LearningRate,
         net_lr_mults,
         prepared_solver_file,
         read_solver_parameter,

@@ -13,7 +13,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from ..errors import InputError
-from .training_child import CHILD_MODULE
 from .training_report import TrainingFolder
 
 DEFAULT_ITERATIONS = 50  # a solver run without --iterations: long enough for trends, short enough to wait for
@@ -40,7 +39,7 @@ def start_training(options, config: dict, builder, progress: bool):
     bar = TrainingProgress(progress, iterations)
     folder = TrainingFolder(builder.report, str(solver), on_iteration=bar.update)
     folder.install(builder)
-    return CHILD_MODULE, bar.context()
+    return "inspector.trace.training_child", bar.context()  # by name: importing it here would load numpy
 
 
 def _solver_field(solver: Path, name: str, default: int) -> int:
@@ -96,7 +95,8 @@ class TrainingProgress:
 
 def attach_to_solver(solver, emit, builder, tracer, search: bool, debug: bool, solver_file: Path | None = None):
     """The TrainingRecorder on an already built solver (the API); returns it (call .end() when done)."""
-    from .solverfile import LearningRate, net_lr_mults, read_solver_parameter, static_solver_net  # noqa: PLC0415
+    from .learning_rate import LearningRate  # noqa: PLC0415
+    from .solverfile import net_lr_mults, read_solver_parameter, static_solver_net  # noqa: PLC0415
     from .training import TrainingRecorder  # noqa: PLC0415
 
     learning_rate = lr_mults = None

@@ -29,8 +29,7 @@ from rich.text import Text
 
 from ..records import from_data
 from ..shapes import shape_text
-from .contract import finding
-from .training import KIND_TEXT
+from .contract import KIND_TEXT, finding
 
 RATIO_BAND = (1e-5, 1e-1)
 EXPLODING_FACTOR = 100.0
