@@ -89,17 +89,30 @@ def _write_many(path, count, rotate_after):
     os._exit(0)
 
 
-def test_a_rotating_log_keeps_its_size_and_loses_no_line(tmp_path):
-    """50,000 lines (12 MB) through a log that starts again past 64 KiB once its reader has caught up."""
-    path = tmp_path / "events"
-    path.touch()
-    process = multiprocessing.get_context("fork").Process(target=_write_many, args=(path, 50_000, 1 << 16))
+@pytest.fixture(params=["a file in a folder", "the runner's shared file"])
+def log_file(request, tmp_path):
+    """The event log's file, as a path or as the open descriptor the runner makes (shared_file), and its size."""
+    if request.param == "a file in a folder":
+        path = tmp_path / "events"
+        path.touch()
+        yield path, lambda: path.stat().st_size
+    else:
+        fd = shared_file("events", 0)
+        yield fd, lambda: os.fstat(fd).st_size
+        os.close(fd)
+
+
+def test_a_rotating_log_keeps_its_size_and_loses_no_line(log_file):
+    """50,000 lines (12 MB) from a forked writer through a log that starts again past 64 KiB once its reader
+    has caught up."""
+    file, size = log_file
+    process = multiprocessing.get_context("fork").Process(target=_write_many, args=(file, 50_000, 1 << 16))
     process.start()
     seen = []
-    follow_event_log(path, lambda: process.exitcode is not None, lambda line, event: seen.append(event["i"]), 0.001)
+    follow_event_log(file, lambda: process.exitcode is not None, lambda line, event: seen.append(event["i"]), 0.001)
     assert process.exitcode == 0
     assert seen == list(range(50_000))
-    assert path.stat().st_size == EventLog.INITIAL_SIZE  # never grew past its first megabyte
+    assert size() == EventLog.INITIAL_SIZE  # never grew past its first megabyte
 
 
 @pytest.mark.skipif(not hasattr(os, "memfd_create"), reason="memfd_create is Linux's")
@@ -126,22 +139,6 @@ def test_without_memory_files_the_shared_file_is_made_with_no_name_left(monkeypa
     try:
         assert os.fstat(fd).st_nlink == 0  # its folder is gone: a killed inspector leaves nothing behind
         assert os.pread(fd, Marker.SIZE + 1, 0) == b"\0" * Marker.SIZE
-    finally:
-        os.close(fd)
-
-
-def test_a_shared_file_carries_the_log_from_a_writer_that_starts_again_and_dies():
-    """What the runner does with the file it makes: a forked writer's 50,000 lines, through a log that starts again
-    past 64 KiB, all read, and the file never larger than its first megabyte."""
-    fd = shared_file("events", 0)
-    try:
-        process = multiprocessing.get_context("fork").Process(target=_write_many, args=(fd, 50_000, 1 << 16))
-        process.start()
-        seen = []
-        follow_event_log(fd, lambda: process.exitcode is not None, lambda line, event: seen.append(event["i"]), 0.001)
-        assert process.exitcode == 0
-        assert seen == list(range(50_000))
-        assert os.fstat(fd).st_size == EventLog.INITIAL_SIZE
     finally:
         os.close(fd)
 
