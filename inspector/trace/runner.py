@@ -127,13 +127,13 @@ class CallWindow:
         """Follow an event the report has just taken; True when it ends an iteration."""
         kind = event.get("event")
         if kind in ("iteration", "train_iteration"):
-            self.iteration_done(event["iteration"])
+            self._iteration_done(event["iteration"])
             return True
         if kind == "finding":
             self._findings.add((event["layer"], event["method"], event["iteration"]))
         return False
 
-    def iteration_done(self, iteration: int) -> None:
+    def _iteration_done(self, iteration: int) -> None:
         """The calls older than the last `kept` iterations, past the first ones, go unless notable."""
         last_to_decide = iteration - self.kept
         if last_to_decide <= self.kept:

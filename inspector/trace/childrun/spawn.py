@@ -114,16 +114,11 @@ def shared_file(name: str, size: int) -> int:
     """An open descriptor (read and write) of a file of `size` zero bytes with no name, for the parent and the child
     to share: in memory where the system makes such files (Linux's memfd_create), so writing it never waits on a
     disk, nor fails with SIGBUS on a full one; elsewhere made in a temporary folder that is removed at once."""
-    if hasattr(os, "memfd_create"):
-        try:
-            fd = os.memfd_create(f"inspector-{name}")  # close-on-exec: Popen's pass_fds hands it to the child
-        except OSError:  # a kernel without it (before Linux 3.17), or a sandbox that forbids it
-            fd = None
-        if fd is not None:
-            os.ftruncate(fd, size)
-            return fd
-    with tempfile.TemporaryDirectory(prefix="inspector-child-") as tmp:
-        fd = os.open(Path(tmp) / name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.memfd_create(f"inspector-{name}")  # close-on-exec: Popen's pass_fds hands it to the child
+    except (AttributeError, OSError):  # not Linux, a kernel before 3.17, or a sandbox that forbids it
+        with tempfile.TemporaryDirectory(prefix="inspector-child-") as tmp:
+            fd = os.open(Path(tmp) / name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     os.ftruncate(fd, size)
     return fd
 
